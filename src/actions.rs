@@ -1,0 +1,123 @@
+//! What the operator's keys do to the mirror: decisions, execution through the outbox, undo.
+//!
+//! Shared by the TUI runtime and the command line so both record the same rows: a decision,
+//! an outbox entry with an idempotency key, an audit line and a telemetry event.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::config::{Config, SafetyMode};
+use crate::domain::moves::{Move, MoveState, PrimaryAction};
+use crate::store::{Result, Store};
+
+/// Telemetry event name for a decision.
+fn decision_event(state: &MoveState) -> &'static str {
+    match state {
+        MoveState::Accepted => "recommendation_accepted",
+        MoveState::Skipped { .. } => "recommendation_dismissed",
+        MoveState::Snoozed { .. } => "recommendation_snoozed",
+        MoveState::Done => "action_executed",
+        MoveState::Open => "recommendation_reopened",
+    }
+}
+
+/// Records a decision and its telemetry event.
+pub fn decide(store: &Store, key: &str, state: &MoveState, now: DateTime<Utc>) -> Result<()> {
+    store.record_decision(key, state, now)?;
+    let detail = match state {
+        MoveState::Skipped { reason } => json!({ "reason": reason }),
+        MoveState::Snoozed { until, until_reply } => json!({ "until": until, "until_reply": until_reply }),
+        _ => json!({}),
+    };
+    store.telemetry(decision_event(state), Some(key), &detail, now)
+}
+
+/// The outbox action a move's primary action becomes.
+pub fn outbox_action(m: &Move, approve: bool, mode: SafetyMode) -> &'static str {
+    match (&m.action, approve || m.subject.draft_id.is_some()) {
+        (_, true) if m.subject.draft_id.is_some() => match mode {
+            SafetyMode::DraftOnly => "gmail.draft.push",
+            SafetyMode::Send => "gmail.draft.send",
+        },
+        (
+            PrimaryAction::ReplyDraft
+            | PrimaryAction::FollowUpDraft
+            | PrimaryAction::CheckInDraft
+            | PrimaryAction::FirstTouchDraft,
+            _,
+        ) => "gmail.draft.create",
+        (PrimaryAction::CompleteTask, _) => "hubspot.task.complete",
+        (PrimaryAction::DealTask | PrimaryAction::NextStepTask, _) => "hubspot.task.create",
+        (PrimaryAction::ApproveDraft, _) => "gmail.draft.create",
+    }
+}
+
+/// Executes a move: writes the outbox entry first (idempotency key = move + action + time),
+/// then the audit line, then marks the move done. In the demo the entry is recorded as done
+/// and labelled DEMO: nothing leaves the machine.
+pub fn execute(
+    store: &Store,
+    config: &Config,
+    m: &Move,
+    approve: bool,
+    demo: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let action = outbox_action(m, approve, config.safety.mode);
+    let idempotency_key = format!("{}|{}|{}", m.key, action, now.timestamp_millis());
+    let payload = json!({
+        "move": m.key,
+        "kind": m.kind.as_str(),
+        "thread_id": m.subject.thread_id,
+        "draft_id": m.subject.draft_id,
+        "deal_id": m.subject.deal_id,
+        "task_id": m.subject.task_id,
+        "contact_id": m.subject.contact_id,
+        "mode": match config.safety.mode { SafetyMode::DraftOnly => "draft_only", SafetyMode::Send => "send" },
+    });
+    let state = if demo { "done" } else { "queued" };
+    store.enqueue_outbox(&idempotency_key, Some(&m.key), action, &payload, state, demo, now)?;
+    let actor = if demo { "demo" } else { "operator" };
+    let what = if demo {
+        "execute (simulated, DEMO)"
+    } else {
+        "execute (queued)"
+    };
+    store.audit(
+        actor,
+        what,
+        Some(&m.key),
+        &json!({ "action": action, "idempotency_key": idempotency_key }),
+        now,
+    )?;
+    decide(store, &m.key, &MoveState::Done, now)
+}
+
+/// Takes back the last decision; a simulated execution is cancelled in the outbox too.
+pub fn undo(store: &Store, now: DateTime<Utc>) -> Result<Option<String>> {
+    let Some(key) = store.undo_last_decision(now)? else {
+        return Ok(None);
+    };
+    let cancelled = store.cancel_outbox_for_move(&key, now)?;
+    store.audit(
+        "operator",
+        "undo",
+        Some(&key),
+        &json!({ "outbox_cancelled": cancelled }),
+        now,
+    )?;
+    store.telemetry("recommendation_undone", Some(&key), &json!({}), now)?;
+    Ok(Some(key))
+}
+
+/// Replaces a draft's body after the operator edited it.
+pub fn save_draft_body(store: &Store, draft_id: &str, body: &str, now: DateTime<Utc>) -> Result<()> {
+    store.update_draft_body(draft_id, body, now)?;
+    store.audit(
+        "operator",
+        "draft edited",
+        Some(draft_id),
+        &json!({ "chars": body.chars().count() }),
+        now,
+    )
+}

@@ -1,0 +1,162 @@
+//! Command-line interface: clap definitions and dispatch. Handlers live in `cli/`.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::Clock;
+use crate::config::{Config, ConfigError, Paths};
+
+/// CaseyOS — Today's Moves for people who sell, in your terminal.
+#[derive(Debug, Parser)]
+#[command(name = "casey", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (default: the platform config dir, see `casey config path`).
+    #[arg(long, global = true, env = "CASEYOS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory holding the mirror and the log.
+    #[arg(long, global = true, env = "CASEYOS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Read commands use the bundled demo data instead of your mirror.
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Pretend it is this instant (RFC 3339); for reproducible output and tests.
+    #[arg(long, global = true, env = "CASEYOS_NOW", value_name = "TIME", hide = true, value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+    /// What to do (default: open the TUI on your mirror).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("expected an RFC 3339 time like 2026-11-20T15:00:00Z: {e}"))
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the TUI on a fresh copy of the bundled demo data (execution is simulated).
+    Demo {
+        /// Continue the previous demo session instead of starting fresh.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// List Today's Moves, ranked.
+    Moves {
+        /// Print JSON: [{key, type, title, aps, parts:[{name, points, why}], state, ...}].
+        #[arg(long)]
+        json: bool,
+        /// Show at most N moves.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Include skipped, snoozed and done moves.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Explain one move's score: parts, provenance, and what would move it.
+    Explain {
+        /// Move key, a unique part of it, or its rank in `casey moves`.
+        #[arg(value_name = "MOVE")]
+        query: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A short summary: new replies, moves due, drafts, outbox.
+    WhatsUp,
+    /// Show or check the configuration.
+    Config {
+        /// path | check
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print shell completions.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `casey config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print where the config file and the data live.
+    Path,
+    /// Validate the configuration (defaults + file + environment) and say what is wrong.
+    Check,
+}
+
+/// Everything a handler needs.
+pub struct Context {
+    /// Resolved paths.
+    pub paths: Paths,
+    /// Loaded configuration.
+    pub config: Config,
+    /// The clock.
+    pub clock: Clock,
+    /// `--demo`.
+    pub demo: bool,
+}
+
+/// Parses arguments, loads the configuration, starts logging and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = Paths::resolve(cli.config.clone(), cli.data_dir.clone());
+    if let Some(Command::Completions { shell }) = &cli.command {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(*shell, &mut cmd, "casey", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(Command::Config {
+        action: ConfigAction::Path,
+    }) = &cli.command
+    {
+        return commands::config_path(&paths);
+    }
+    let config = match Config::load(&paths, &crate::config::env_pairs()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(match e {
+                ConfigError::Invalid { .. } | ConfigError::Read { .. } => 2,
+            });
+        }
+    };
+    crate::logging::init(&paths.log_file());
+    let clock = cli.now.map(Clock::Fixed).unwrap_or(Clock::System);
+    let ctx = Context {
+        paths,
+        config,
+        clock,
+        demo: cli.demo,
+    };
+    let result = match cli.command {
+        None => commands::tui(&ctx, false, true),
+        Some(Command::Demo { keep }) => commands::tui(&ctx, true, keep),
+        Some(Command::Moves { json, limit, all }) => commands::moves(&ctx, json, limit, all),
+        Some(Command::Explain { query, json }) => commands::explain(&ctx, &query, json),
+        Some(Command::WhatsUp) => commands::whats_up(&ctx),
+        Some(Command::Config {
+            action: ConfigAction::Check,
+        }) => commands::config_check(&ctx),
+        Some(Command::Config {
+            action: ConfigAction::Path,
+        })
+        | Some(Command::Completions { .. }) => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Subcommand handlers.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::Context;
+use super::output;
+use crate::config::{Paths, describe_path};
+use crate::store::Store;
+use crate::sync::demo;
+use crate::today;
+use crate::tui::app::Source;
+
+/// Opens the mirror for a command: the operator's, or the demo copy (created on first use,
+/// recreated when `fresh`).
+pub fn open_store(ctx: &Context, demo_data: bool, fresh: bool) -> anyhow::Result<Store> {
+    if !demo_data {
+        let path = ctx.paths.database();
+        return Store::open(&path).with_context(|| format!("opening the mirror {}", path.display()));
+    }
+    let path = ctx.paths.demo_database();
+    if fresh {
+        for suffix in ["", "-wal", "-shm"] {
+            let p = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("resetting the demo copy {}", p.display())),
+            }
+        }
+    }
+    let mut store =
+        Store::open(&path).with_context(|| format!("opening the demo copy {}", path.display()))?;
+    if store.setting("source")?.as_deref() != Some("demo") {
+        let summary = demo::load(&mut store, ctx.clock.now()).context("loading the bundled demo data")?;
+        tracing::info!(counts = ?summary.counts, skipped = summary.skipped.len(), "demo data loaded");
+    }
+    Ok(store)
+}
+
+/// `casey` and `casey demo`.
+pub fn tui(ctx: &Context, demo_data: bool, keep: bool) -> anyhow::Result<()> {
+    let demo_data = demo_data || ctx.demo;
+    let store = open_store(ctx, demo_data, demo_data && !keep)?;
+    let source = if demo_data { Source::Demo } else { Source::Live };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(crate::tui::runtime::run(
+        store,
+        ctx.config.clone(),
+        source,
+        ctx.clock,
+    ))
+}
+
+/// `casey moves`.
+pub fn moves(ctx: &Context, json: bool, limit: Option<usize>, all: bool) -> anyhow::Result<()> {
+    let store = open_store(ctx, ctx.demo, false)?;
+    let moves = today::moves(&store, &ctx.config, ctx.clock.now())?;
+    let shown: Vec<_> = moves
+        .iter()
+        .filter(|m| all || m.state.is_actionable())
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
+    let out = if json {
+        output::moves_json(&shown, ctx.clock.now())?
+    } else {
+        output::moves_table(&shown, ctx.clock.now())
+    };
+    output::print(&out)
+}
+
+/// `casey explain`.
+pub fn explain(ctx: &Context, query: &str, json: bool) -> anyhow::Result<()> {
+    let store = open_store(ctx, ctx.demo, false)?;
+    let moves = today::moves(&store, &ctx.config, ctx.clock.now())?;
+    let m = today::find(&moves, query).map_err(anyhow::Error::msg)?;
+    let out = if json {
+        output::explain_json(m)?
+    } else {
+        let context = store.move_context(&m.subject, 1)?;
+        output::explain_text(m, &context, ctx.clock.now())
+    };
+    output::print(&out)
+}
+
+/// `casey whats-up`.
+pub fn whats_up(ctx: &Context) -> anyhow::Result<()> {
+    let store = open_store(ctx, ctx.demo, false)?;
+    let counts = store.counts()?;
+    if counts.is_empty() {
+        return output::print(
+            "Nothing mirrored yet. Connect accounts with `casey auth hubspot` and `casey auth google`, or try `casey demo`.\n",
+        );
+    }
+    let moves = today::moves(&store, &ctx.config, ctx.clock.now())?;
+    output::print(&output::whats_up(&moves, &counts, ctx.clock.now()))
+}
+
+/// `casey config path`.
+pub fn config_path(paths: &Paths) -> ExitCode {
+    println!("config file: {}", describe_path(&paths.config_file));
+    println!("data dir:    {}", paths.data_dir.display());
+    println!("mirror:      {}", paths.database().display());
+    println!("log:         {}", paths.log_file().display());
+    ExitCode::SUCCESS
+}
+
+/// `casey config check` (loading already validated it; say so and show the effective mode).
+pub fn config_check(ctx: &Context) -> anyhow::Result<()> {
+    let source = if ctx.paths.config_file.exists() {
+        ctx.paths.config_file.display().to_string()
+    } else {
+        "embedded defaults (no config file yet)".to_string()
+    };
+    output::print(&format!(
+        "ok: {source}\n  safety mode: {:?} · undo window {} s · daily cap {}\n  APS weights: revenue {} · urgency {} · fit {} · effort {}\n",
+        ctx.config.safety.mode,
+        ctx.config.safety.undo_window_seconds,
+        ctx.config.safety.daily_send_cap,
+        ctx.config.aps.revenue,
+        ctx.config.aps.urgency,
+        ctx.config.aps.fit,
+        ctx.config.aps.effort
+    ))
+}

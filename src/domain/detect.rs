@@ -1,0 +1,686 @@
+//! Move detection: turns the mirror into candidate moves, each scored and explained.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::aps::{self, ApsWeights, DealValue, Effort, Features};
+use super::entities::{Contact, Deal, Draft, Message, Mirror, MirrorIndex};
+use super::moves::{Move, MoveKind, MoveState, MoveSubject, PrimaryAction, rank};
+use super::text::{sanitize_line, truncate_cols};
+use super::time::{business_days_between, hours_between, short_age};
+
+/// Thresholds for the signals, read from `[moves]` in the configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Follow up after this many business days without a reply.
+    pub follow_up_business_days: i64,
+    /// Stop suggesting a follow-up after this many days.
+    pub follow_up_max_days: i64,
+    /// Unanswered inbound mail older than this stops being a move.
+    pub reply_max_age_days: i64,
+    /// A deal with no activity for this many days is stale.
+    pub stale_deal_days: i64,
+    /// A deal closing within this many days is closing soon.
+    pub closing_soon_days: i64,
+    /// Close dates passed more than this many days ago are ignored.
+    pub closing_past_max_days: i64,
+    /// Contacts created within this many days can be new leads.
+    pub new_lead_days: i64,
+    /// Lifecycle stages that make a contact a lead.
+    pub new_lead_stages: Vec<String>,
+    /// A stage change within this many days is recent.
+    pub stage_changed_days: i64,
+}
+
+impl DetectConfig {
+    /// Checks every threshold; returns `(key, problem)` for the first bad one.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let checks = [
+            ("follow_up_business_days", self.follow_up_business_days, 1),
+            ("follow_up_max_days", self.follow_up_max_days, 1),
+            ("reply_max_age_days", self.reply_max_age_days, 1),
+            ("stale_deal_days", self.stale_deal_days, 1),
+            ("closing_soon_days", self.closing_soon_days, 0),
+            ("closing_past_max_days", self.closing_past_max_days, 0),
+            ("new_lead_days", self.new_lead_days, 1),
+            ("stage_changed_days", self.stage_changed_days, 1),
+        ];
+        for (k, v, min) in checks {
+            if v < min || v > 3650 {
+                return Err((k.into(), format!("must be between {min} and 3650, got {v}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Detects, scores and ranks every move in the mirror at `now`. States are all `Open`; the
+/// caller applies stored decisions.
+pub fn detect_moves(m: &Mirror, now: DateTime<Utc>, cfg: &DetectConfig, w: &ApsWeights) -> Vec<Move> {
+    let ix = MirrorIndex::new(m);
+    let mut d = Detector {
+        m,
+        ix,
+        now,
+        cfg,
+        w,
+        out: Vec::new(),
+    };
+    d.threads();
+    d.drafts();
+    d.deals();
+    d.leads();
+    d.tasks();
+    let mut out = d.out;
+    rank(&mut out);
+    out
+}
+
+struct Detector<'a> {
+    m: &'a Mirror,
+    ix: MirrorIndex<'a>,
+    now: DateTime<Utc>,
+    cfg: &'a DetectConfig,
+    w: &'a ApsWeights,
+    out: Vec<Move>,
+}
+
+/// The parts of a move that differ per type; the rest is filled in by [`Detector::push`].
+struct Candidate<'a> {
+    kind: MoveKind,
+    key: String,
+    title: String,
+    why: String,
+    contact: Option<&'a Contact>,
+    email: Option<String>,
+    who_fallback: String,
+    deal: Option<&'a Deal>,
+    thread_id: Option<String>,
+    draft: Option<&'a Draft>,
+    task_id: Option<String>,
+    action: PrimaryAction,
+    effort: Effort,
+    signal_at: DateTime<Utc>,
+    last_inbound_at: Option<DateTime<Utc>>,
+    days_to_close: Option<f64>,
+    overdue_days: Option<f64>,
+    inactive_days: Option<f64>,
+    high_priority: bool,
+}
+
+impl<'a> Candidate<'a> {
+    fn new(
+        kind: MoveKind,
+        key: String,
+        action: PrimaryAction,
+        effort: Effort,
+        signal_at: DateTime<Utc>,
+    ) -> Self {
+        Candidate {
+            kind,
+            key,
+            title: String::new(),
+            why: String::new(),
+            contact: None,
+            email: None,
+            who_fallback: String::new(),
+            deal: None,
+            thread_id: None,
+            draft: None,
+            task_id: None,
+            action,
+            effort,
+            signal_at,
+            last_inbound_at: None,
+            days_to_close: None,
+            overdue_days: None,
+            inactive_days: None,
+            high_priority: false,
+        }
+    }
+}
+
+fn quote(s: &str, cols: usize) -> String {
+    format!("“{}”", truncate_cols(&sanitize_line(s), cols))
+}
+
+impl<'a> Detector<'a> {
+    fn days(&self, t: DateTime<Utc>) -> f64 {
+        hours_between(t, self.now) / 24.0
+    }
+
+    fn drafts_by_thread(&self) -> HashMap<&'a str, &'a Draft> {
+        let mut map: HashMap<&str, &Draft> = HashMap::new();
+        for d in &self.m.drafts {
+            if let Some(t) = d.thread_id.as_deref() {
+                let e = map.entry(t).or_insert(d);
+                if (d.updated_at, &d.id) > (e.updated_at, &e.id) {
+                    *e = d;
+                }
+            }
+        }
+        map
+    }
+
+    /// reply_inbound and follow_up, from the last real message of each thread.
+    fn threads(&mut self) {
+        let drafts = self.drafts_by_thread();
+        let mut thread_ids: Vec<&str> = self.ix.threads.keys().copied().collect();
+        thread_ids.sort_unstable();
+        for tid in thread_ids {
+            let msgs = &self.ix.threads[tid];
+            let Some(last) = msgs.iter().rev().find(|m| !m.labels.iter().any(|l| l == "DRAFT")) else {
+                continue;
+            };
+            let last_inbound = msgs.iter().rev().find(|m| !m.outbound).map(|m| m.at);
+            let draft = drafts.get(tid).copied();
+            if !last.outbound {
+                if last.automated || self.days(last.at) > self.cfg.reply_max_age_days as f64 {
+                    continue;
+                }
+                self.reply_inbound(tid, last, msgs.len(), draft, last_inbound);
+            } else {
+                let bdays = business_days_between(last.at, self.now);
+                if bdays < self.cfg.follow_up_business_days
+                    || self.days(last.at) > self.cfg.follow_up_max_days as f64
+                {
+                    continue;
+                }
+                self.follow_up(tid, last, bdays, draft, last_inbound);
+            }
+        }
+    }
+
+    fn reply_inbound(
+        &mut self,
+        tid: &str,
+        last: &'a Message,
+        count: usize,
+        draft: Option<&'a Draft>,
+        last_inbound: Option<DateTime<Utc>>,
+    ) {
+        let contact = self.ix.contact_by_email.get(last.from.email.as_str()).copied();
+        let subject = sanitize_line(&last.subject);
+        let (action, effort) = match draft {
+            Some(_) => (PrimaryAction::ApproveDraft, Effort::Approve),
+            None => (PrimaryAction::ReplyDraft, Effort::Reply),
+        };
+        let mut c = Candidate::new(
+            MoveKind::ReplyInbound,
+            format!("reply_inbound:thread:{tid}"),
+            action,
+            effort,
+            last.at,
+        );
+        c.who_fallback = sanitize_line(last.from.label());
+        c.contact = contact;
+        c.email = Some(last.from.email.clone());
+        c.thread_id = Some(tid.to_string());
+        c.draft = draft;
+        c.last_inbound_at = last_inbound;
+        c.title = format!("Reply: {}", truncate_cols(&subject, 80));
+        let draft_note = if draft.is_some() { " · draft ready" } else { "" };
+        let size = if count > 1 {
+            format!(" ({count} messages)")
+        } else {
+            String::new()
+        };
+        c.why = format!(
+            "wrote {} ago{size}: {}{draft_note}",
+            short_age(last.at, self.now),
+            quote(&last.snippet, 60)
+        );
+        self.push(c);
+    }
+
+    fn follow_up(
+        &mut self,
+        tid: &str,
+        last: &'a Message,
+        bdays: i64,
+        draft: Option<&'a Draft>,
+        last_inbound: Option<DateTime<Utc>>,
+    ) {
+        let recipients: Vec<_> = last.to.iter().chain(last.cc.iter()).collect();
+        let contact = recipients
+            .iter()
+            .find_map(|r| self.ix.contact_by_email.get(r.email.as_str()).copied());
+        let Some(first) = recipients.first() else { return };
+        let (action, effort) = match draft {
+            Some(_) => (PrimaryAction::ApproveDraft, Effort::Approve),
+            None => (PrimaryAction::FollowUpDraft, Effort::Reply),
+        };
+        let mut c = Candidate::new(
+            MoveKind::FollowUp,
+            format!("follow_up:thread:{tid}"),
+            action,
+            effort,
+            last.at,
+        );
+        c.who_fallback = sanitize_line(first.label());
+        c.email = contact
+            .and_then(|c| c.email.clone())
+            .or_else(|| Some(first.email.clone()));
+        c.contact = contact;
+        c.thread_id = Some(tid.to_string());
+        c.draft = draft;
+        c.last_inbound_at = last_inbound;
+        c.title = format!("Follow up: {}", truncate_cols(&sanitize_line(&last.subject), 80));
+        c.why = format!("you wrote {bdays} business days ago, no reply yet");
+        self.push(c);
+    }
+
+    /// approve_draft for drafts not already attached to a thread move.
+    fn drafts(&mut self) {
+        let attached: HashSet<String> = self
+            .out
+            .iter()
+            .filter_map(|m| m.subject.draft_id.clone())
+            .collect();
+        let mut drafts: Vec<&Draft> = self
+            .m
+            .drafts
+            .iter()
+            .filter(|d| !attached.contains(&d.id))
+            .collect();
+        drafts.sort_by(|a, b| a.id.cmp(&b.id));
+        for d in drafts {
+            let to = d.to.first();
+            let contact = to.and_then(|t| self.ix.contact_by_email.get(t.email.as_str()).copied());
+            let mut c = Candidate::new(
+                MoveKind::ApproveDraft,
+                format!("approve_draft:draft:{}", d.id),
+                PrimaryAction::ApproveDraft,
+                Effort::Approve,
+                d.updated_at,
+            );
+            c.who_fallback = to
+                .map(|t| sanitize_line(t.label()))
+                .unwrap_or_else(|| "(no recipient)".into());
+            c.email = to.map(|t| t.email.clone());
+            c.contact = contact;
+            c.thread_id = d.thread_id.clone();
+            c.draft = Some(d);
+            let subject = if d.subject.trim().is_empty() {
+                "(no subject)".to_string()
+            } else {
+                sanitize_line(&d.subject)
+            };
+            c.title = format!("Approve draft: {}", truncate_cols(&subject, 80));
+            c.why = format!(
+                "draft written {} ago: {}",
+                short_age(d.updated_at, self.now),
+                quote(&d.body, 60)
+            );
+            self.push(c);
+        }
+    }
+
+    fn deal_contact(&self, d: &Deal) -> Option<&'a Contact> {
+        d.contact_ids
+            .iter()
+            .filter_map(|id| self.ix.contact_by_id.get(id.as_str()).copied())
+            .find(|c| c.email.is_some())
+    }
+
+    /// stale_deal, closing_soon and stage_changed.
+    fn deals(&mut self) {
+        let mut deals: Vec<&'a Deal> = self.m.deals.iter().collect();
+        deals.sort_by(|a, b| a.id.cmp(&b.id));
+        for d in deals {
+            if !self.ix.deal_is_open(d) {
+                continue;
+            }
+            let name = sanitize_line(&d.name);
+            let contact = self.deal_contact(d);
+            // Last activity: logged activity, notes, or any email with the deal's contacts.
+            let mut last = [
+                d.last_activity_at,
+                self.ix.last_note_by_deal.get(d.id.as_str()).copied(),
+            ]
+            .into_iter()
+            .flatten()
+            .max();
+            for cid in &d.contact_ids {
+                if let Some(e) = self
+                    .ix
+                    .contact_by_id
+                    .get(cid.as_str())
+                    .and_then(|c| c.email.as_deref())
+                    && let Some(t) = self.ix.last_exchange_by_email.get(e)
+                {
+                    last = last.max(Some(*t));
+                }
+            }
+            let last = last.or(d.created_at);
+            if let Some(last) = last {
+                let inactive = self.days(last);
+                if inactive >= self.cfg.stale_deal_days as f64 {
+                    let (action, effort) = if contact.is_some() {
+                        (PrimaryAction::CheckInDraft, Effort::Reply)
+                    } else {
+                        (PrimaryAction::DealTask, Effort::Task)
+                    };
+                    let mut c = Candidate::new(
+                        MoveKind::StaleDeal,
+                        format!("stale_deal:deal:{}", d.id),
+                        action,
+                        effort,
+                        last,
+                    );
+                    c.title = format!("Revive: {name}");
+                    c.why = format!("no activity for {inactive:.0} days{}", self.stage_text(d));
+                    c.inactive_days = Some(inactive.floor());
+                    self.deal_candidate(c, d, contact);
+                }
+            }
+            if let Some(close) = d.close_date {
+                let days_to_close = -self.days(close);
+                if days_to_close <= self.cfg.closing_soon_days as f64
+                    && days_to_close >= -(self.cfg.closing_past_max_days as f64)
+                {
+                    let mut c = Candidate::new(
+                        MoveKind::ClosingSoon,
+                        format!("closing_soon:deal:{}", d.id),
+                        PrimaryAction::DealTask,
+                        Effort::Task,
+                        // Stable signal time: when the deal entered the window.
+                        close - Duration::days(self.cfg.closing_soon_days),
+                    );
+                    c.title = format!("Close: {name}");
+                    c.why = if days_to_close >= 0.0 {
+                        format!(
+                            "close date {} (in {:.0} days){}",
+                            close.format("%a %d %b"),
+                            days_to_close.ceil(),
+                            self.stage_text(d)
+                        )
+                    } else {
+                        format!(
+                            "close date passed {:.0} days ago — update it or push{}",
+                            -days_to_close.floor(),
+                            self.stage_text(d)
+                        )
+                    };
+                    c.days_to_close = Some(days_to_close.ceil());
+                    self.deal_candidate(c, d, contact);
+                }
+            }
+            if let Some(entered) = d.stage_entered_at
+                && self.days(entered) <= self.cfg.stage_changed_days as f64
+                && entered <= self.now
+            {
+                let stage = d.stage_id.clone().unwrap_or_default();
+                let mut c = Candidate::new(
+                    MoveKind::StageChanged,
+                    format!("stage_changed:deal:{}:{stage}", d.id),
+                    PrimaryAction::NextStepTask,
+                    Effort::Task,
+                    entered,
+                );
+                let label = self
+                    .ix
+                    .stage_of(d)
+                    .map(|s| sanitize_line(&s.label))
+                    .unwrap_or(stage);
+                c.title = format!("Next step: {name}");
+                c.why = format!(
+                    "moved to {label} {} ago — set the next step",
+                    short_age(entered, self.now)
+                );
+                self.deal_candidate(c, d, contact);
+            }
+        }
+    }
+
+    fn stage_text(&self, d: &Deal) -> String {
+        self.ix
+            .stage_of(d)
+            .map(|s| format!(" · {}", sanitize_line(&s.label)))
+            .unwrap_or_default()
+    }
+
+    fn deal_candidate(&mut self, mut c: Candidate<'a>, d: &'a Deal, contact: Option<&'a Contact>) {
+        c.deal = Some(d);
+        c.contact = contact;
+        c.email = contact.and_then(|c| c.email.clone());
+        c.who_fallback = sanitize_line(&d.name);
+        self.push(c);
+    }
+
+    /// new_lead: recent leads nobody has written to yet.
+    fn leads(&mut self) {
+        let mut contacts: Vec<&'a Contact> = self.m.contacts.iter().collect();
+        contacts.sort_by(|a, b| a.id.cmp(&b.id));
+        let window = self.cfg.new_lead_days as f64;
+        for ct in contacts {
+            let Some(email) = ct.email.as_deref() else {
+                continue;
+            };
+            if self.ix.emailed.contains(email) {
+                continue;
+            }
+            let stage_is_lead = ct
+                .lifecycle_stage
+                .as_deref()
+                .is_some_and(|s| self.cfg.new_lead_stages.iter().any(|l| l.eq_ignore_ascii_case(s)));
+            let created_recent = ct
+                .created_at
+                .filter(|t| self.days(*t) <= window && *t <= self.now);
+            let form_recent = ct
+                .recent_conversion_at
+                .filter(|t| self.days(*t) <= window && *t <= self.now);
+            let signal = match (stage_is_lead, created_recent, form_recent) {
+                (_, _, Some(f)) => f,
+                (true, Some(c), None) => c,
+                _ => continue,
+            };
+            let mut c = Candidate::new(
+                MoveKind::NewLead,
+                format!("new_lead:contact:{}", ct.id),
+                PrimaryAction::FirstTouchDraft,
+                Effort::FirstTouch,
+                signal,
+            );
+            c.contact = Some(ct);
+            c.email = Some(email.to_string());
+            c.who_fallback = email.to_string();
+            c.deal = self.ix.best_open_deal(ct);
+            c.title = format!("First touch: {}", sanitize_line(&ct.display_name()));
+            let source = ct
+                .recent_conversion_event
+                .as_deref()
+                .map(|e| format!("submitted {}", quote(e, 40)))
+                .unwrap_or_else(|| "new lead".into());
+            c.why = format!("{source} {} ago, no outreach yet", short_age(signal, self.now));
+            self.push(c);
+        }
+    }
+
+    /// overdue_task.
+    fn tasks(&mut self) {
+        let mut tasks: Vec<_> = self.m.tasks.iter().filter(|t| t.is_open()).collect();
+        tasks.sort_by(|a, b| a.id.cmp(&b.id));
+        for t in tasks {
+            let Some(due) = t.due_at.filter(|d| *d < self.now) else {
+                continue;
+            };
+            let contact = t
+                .contact_ids
+                .iter()
+                .find_map(|id| self.ix.contact_by_id.get(id.as_str()).copied());
+            let deal = t
+                .deal_ids
+                .iter()
+                .find_map(|id| self.m.deals.iter().find(|d| &d.id == id));
+            let effort = if t.task_type.as_deref() == Some("CALL") {
+                Effort::Call
+            } else {
+                Effort::Task
+            };
+            let mut c = Candidate::new(
+                MoveKind::OverdueTask,
+                format!("overdue_task:task:{}", t.id),
+                PrimaryAction::CompleteTask,
+                effort,
+                due,
+            );
+            c.contact = contact;
+            c.email = contact.and_then(|c| c.email.clone());
+            c.deal = deal.filter(|d| self.ix.deal_is_open(d));
+            c.task_id = Some(t.id.clone());
+            c.who_fallback = deal
+                .map(|d| sanitize_line(&d.name))
+                .unwrap_or_else(|| "(no contact)".into());
+            c.high_priority = t.priority.as_deref() == Some("HIGH");
+            c.overdue_days = Some(self.days(due).floor());
+            c.title = format!("Task: {}", truncate_cols(&sanitize_line(&t.subject), 80));
+            c.why = format!(
+                "due {} ({} ago)",
+                due.format("%a %d %b"),
+                short_age(due, self.now)
+            );
+            self.push(c);
+        }
+    }
+
+    fn features(&self, c: &Candidate<'a>) -> Features {
+        let contact = c.contact;
+        let deal = c
+            .deal
+            .or_else(|| contact.and_then(|ct| self.ix.best_open_deal(ct)));
+        let deal_value = deal.map(|d| {
+            let stage = self.ix.stage_of(d);
+            let next_stage = stage.and_then(|s| {
+                self.m
+                    .stages
+                    .iter()
+                    .filter(|n| {
+                        n.pipeline_id == s.pipeline_id && !n.is_closed && n.display_order > s.display_order
+                    })
+                    .min_by_key(|n| n.display_order)
+                    .map(|n| (sanitize_line(&n.label), n.probability))
+            });
+            DealValue {
+                name: sanitize_line(&d.name),
+                amount: d.amount.unwrap_or(0.0),
+                probability: stage.map(|s| s.probability).unwrap_or(0.0),
+                stage: stage
+                    .map(|s| sanitize_line(&s.label))
+                    .unwrap_or_else(|| "unknown stage".into()),
+                next_stage,
+            }
+        });
+        let company_id = contact
+            .and_then(|ct| ct.company_id.clone())
+            .or_else(|| deal.and_then(|d| d.company_ids.first().cloned()));
+        let company = company_id
+            .as_deref()
+            .and_then(|id| self.ix.company_by_id.get(id))
+            .map(|co| {
+                (
+                    sanitize_line(co.name.as_deref().unwrap_or("company")),
+                    co.employees,
+                )
+            });
+        let email = c.email.as_deref();
+        Features {
+            kind: c.kind,
+            deal: deal_value,
+            company,
+            pipeline_max_value: self.ix.pipeline_max_value,
+            typical_deal_amount: self.ix.typical_deal_amount,
+            age_hours: hours_between(c.signal_at, self.now).max(0.0),
+            days_to_close: c.days_to_close,
+            overdue_days: c.overdue_days,
+            inactive_days: c.inactive_days,
+            stale_after_days: self.cfg.stale_deal_days as f64,
+            closing_window_days: self.cfg.closing_soon_days as f64,
+            high_priority: c.high_priority,
+            lifecycle: contact.and_then(|ct| ct.lifecycle_stage.clone()),
+            form_days_ago: contact
+                .and_then(|ct| ct.recent_conversion_at)
+                .filter(|t| *t <= self.now)
+                .map(|t| self.days(t).floor()),
+            replied_before: email.is_some_and(|e| self.ix.replied.contains(e)),
+            effort: c.effort,
+            learned: (1.0, "×1.00 neutral: no outcomes recorded yet".into()),
+        }
+    }
+
+    fn push(&mut self, c: Candidate<'a>) {
+        let features = self.features(&c);
+        let aps = aps::score(&features, self.w);
+        let what_if = aps::what_would_move(&features, self.w);
+        let who = c
+            .contact
+            .map(|ct| sanitize_line(&ct.display_name()))
+            .unwrap_or_else(|| c.who_fallback.clone());
+        let subject = MoveSubject {
+            contact_id: c.contact.map(|ct| ct.id.clone()),
+            company_id: features_company_id(c.contact, c.deal),
+            deal_id: c.deal.map(|d| d.id.clone()),
+            thread_id: c.thread_id.clone(),
+            draft_id: c.draft.map(|d| d.id.clone()),
+            task_id: c.task_id.clone(),
+            email: c.email.clone(),
+        };
+        self.out.push(Move {
+            key: c.key,
+            kind: c.kind,
+            title: sanitize_line(&c.title),
+            who,
+            why: sanitize_line(&c.why),
+            subject,
+            action: c.action,
+            signal_at: c.signal_at,
+            last_inbound_at: c.last_inbound_at,
+            aps,
+            features,
+            what_if,
+            state: MoveState::Open,
+        });
+    }
+}
+
+fn features_company_id(contact: Option<&Contact>, deal: Option<&Deal>) -> Option<String> {
+    contact
+        .and_then(|c| c.company_id.clone())
+        .or_else(|| deal.and_then(|d| d.company_ids.first().cloned()))
+}
+
+/// A stored decision about a move.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The move's key.
+    pub move_key: String,
+    /// The state the operator chose.
+    pub state: MoveState,
+    /// When.
+    pub decided_at: DateTime<Utc>,
+}
+
+/// Applies the latest decision to a move, waking snoozes whose time has come or whose awaited
+/// reply arrived, and reopening skipped/done moves whose signal is newer than the decision.
+pub fn effective_state(m: &Move, decision: Option<&Decision>, now: DateTime<Utc>) -> MoveState {
+    let Some(d) = decision else { return MoveState::Open };
+    match &d.state {
+        MoveState::Snoozed { until, until_reply } => {
+            let time_up = until.is_some_and(|u| u <= now);
+            let replied = *until_reply && m.last_inbound_at.is_some_and(|t| t > d.decided_at);
+            if time_up || replied {
+                MoveState::Open
+            } else {
+                d.state.clone()
+            }
+        }
+        // A new signal after the decision (a fresh inbound message, say) is a new reason to act.
+        MoveState::Skipped { .. } | MoveState::Done if m.signal_at > d.decided_at + Duration::seconds(1) => {
+            MoveState::Open
+        }
+        s => s.clone(),
+    }
+}

@@ -1,0 +1,16 @@
+//! Pure types and logic: entities of the mirror, moves, the Action Priority Score.
+//!
+//! Nothing in here does I/O or reads the wall clock: callers pass `now`, so the same mirror and
+//! the same clock always produce the same ranking.
+
+pub mod aps;
+pub mod detect;
+pub mod entities;
+pub mod moves;
+pub mod text;
+pub mod time;
+
+pub use aps::{Aps, ApsPart, ApsWeights};
+pub use detect::{DetectConfig, detect_moves};
+pub use entities::Mirror;
+pub use moves::{Move, MoveKind, MoveState};

@@ -1,0 +1,55 @@
+//! CaseyOS: a local-first, keyboard-first terminal command center for people who sell.
+//!
+//! Module map (dependencies point down; `domain` imports nothing of the rest):
+//!
+//! ```text
+//! main.rs        thin: → caseyos::run()
+//! cli            clap definitions and the handlers of each subcommand
+//! tui            app (state machine: update(Action) -> Vec<Effect>), keymap, view (pure
+//!                render fns), runtime (terminal events + effects), terminal (restore guard)
+//! actions        what decisions and executions write: decision, outbox, audit, telemetry
+//! today          Today's Moves: detection over the mirror + stored decisions
+//! sync           bringing data into the mirror (the bundled demo set; HubSpot/Gmail later)
+//! connectors     hubspot/ and gmail/: vendor wire models and their mapping to entities
+//! store          the SQLite mirror: schema, embedded migrations, one method per query
+//! config         embedded defaults → user file → CASEYOS_* env; typed and validated
+//! domain         entities, moves, move detection, the APS, text sanitizing, time; no I/O
+//! logging        tracing to a file in the data dir (stdout belongs to the TUI or to data)
+//! ```
+
+pub mod actions;
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod domain;
+pub mod logging;
+pub mod store;
+pub mod sync;
+pub mod today;
+pub mod tui;
+
+use chrono::{DateTime, Utc};
+
+/// Where "now" comes from: the system clock, or a fixed instant (`--now`, tests, benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The wall clock.
+    System,
+    /// A fixed instant.
+    Fixed(DateTime<Utc>),
+}
+
+impl Clock {
+    /// The current instant.
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Fixed(t) => *t,
+        }
+    }
+}
+
+/// Entry point of the `casey` binary; returns the process exit code.
+pub fn run() -> std::process::ExitCode {
+    cli::main()
+}

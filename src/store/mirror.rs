@@ -1,0 +1,549 @@
+//! Mirror records: batched upserts (one transaction per batch) and the read model for detection.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Result, Store};
+use crate::domain::entities::{Company, Contact, Deal, Draft, Mailbox, Message, Mirror, Note, Stage, Task};
+use crate::domain::moves::MoveContext;
+
+/// A set of records written atomically: a sync page, or the whole demo data set.
+#[derive(Debug, Default, Clone)]
+pub struct MirrorBatch {
+    /// Contacts with their vendor JSON.
+    pub contacts: Vec<(Contact, String)>,
+    /// Companies with their vendor JSON.
+    pub companies: Vec<(Company, String)>,
+    /// Deals with their vendor JSON.
+    pub deals: Vec<(Deal, String)>,
+    /// Pipelines as (id, label, display order).
+    pub pipelines: Vec<(String, String, i64)>,
+    /// Stages.
+    pub stages: Vec<Stage>,
+    /// Tasks with their vendor JSON.
+    pub tasks: Vec<(Task, String)>,
+    /// Notes with their vendor JSON.
+    pub notes: Vec<(Note, String)>,
+    /// Messages.
+    pub messages: Vec<(Message, Option<String>)>,
+    /// Drafts.
+    pub drafts: Vec<Draft>,
+}
+
+fn ts(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|d| d.with_timezone(&Utc))
+}
+
+fn req_ts(s: String) -> DateTime<Utc> {
+    parse_ts(Some(s)).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+fn mailboxes(json: &str) -> Vec<Mailbox> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+impl Store {
+    /// Writes a batch in one transaction: all of it lands or none of it does.
+    pub fn apply_batch(&mut self, b: &MirrorBatch) -> Result<()> {
+        let tx = self.conn_mut().transaction()?;
+        {
+            let mut assoc_del =
+                tx.prepare_cached("DELETE FROM associations WHERE from_type = ?1 AND from_id = ?2")?;
+            let mut assoc_ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO associations(from_type, from_id, to_type, to_id) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut link = |from_type: &str, from_id: &str, to: &[(&str, &Vec<String>)]| -> Result<()> {
+                assoc_del.execute([from_type, from_id])?;
+                for (to_type, ids) in to {
+                    for id in ids.iter() {
+                        assoc_ins.execute([from_type, from_id, to_type, id.as_str()])?;
+                    }
+                }
+                Ok(())
+            };
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO contacts(id, email, first_name, last_name, company_name, company_id, job_title,
+                   lifecycle_stage, created_at, updated_at, recent_conversion_at, recent_conversion_event, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for (c, raw) in &b.contacts {
+                st.execute(params![
+                    c.id,
+                    c.email,
+                    c.first_name,
+                    c.last_name,
+                    c.company_name,
+                    c.company_id,
+                    c.job_title,
+                    c.lifecycle_stage,
+                    ts(c.created_at),
+                    ts(c.updated_at),
+                    ts(c.recent_conversion_at),
+                    c.recent_conversion_event,
+                    raw
+                ])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO companies(id, name, domain, industry, employees, annual_revenue, lifecycle_stage,
+                   updated_at, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for (c, raw) in &b.companies {
+                st.execute(params![
+                    c.id,
+                    c.name,
+                    c.domain,
+                    c.industry,
+                    c.employees.map(|e| e as i64),
+                    c.annual_revenue,
+                    c.lifecycle_stage,
+                    ts(c.updated_at),
+                    raw
+                ])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT INTO pipelines(id, label, display_order) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET label = excluded.label, display_order = excluded.display_order",
+            )?;
+            for (id, label, order) in &b.pipelines {
+                st.execute(params![id, label, order])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO stages(id, pipeline_id, label, display_order, probability, is_closed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for s in &b.stages {
+                st.execute(params![
+                    s.id,
+                    s.pipeline_id,
+                    s.label,
+                    s.display_order,
+                    s.probability,
+                    s.is_closed
+                ])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO deals(id, name, amount, pipeline_id, stage_id, close_date, created_at, updated_at,
+                   last_activity_at, stage_entered_at, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for (d, raw) in &b.deals {
+                st.execute(params![
+                    d.id,
+                    d.name,
+                    d.amount,
+                    d.pipeline_id,
+                    d.stage_id,
+                    ts(d.close_date),
+                    ts(d.created_at),
+                    ts(d.updated_at),
+                    ts(d.last_activity_at),
+                    ts(d.stage_entered_at),
+                    raw
+                ])?;
+                link(
+                    "deals",
+                    &d.id,
+                    &[("contacts", &d.contact_ids), ("companies", &d.company_ids)],
+                )?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO tasks(id, subject, body, status, priority, task_type, due_at, updated_at, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for (t, raw) in &b.tasks {
+                st.execute(params![
+                    t.id,
+                    t.subject,
+                    t.body,
+                    t.status,
+                    t.priority,
+                    t.task_type,
+                    ts(t.due_at),
+                    ts(t.updated_at),
+                    raw
+                ])?;
+                link(
+                    "tasks",
+                    &t.id,
+                    &[("contacts", &t.contact_ids), ("deals", &t.deal_ids)],
+                )?;
+            }
+            let mut st =
+                tx.prepare_cached("INSERT OR REPLACE INTO notes(id, body, at, raw) VALUES (?1, ?2, ?3, ?4)")?;
+            for (n, raw) in &b.notes {
+                st.execute(params![n.id, n.body, ts(n.at), raw])?;
+                link(
+                    "notes",
+                    &n.id,
+                    &[("contacts", &n.contact_ids), ("deals", &n.deal_ids)],
+                )?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO messages(id, thread_id, at, from_name, from_email, to_json, cc_json, subject,
+                   snippet, body, labels_json, message_id_header, in_reply_to, outbound, automated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?;
+            let mut thread = tx.prepare_cached(
+                "INSERT INTO threads(id, subject, last_message_at, message_count) VALUES (?1, ?2, ?3, 0)
+                 ON CONFLICT(id) DO NOTHING",
+            )?;
+            let mut touched: Vec<&str> = Vec::new();
+            for (m, in_reply_to) in &b.messages {
+                st.execute(params![
+                    m.id,
+                    m.thread_id,
+                    ts(Some(m.at)),
+                    m.from.name,
+                    m.from.email,
+                    serde_json::to_string(&m.to)?,
+                    serde_json::to_string(&m.cc)?,
+                    m.subject,
+                    m.snippet,
+                    m.body,
+                    serde_json::to_string(&m.labels)?,
+                    m.message_id_header,
+                    in_reply_to,
+                    m.outbound,
+                    m.automated
+                ])?;
+                thread.execute(params![m.thread_id, m.subject, ts(Some(m.at))])?;
+                touched.push(&m.thread_id);
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            let mut refresh = tx.prepare_cached(
+                "UPDATE threads SET
+                   message_count = (SELECT count(*) FROM messages WHERE thread_id = ?1),
+                   last_message_at = (SELECT max(at) FROM messages WHERE thread_id = ?1),
+                   subject = coalesce((SELECT subject FROM messages WHERE thread_id = ?1 ORDER BY at LIMIT 1), subject)
+                 WHERE id = ?1",
+            )?;
+            for t in touched {
+                refresh.execute([t])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO drafts(id, thread_id, to_json, subject, body, updated_at, in_reply_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for d in &b.drafts {
+                st.execute(params![
+                    d.id,
+                    d.thread_id,
+                    serde_json::to_string(&d.to)?,
+                    d.subject,
+                    d.body,
+                    ts(Some(d.updated_at)),
+                    d.in_reply_to
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn associations(&self, from_type: &str) -> Result<HashMap<(String, String), Vec<String>>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT from_id, to_type, to_id FROM associations WHERE from_type = ?1 ORDER BY to_id",
+        )?;
+        let mut map: HashMap<(String, String), Vec<String>> = HashMap::new();
+        let rows = st.query_map([from_type], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+        })?;
+        for row in rows {
+            let (from, to_type, to) = row?;
+            map.entry((from, to_type)).or_default().push(to);
+        }
+        Ok(map)
+    }
+
+    /// Reads everything move detection needs. Message bodies are left empty (detection uses
+    /// snippets); [`Store::thread_tail`] reads bodies for display.
+    pub fn load_mirror(&self) -> Result<Mirror> {
+        let c = self.conn();
+        let operator_email = self.setting("operator_email")?;
+        let contacts = c
+            .prepare("SELECT * FROM contacts ORDER BY id")?
+            .query_map([], contact_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let companies = c
+            .prepare("SELECT * FROM companies ORDER BY id")?
+            .query_map([], company_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let stages = c
+            .prepare("SELECT id, pipeline_id, label, display_order, probability, is_closed FROM stages ORDER BY pipeline_id, display_order")?
+            .query_map([], stage_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let deal_links = self.associations("deals")?;
+        let links = |m: &HashMap<(String, String), Vec<String>>, id: &str, to: &str| {
+            m.get(&(id.to_string(), to.to_string()))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut deals = c
+            .prepare("SELECT * FROM deals ORDER BY id")?
+            .query_map([], deal_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for d in &mut deals {
+            d.contact_ids = links(&deal_links, &d.id, "contacts");
+            d.company_ids = links(&deal_links, &d.id, "companies");
+        }
+        let task_links = self.associations("tasks")?;
+        let mut tasks = c
+            .prepare("SELECT * FROM tasks ORDER BY id")?
+            .query_map([], task_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for t in &mut tasks {
+            t.contact_ids = links(&task_links, &t.id, "contacts");
+            t.deal_ids = links(&task_links, &t.id, "deals");
+        }
+        let note_links = self.associations("notes")?;
+        let mut notes = c
+            .prepare("SELECT id, body, at FROM notes ORDER BY id")?
+            .query_map([], |r| {
+                Ok(Note {
+                    id: r.get(0)?,
+                    body: r.get(1)?,
+                    at: parse_ts(r.get(2)?),
+                    contact_ids: Vec::new(),
+                    deal_ids: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for n in &mut notes {
+            n.contact_ids = links(&note_links, &n.id, "contacts");
+            n.deal_ids = links(&note_links, &n.id, "deals");
+        }
+        let messages = c
+            .prepare(
+                "SELECT id, thread_id, at, from_name, from_email, to_json, cc_json, subject, snippet, '' AS body,
+                        labels_json, message_id_header, outbound, automated FROM messages ORDER BY thread_id, at, id",
+            )?
+            .query_map([], message_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let drafts = self.drafts()?;
+        Ok(Mirror {
+            operator_email,
+            contacts,
+            companies,
+            deals,
+            stages,
+            tasks,
+            notes,
+            messages,
+            drafts,
+        })
+    }
+
+    /// All drafts, newest first.
+    pub fn drafts(&self) -> Result<Vec<Draft>> {
+        Ok(self
+            .conn()
+            .prepare("SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to FROM drafts ORDER BY updated_at DESC, id")?
+            .query_map([], draft_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The last `n` messages of a thread with bodies, oldest first, and the thread's size.
+    pub fn thread_tail(&self, thread_id: &str, n: usize) -> Result<(Vec<Message>, usize)> {
+        let total: i64 = self.conn().query_row(
+            "SELECT count(*) FROM messages WHERE thread_id = ?1",
+            [thread_id],
+            |r| r.get(0),
+        )?;
+        let mut msgs = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, thread_id, at, from_name, from_email, to_json, cc_json, subject, snippet, body,
+                        labels_json, message_id_header, outbound, automated
+                 FROM messages WHERE thread_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+            )?
+            .query_map(params![thread_id, n as i64], message_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        msgs.reverse();
+        Ok((msgs, total as usize))
+    }
+
+    /// Everything the detail pane shows about a move's records.
+    pub fn move_context(
+        &self,
+        subject: &crate::domain::moves::MoveSubject,
+        messages: usize,
+    ) -> Result<MoveContext> {
+        let c = self.conn();
+        let contact = match &subject.contact_id {
+            Some(id) => c
+                .query_row("SELECT * FROM contacts WHERE id = ?1", [id], contact_row)
+                .optional()?,
+            None => None,
+        };
+        let company_id = subject
+            .company_id
+            .clone()
+            .or_else(|| contact.as_ref().and_then(|c| c.company_id.clone()));
+        let company = match &company_id {
+            Some(id) => c
+                .query_row("SELECT * FROM companies WHERE id = ?1", [id], company_row)
+                .optional()?,
+            None => None,
+        };
+        let deal = match &subject.deal_id {
+            Some(id) => c
+                .query_row("SELECT * FROM deals WHERE id = ?1", [id], deal_row)
+                .optional()?,
+            None => None,
+        };
+        let stage = match deal.as_ref().and_then(|d| d.stage_id.clone()) {
+            Some(id) => c
+                .query_row(
+                    "SELECT id, pipeline_id, label, display_order, probability, is_closed FROM stages WHERE id = ?1",
+                    [id],
+                    stage_row,
+                )
+                .optional()?,
+            None => None,
+        };
+        let (thread, thread_len) = match &subject.thread_id {
+            Some(t) => self.thread_tail(t, messages)?,
+            None => (Vec::new(), 0),
+        };
+        let draft = match &subject.draft_id {
+            Some(id) => c
+                .query_row(
+                    "SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to FROM drafts WHERE id = ?1",
+                    [id],
+                    draft_row,
+                )
+                .optional()?,
+            None => None,
+        };
+        let task = match &subject.task_id {
+            Some(id) => c
+                .query_row("SELECT * FROM tasks WHERE id = ?1", [id], task_row)
+                .optional()?,
+            None => None,
+        };
+        Ok(MoveContext {
+            contact,
+            company,
+            deal,
+            stage,
+            thread,
+            thread_len,
+            draft,
+            task,
+        })
+    }
+}
+
+fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
+    Ok(Contact {
+        id: r.get("id")?,
+        email: r.get("email")?,
+        first_name: r.get("first_name")?,
+        last_name: r.get("last_name")?,
+        company_name: r.get("company_name")?,
+        company_id: r.get("company_id")?,
+        job_title: r.get("job_title")?,
+        lifecycle_stage: r.get("lifecycle_stage")?,
+        created_at: parse_ts(r.get("created_at")?),
+        updated_at: parse_ts(r.get("updated_at")?),
+        recent_conversion_at: parse_ts(r.get("recent_conversion_at")?),
+        recent_conversion_event: r.get("recent_conversion_event")?,
+    })
+}
+
+fn company_row(r: &Row<'_>) -> rusqlite::Result<Company> {
+    Ok(Company {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        domain: r.get("domain")?,
+        industry: r.get("industry")?,
+        employees: r.get::<_, Option<i64>>("employees")?.map(|e| e.max(0) as u64),
+        annual_revenue: r.get("annual_revenue")?,
+        lifecycle_stage: r.get("lifecycle_stage")?,
+        updated_at: parse_ts(r.get("updated_at")?),
+    })
+}
+
+fn stage_row(r: &Row<'_>) -> rusqlite::Result<Stage> {
+    Ok(Stage {
+        id: r.get(0)?,
+        pipeline_id: r.get(1)?,
+        label: r.get(2)?,
+        display_order: r.get(3)?,
+        probability: r.get(4)?,
+        is_closed: r.get(5)?,
+    })
+}
+
+fn deal_row(r: &Row<'_>) -> rusqlite::Result<Deal> {
+    Ok(Deal {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        amount: r.get("amount")?,
+        pipeline_id: r.get("pipeline_id")?,
+        stage_id: r.get("stage_id")?,
+        close_date: parse_ts(r.get("close_date")?),
+        created_at: parse_ts(r.get("created_at")?),
+        updated_at: parse_ts(r.get("updated_at")?),
+        last_activity_at: parse_ts(r.get("last_activity_at")?),
+        stage_entered_at: parse_ts(r.get("stage_entered_at")?),
+        contact_ids: Vec::new(),
+        company_ids: Vec::new(),
+    })
+}
+
+fn task_row(r: &Row<'_>) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: r.get("id")?,
+        subject: r.get("subject")?,
+        body: r.get("body")?,
+        status: r.get("status")?,
+        priority: r.get("priority")?,
+        task_type: r.get("task_type")?,
+        due_at: parse_ts(r.get("due_at")?),
+        updated_at: parse_ts(r.get("updated_at")?),
+        contact_ids: Vec::new(),
+        deal_ids: Vec::new(),
+    })
+}
+
+fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
+    let labels: String = r.get(10)?;
+    Ok(Message {
+        id: r.get(0)?,
+        thread_id: r.get(1)?,
+        at: req_ts(r.get(2)?),
+        from: Mailbox {
+            name: r.get(3)?,
+            email: r.get(4)?,
+        },
+        to: mailboxes(&r.get::<_, String>(5)?),
+        cc: mailboxes(&r.get::<_, String>(6)?),
+        subject: r.get(7)?,
+        snippet: r.get(8)?,
+        body: r.get(9)?,
+        labels: serde_json::from_str(&labels).unwrap_or_default(),
+        message_id_header: r.get(11)?,
+        outbound: r.get(12)?,
+        automated: r.get(13)?,
+    })
+}
+
+fn draft_row(r: &Row<'_>) -> rusqlite::Result<Draft> {
+    Ok(Draft {
+        id: r.get(0)?,
+        thread_id: r.get(1)?,
+        to: mailboxes(&r.get::<_, String>(2)?),
+        subject: r.get(3)?,
+        body: r.get(4)?,
+        updated_at: req_ts(r.get(5)?),
+        in_reply_to: r.get(6)?,
+    })
+}

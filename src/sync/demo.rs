@@ -1,0 +1,178 @@
+//! The bundled demo data (`assets/demo`): real HubSpot v3 and Gmail v1 JSON, loaded through the
+//! same wire models and mappers as live data, with dates moved so the demo is always "today".
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::de::DeserializeOwned;
+
+use crate::connectors::gmail::map::Mapper as GmailMapper;
+use crate::connectors::gmail::wire::{Draft as WireDraft, Profile, Thread};
+use crate::connectors::hubspot::map::Mapper as HubSpotMapper;
+use crate::connectors::hubspot::wire::{ObjectPage, PipelineList};
+use crate::store::mirror_batch::MirrorBatch;
+use crate::store::{Store, StoreError};
+
+/// The demo files, embedded so `casey demo` works from any directory.
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "hubspot/contacts.json",
+        include_str!("../../assets/demo/hubspot/contacts.json"),
+    ),
+    (
+        "hubspot/companies.json",
+        include_str!("../../assets/demo/hubspot/companies.json"),
+    ),
+    (
+        "hubspot/deals.json",
+        include_str!("../../assets/demo/hubspot/deals.json"),
+    ),
+    (
+        "hubspot/tasks.json",
+        include_str!("../../assets/demo/hubspot/tasks.json"),
+    ),
+    (
+        "hubspot/notes.json",
+        include_str!("../../assets/demo/hubspot/notes.json"),
+    ),
+    (
+        "hubspot/pipelines.json",
+        include_str!("../../assets/demo/hubspot/pipelines.json"),
+    ),
+    (
+        "gmail/profile.json",
+        include_str!("../../assets/demo/gmail/profile.json"),
+    ),
+    (
+        "gmail/threads.json",
+        include_str!("../../assets/demo/gmail/threads.json"),
+    ),
+    (
+        "gmail/threads-large.json",
+        include_str!("../../assets/demo/gmail/threads-large.json"),
+    ),
+    (
+        "gmail/drafts.json",
+        include_str!("../../assets/demo/gmail/drafts.json"),
+    ),
+];
+
+/// The moment the demo data was written for ("now" in its story).
+pub fn anchor() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// Whole days to add to every demo timestamp so its story happens on `now`'s date.
+pub fn shift_for(now: DateTime<Utc>) -> Duration {
+    Duration::days((now.date_naive() - anchor().date_naive()).num_days())
+}
+
+/// Problems loading the demo data.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A bundled file does not parse (a packaging bug).
+    #[error("demo file {file} is malformed: {source}")]
+    Malformed {
+        /// The file.
+        file: String,
+        /// The parse error (with line and column).
+        source: serde_json::Error,
+    },
+    /// The mirror could not be written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What was loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DemoSummary {
+    /// Records per kind.
+    pub counts: Vec<(&'static str, usize)>,
+    /// Messages skipped as unusable (with reasons).
+    pub skipped: Vec<String>,
+}
+
+fn parse<T: DeserializeOwned>(name: &str, files: &[(&str, &str)]) -> Result<T, DemoError> {
+    let text = files
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap_or("null");
+    serde_json::from_str(text).map_err(|source| DemoError::Malformed {
+        file: name.to_string(),
+        source,
+    })
+}
+
+/// Parses the demo files into one batch (nothing is written).
+pub fn batch(
+    files: &[(&str, &str)],
+    shift: Duration,
+) -> Result<(MirrorBatch, String, DemoSummary), DemoError> {
+    let hs = HubSpotMapper { shift };
+    let raw = |o: &crate::connectors::hubspot::wire::CrmObject| serde_json::to_string(o).unwrap_or_default();
+    let mut b = MirrorBatch::default();
+    let contacts: ObjectPage = parse("hubspot/contacts.json", files)?;
+    b.contacts = contacts.results.iter().map(|o| (hs.contact(o), raw(o))).collect();
+    let companies: ObjectPage = parse("hubspot/companies.json", files)?;
+    b.companies = companies
+        .results
+        .iter()
+        .map(|o| (hs.company(o), raw(o)))
+        .collect();
+    let deals: ObjectPage = parse("hubspot/deals.json", files)?;
+    b.deals = deals.results.iter().map(|o| (hs.deal(o), raw(o))).collect();
+    let tasks: ObjectPage = parse("hubspot/tasks.json", files)?;
+    b.tasks = tasks.results.iter().map(|o| (hs.task(o), raw(o))).collect();
+    let notes: ObjectPage = parse("hubspot/notes.json", files)?;
+    b.notes = notes.results.iter().map(|o| (hs.note(o), raw(o))).collect();
+    let pipelines: PipelineList = parse("hubspot/pipelines.json", files)?;
+    for p in &pipelines.results {
+        b.pipelines.push((p.id.clone(), p.label.clone(), p.display_order));
+        b.stages.extend(hs.stages(p));
+    }
+    let profile: Profile = parse("gmail/profile.json", files)?;
+    let operator = profile.email_address.to_ascii_lowercase();
+    let gm = GmailMapper {
+        operator_email: operator.clone(),
+        shift,
+    };
+    let mut summary = DemoSummary::default();
+    let mut threads: Vec<Thread> = parse("gmail/threads.json", files)?;
+    threads.extend(parse::<Vec<Thread>>("gmail/threads-large.json", files)?);
+    for t in &threads {
+        for m in &t.messages {
+            match gm.message(m, &t.id) {
+                Ok(pair) => b.messages.push(pair),
+                Err(e) => summary.skipped.push(e.to_string()),
+            }
+        }
+    }
+    let drafts: Vec<WireDraft> = parse("gmail/drafts.json", files)?;
+    for d in &drafts {
+        match gm.draft(d) {
+            Ok(d) => b.drafts.push(d),
+            Err(e) => summary.skipped.push(e.to_string()),
+        }
+    }
+    summary.counts = vec![
+        ("contacts", b.contacts.len()),
+        ("companies", b.companies.len()),
+        ("deals", b.deals.len()),
+        ("tasks", b.tasks.len()),
+        ("notes", b.notes.len()),
+        ("threads", threads.len()),
+        ("messages", b.messages.len()),
+        ("drafts", b.drafts.len()),
+    ];
+    Ok((b, operator, summary))
+}
+
+/// Loads the bundled demo data into an (empty) mirror, dated so its story happens at `now`.
+pub fn load(store: &mut Store, now: DateTime<Utc>) -> Result<DemoSummary, DemoError> {
+    let (batch, operator, summary) = batch(FILES, shift_for(now))?;
+    store.apply_batch(&batch)?;
+    store.set_setting("operator_email", &operator)?;
+    store.set_setting("source", "demo")?;
+    Ok(summary)
+}

@@ -1,0 +1,624 @@
+//! The TUI state machine: `App::update(Action) -> Vec<Effect>`. No I/O happens here; the runtime
+//! performs the effects and reports back with actions, so every key is testable without a terminal.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::keymap::{Command, Keymap};
+use crate::config::SafetyMode;
+use crate::domain::moves::{Move, MoveContext, MoveKind, MoveState};
+use crate::store::{Counts, OutboxEntry};
+
+/// The four views, cycled with Tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Today's Moves.
+    Moves,
+    /// Moves that carry a draft.
+    Drafts,
+    /// Outbound actions.
+    Outbox,
+    /// Counts and telemetry.
+    Stats,
+}
+
+impl View {
+    /// All views in Tab order.
+    pub const ALL: [View; 4] = [View::Moves, View::Drafts, View::Outbox, View::Stats];
+
+    /// Tab title.
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Moves => "Moves",
+            View::Drafts => "Drafts",
+            View::Outbox => "Outbox",
+            View::Stats => "Stats",
+        }
+    }
+}
+
+/// Where the data comes from, for the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The bundled demo data; execution is simulated.
+    Demo,
+    /// The operator's own mirror.
+    Live,
+}
+
+/// Modal input states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Keys are commands.
+    Normal,
+    /// The help overlay is open.
+    Help,
+    /// Full-screen detail of the selected move.
+    Detail,
+    /// Typing a filter.
+    Filter,
+    /// Typing an optional skip reason for a move.
+    SkipReason {
+        /// The move being skipped.
+        key: String,
+        /// Reason typed so far.
+        input: String,
+    },
+    /// Choosing how long to snooze.
+    Snooze {
+        /// The move being snoozed.
+        key: String,
+    },
+}
+
+/// Severity of a status-line message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Confirmation.
+    Info,
+    /// Something was refused or needs attention.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// Inputs to the state machine.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// A key press.
+    Key(KeyEvent),
+    /// The terminal was resized (columns, rows).
+    Resize(u16, u16),
+    /// Clock tick.
+    Tick(DateTime<Utc>),
+    /// Fresh data from the mirror.
+    Loaded(Box<Snapshot>),
+    /// An effect failed.
+    Failed(String),
+    /// An effect succeeded with a message for the status line.
+    Done(String),
+}
+
+/// Everything the screen shows that comes from the store.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// All detected moves with their states, ranked.
+    pub moves: Vec<Move>,
+    /// Detail context per move key.
+    pub contexts: HashMap<String, MoveContext>,
+    /// Mirror counts.
+    pub counts: Counts,
+    /// Outbox entries, newest first.
+    pub outbox: Vec<OutboxEntry>,
+    /// Telemetry counts by event.
+    pub telemetry: Vec<(String, i64)>,
+}
+
+/// Work for the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Persist a decision.
+    Decide {
+        /// Move key.
+        key: String,
+        /// New state.
+        state: MoveState,
+    },
+    /// Execute a move's primary action through the outbox (`approve`: the `y` key).
+    Execute {
+        /// Move key.
+        key: String,
+        /// Whether this is the one-key draft approval.
+        approve: bool,
+    },
+    /// Take back the last persisted decision.
+    Undo {
+        /// The move it concerned.
+        key: String,
+    },
+    /// Open the move's draft in `$EDITOR`.
+    EditDraft {
+        /// Move key.
+        key: String,
+    },
+    /// Sync now.
+    Sync,
+    /// Leave.
+    Quit,
+}
+
+/// A decision the operator can take back with `u`.
+#[derive(Debug, Clone, PartialEq)]
+struct Undoable {
+    key: String,
+    previous: MoveState,
+}
+
+/// The whole UI state.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The clock.
+    pub now: DateTime<Utc>,
+    /// Demo or live.
+    pub source: Source,
+    /// Draft-only or send.
+    pub safety: SafetyMode,
+    /// Key bindings.
+    pub keymap: Keymap,
+    /// Data from the mirror.
+    pub data: Snapshot,
+    /// Current view.
+    pub view: View,
+    /// Modal state.
+    pub mode: Mode,
+    /// Active filter text.
+    pub filter: String,
+    /// Selected row in the current list.
+    pub selected: usize,
+    /// First list row on screen.
+    pub offset: usize,
+    /// Scroll of the full detail view.
+    pub detail_scroll: u16,
+    /// Terminal size.
+    pub size: (u16, u16),
+    /// Status line.
+    pub status: Option<(Level, String)>,
+    undo: Vec<Undoable>,
+    /// Set once the operator quits.
+    pub quitting: bool,
+}
+
+/// Rows of the screen that are not list rows (header, tabs, borders, detail, footer).
+pub fn list_rows_for(height: u16) -> usize {
+    // Header 1 + tabs 1 + footer 2 + list borders 2, then the list gets ~45% of what is left.
+    let rest = height.saturating_sub(6) as usize;
+    (rest * 45 / 100).max(3)
+}
+
+impl App {
+    /// A fresh app over a snapshot.
+    pub fn new(
+        now: DateTime<Utc>,
+        source: Source,
+        safety: SafetyMode,
+        keymap: Keymap,
+        data: Snapshot,
+    ) -> App {
+        App {
+            now,
+            source,
+            safety,
+            keymap,
+            data,
+            view: View::Moves,
+            mode: Mode::Normal,
+            filter: String::new(),
+            selected: 0,
+            offset: 0,
+            detail_scroll: 0,
+            size: (120, 40),
+            status: None,
+            undo: Vec::new(),
+            quitting: false,
+        }
+    }
+
+    /// Indices (into `data.moves`) of the rows of the current list.
+    pub fn rows(&self) -> Vec<usize> {
+        let needle = self.filter.to_lowercase();
+        self.data
+            .moves
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.state.is_actionable())
+            .filter(|(_, m)| match self.view {
+                View::Drafts => m.subject.draft_id.is_some() || m.kind == MoveKind::ApproveDraft,
+                _ => true,
+            })
+            .filter(|(_, m)| {
+                needle.is_empty()
+                    || m.title.to_lowercase().contains(&needle)
+                    || m.who.to_lowercase().contains(&needle)
+                    || m.why.to_lowercase().contains(&needle)
+                    || m.kind.as_str().contains(&needle)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The selected move, if the current view lists moves.
+    pub fn selected_move(&self) -> Option<&Move> {
+        if !matches!(self.view, View::Moves | View::Drafts) {
+            return None;
+        }
+        self.rows().get(self.selected).map(|&i| &self.data.moves[i])
+    }
+
+    /// Rows the list shows at the current terminal height.
+    pub fn list_rows(&self) -> usize {
+        list_rows_for(self.size.1)
+    }
+
+    fn clamp_selection(&mut self) {
+        let n = self.rows().len();
+        self.selected = if n == 0 { 0 } else { self.selected.min(n - 1) };
+        let page = self.list_rows().max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + page {
+            self.offset = self.selected + 1 - page;
+        }
+        self.offset = self.offset.min(n.saturating_sub(page));
+    }
+
+    fn info(&mut self, s: impl Into<String>) {
+        self.status = Some((Level::Info, s.into()));
+    }
+
+    fn warn(&mut self, s: impl Into<String>) {
+        self.status = Some((Level::Warn, s.into()));
+    }
+
+    fn set_state(&mut self, key: &str, state: MoveState) -> Option<MoveState> {
+        let m = self.data.moves.iter_mut().find(|m| m.key == key)?;
+        Some(std::mem::replace(&mut m.state, state))
+    }
+
+    /// Records a decision locally (optimistically) and asks the runtime to persist it.
+    fn decide(&mut self, key: String, state: MoveState, message: String) -> Vec<Effect> {
+        let Some(previous) = self.set_state(&key, state.clone()) else {
+            return vec![];
+        };
+        self.undo.push(Undoable {
+            key: key.clone(),
+            previous,
+        });
+        self.clamp_selection();
+        self.info(format!("{message} · u to undo"));
+        vec![Effect::Decide { key, state }]
+    }
+
+    /// The state machine.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Key(k) => self.key(k),
+            Action::Resize(w, h) => {
+                self.size = (w, h);
+                self.clamp_selection();
+                vec![]
+            }
+            Action::Tick(now) => {
+                self.now = now;
+                vec![]
+            }
+            Action::Loaded(snapshot) => {
+                let selected_key = self.selected_move().map(|m| m.key.clone());
+                self.data = *snapshot;
+                if let Some(k) = selected_key
+                    && let Some(pos) = self.rows().iter().position(|&i| self.data.moves[i].key == k)
+                {
+                    self.selected = pos;
+                }
+                self.clamp_selection();
+                vec![]
+            }
+            Action::Failed(msg) => {
+                self.status = Some((Level::Error, msg));
+                vec![]
+            }
+            Action::Done(msg) => {
+                self.info(msg);
+                vec![]
+            }
+        }
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        match self.mode.clone() {
+            Mode::Help => {
+                if matches!(
+                    k.code,
+                    KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
+                ) {
+                    self.mode = Mode::Normal;
+                }
+                vec![]
+            }
+            Mode::Filter => {
+                match k.code {
+                    KeyCode::Esc => {
+                        self.filter.clear();
+                        self.mode = Mode::Normal;
+                    }
+                    KeyCode::Enter => self.mode = Mode::Normal,
+                    KeyCode::Backspace => {
+                        self.filter.pop();
+                    }
+                    KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => self.filter.push(c),
+                    _ => {}
+                }
+                self.selected = 0;
+                self.offset = 0;
+                self.clamp_selection();
+                vec![]
+            }
+            Mode::SkipReason { key, mut input } => match k.code {
+                KeyCode::Esc => {
+                    self.mode = Mode::Normal;
+                    self.info("skip cancelled");
+                    vec![]
+                }
+                KeyCode::Enter => {
+                    self.mode = Mode::Normal;
+                    let reason = Some(input.trim().to_string()).filter(|r| !r.is_empty());
+                    let msg = match &reason {
+                        Some(r) => format!("skipped ({r})"),
+                        None => "skipped".to_string(),
+                    };
+                    self.decide(key, MoveState::Skipped { reason }, msg)
+                }
+                KeyCode::Backspace => {
+                    input.pop();
+                    self.mode = Mode::SkipReason { key, input };
+                    vec![]
+                }
+                KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    if input.chars().count() < 200 {
+                        input.push(c);
+                    }
+                    self.mode = Mode::SkipReason { key, input };
+                    vec![]
+                }
+                _ => vec![],
+            },
+            Mode::Snooze { key } => {
+                let choice = match k.code {
+                    KeyCode::Char('1') | KeyCode::Char('d') => {
+                        Some((Some(Duration::days(1)), false, "1 day"))
+                    }
+                    KeyCode::Char('3') => Some((Some(Duration::days(3)), false, "3 days")),
+                    KeyCode::Char('7') | KeyCode::Char('w') => {
+                        Some((Some(Duration::weeks(1)), false, "1 week"))
+                    }
+                    KeyCode::Char('r') => Some((None, true, "until they reply")),
+                    _ => None,
+                };
+                match choice {
+                    Some((d, until_reply, label)) => {
+                        self.mode = Mode::Normal;
+                        let until = d.map(|d| self.now + d);
+                        self.decide(
+                            key,
+                            MoveState::Snoozed { until, until_reply },
+                            format!("snoozed {label}"),
+                        )
+                    }
+                    None if k.code == KeyCode::Esc || k.code == KeyCode::Char('q') => {
+                        self.mode = Mode::Normal;
+                        self.info("snooze cancelled");
+                        vec![]
+                    }
+                    None => vec![],
+                }
+            }
+            Mode::Detail => {
+                match k.code {
+                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => {
+                        self.mode = Mode::Normal;
+                        return vec![];
+                    }
+                    _ => {}
+                }
+                match self.keymap.command(&k) {
+                    Some(Command::Down) => self.detail_scroll = self.detail_scroll.saturating_add(1),
+                    Some(Command::Up) => self.detail_scroll = self.detail_scroll.saturating_sub(1),
+                    Some(Command::PageDown) => self.detail_scroll = self.detail_scroll.saturating_add(10),
+                    Some(Command::PageUp) => self.detail_scroll = self.detail_scroll.saturating_sub(10),
+                    Some(Command::Top) => self.detail_scroll = 0,
+                    Some(
+                        cmd @ (Command::Accept
+                        | Command::Skip
+                        | Command::Snooze
+                        | Command::Execute
+                        | Command::Approve
+                        | Command::Edit
+                        | Command::Undo
+                        | Command::Quit),
+                    ) => {
+                        self.mode = Mode::Normal;
+                        return self.command(cmd);
+                    }
+                    _ => {}
+                }
+                vec![]
+            }
+            Mode::Normal => match self.keymap.command(&k) {
+                Some(cmd) => self.command(cmd),
+                None if k.code == KeyCode::Esc && !self.filter.is_empty() => {
+                    self.filter.clear();
+                    self.clamp_selection();
+                    vec![]
+                }
+                None => vec![],
+            },
+        }
+    }
+
+    fn command(&mut self, cmd: Command) -> Vec<Effect> {
+        let n = self.rows().len();
+        let page = self.list_rows().max(1);
+        match cmd {
+            Command::Down => self.selected = (self.selected + 1).min(n.saturating_sub(1)),
+            Command::Up => self.selected = self.selected.saturating_sub(1),
+            Command::Top => self.selected = 0,
+            Command::Bottom => self.selected = n.saturating_sub(1),
+            Command::PageDown => self.selected = (self.selected + page).min(n.saturating_sub(1)),
+            Command::PageUp => self.selected = self.selected.saturating_sub(page),
+            Command::Detail => {
+                if self.selected_move().is_some() {
+                    self.detail_scroll = 0;
+                    self.mode = Mode::Detail;
+                }
+            }
+            Command::Help => self.mode = Mode::Help,
+            Command::Filter => {
+                if matches!(self.view, View::Moves | View::Drafts) {
+                    self.mode = Mode::Filter;
+                }
+            }
+            Command::NextView | Command::PrevView => {
+                let i = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
+                let step = if cmd == Command::NextView {
+                    1
+                } else {
+                    View::ALL.len() - 1
+                };
+                self.view = View::ALL[(i + step) % View::ALL.len()];
+                self.selected = 0;
+                self.offset = 0;
+            }
+            Command::Quit => {
+                self.quitting = true;
+                return vec![Effect::Quit];
+            }
+            Command::Sync => {
+                self.info("syncing…");
+                return vec![Effect::Sync];
+            }
+            Command::Undo => return self.undo(),
+            Command::Accept => {
+                let Some(m) = self.selected_move() else {
+                    return self.nothing_selected();
+                };
+                if m.state == MoveState::Accepted {
+                    self.info("already accepted · x to execute");
+                    return vec![];
+                }
+                let key = m.key.clone();
+                return self.decide(key, MoveState::Accepted, "accepted".into());
+            }
+            Command::Skip => {
+                let Some(m) = self.selected_move() else {
+                    return self.nothing_selected();
+                };
+                self.mode = Mode::SkipReason {
+                    key: m.key.clone(),
+                    input: String::new(),
+                };
+            }
+            Command::Snooze => {
+                let Some(m) = self.selected_move() else {
+                    return self.nothing_selected();
+                };
+                self.mode = Mode::Snooze { key: m.key.clone() };
+            }
+            Command::Execute | Command::Approve => return self.execute(cmd == Command::Approve),
+            Command::Edit => {
+                let Some(m) = self.selected_move() else {
+                    return self.nothing_selected();
+                };
+                if m.subject.draft_id.is_none() {
+                    self.warn("this move has no draft to edit yet · x creates one");
+                    return vec![];
+                }
+                return vec![Effect::EditDraft { key: m.key.clone() }];
+            }
+        }
+        self.clamp_selection();
+        vec![]
+    }
+
+    fn nothing_selected(&mut self) -> Vec<Effect> {
+        self.warn("no move selected");
+        vec![]
+    }
+
+    fn execute(&mut self, approve: bool) -> Vec<Effect> {
+        let Some(m) = self.selected_move() else {
+            return self.nothing_selected();
+        };
+        if approve && m.subject.draft_id.is_none() {
+            self.warn("no draft to approve on this move · x runs its primary action");
+            return vec![];
+        }
+        let key = m.key.clone();
+        let label = if approve {
+            "draft approved"
+        } else {
+            m.action.label()
+        };
+        let where_to = match (self.source, self.safety) {
+            (Source::Demo, _) => "DEMO: simulated, nothing left this machine",
+            (Source::Live, SafetyMode::DraftOnly) => "queued in the outbox (draft-only: nothing is sent)",
+            (Source::Live, SafetyMode::Send) => "queued in the outbox",
+        };
+        let msg = format!("{label} · {where_to}");
+        let Some(previous) = self.set_state(&key, MoveState::Done) else {
+            return vec![];
+        };
+        self.undo.push(Undoable {
+            key: key.clone(),
+            previous,
+        });
+        self.clamp_selection();
+        self.info(format!("{msg} · u to undo"));
+        vec![Effect::Execute { key, approve }]
+    }
+
+    fn undo(&mut self) -> Vec<Effect> {
+        let Some(last) = self.undo.pop() else {
+            self.warn("nothing to undo");
+            return vec![];
+        };
+        self.set_state(&last.key, last.previous);
+        if let Some(pos) = self
+            .rows()
+            .iter()
+            .position(|&i| self.data.moves[i].key == last.key)
+        {
+            self.selected = pos;
+        }
+        self.clamp_selection();
+        self.info("undone");
+        vec![Effect::Undo { key: last.key }]
+    }
+
+    /// Moves in the list by state, for the header.
+    pub fn actionable_count(&self) -> (usize, usize) {
+        let open = self
+            .data
+            .moves
+            .iter()
+            .filter(|m| m.state == MoveState::Open)
+            .count();
+        let accepted = self
+            .data
+            .moves
+            .iter()
+            .filter(|m| m.state == MoveState::Accepted)
+            .count();
+        (open, accepted)
+    }
+}

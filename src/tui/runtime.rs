@@ -1,0 +1,189 @@
+//! The runtime: reads terminal events, feeds them to [`App::update`], performs the effects
+//! against the mirror and redraws. The only place in the TUI that does I/O.
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+
+use super::app::{Action, App, Effect, Snapshot, Source};
+use super::keymap::Keymap;
+use super::terminal::TerminalGuard;
+use super::theme::Theme;
+use super::view;
+use crate::Clock;
+use crate::actions;
+use crate::config::Config;
+use crate::store::Store;
+use crate::today;
+
+/// Messages shown per thread in the detail pane.
+pub const THREAD_TAIL: usize = 3;
+
+/// Reads everything the screen needs from the mirror.
+pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::store::Result<Snapshot> {
+    let moves = today::refresh(store, config, clock.now())?;
+    let actionable: Vec<_> = moves
+        .iter()
+        .filter(|m| m.state.is_actionable())
+        .cloned()
+        .collect();
+    let contexts = today::contexts(store, &actionable, THREAD_TAIL)?;
+    Ok(Snapshot {
+        moves,
+        contexts,
+        counts: store.counts()?,
+        outbox: store.outbox(200)?,
+        telemetry: store.telemetry_counts()?,
+    })
+}
+
+/// Runs the TUI until the operator quits.
+pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock) -> anyhow::Result<()> {
+    let keymap =
+        Keymap::from_config(&config.keys).map_err(|(k, m)| anyhow::anyhow!("config key `keys.{k}`: {m}"))?;
+    let theme = Theme::named(&config.theme.name, std::env::var_os("NO_COLOR").is_some());
+    let data = snapshot(&mut store, &config, &clock)?;
+    let mut app = App::new(clock.now(), source, config.safety.mode, keymap, data);
+    let mut guard = TerminalGuard::enter()?;
+    let size = guard.terminal.size()?;
+    app.update(Action::Resize(size.width, size.height));
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        guard.terminal.draw(|f| view::draw(f, &app, &theme))?;
+        let action = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Action::Key(k),
+                Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            _ = tick.tick() => Action::Tick(clock.now()),
+        };
+        let mut queue = app.update(action);
+        while !queue.is_empty() {
+            let effects = std::mem::take(&mut queue);
+            for effect in effects {
+                if effect == Effect::Quit {
+                    return Ok(());
+                }
+                let reply = perform(&mut store, &config, &clock, source, effect, &mut guard);
+                for action in reply {
+                    queue.extend(app.update(action));
+                }
+            }
+        }
+        if app.quitting {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn perform(
+    store: &mut Store,
+    config: &Config,
+    clock: &Clock,
+    source: Source,
+    effect: Effect,
+    guard: &mut TerminalGuard,
+) -> Vec<Action> {
+    let result = match effect {
+        Effect::EditDraft { key } => edit_draft(store, config, clock, &key, guard),
+        other => apply(store, config, clock, source, other),
+    };
+    let mut out = Vec::new();
+    match result {
+        Ok(Some(msg)) => out.push(Action::Done(msg)),
+        Ok(None) => {}
+        Err(e) => out.push(Action::Failed(e.to_string())),
+    }
+    match snapshot(store, config, clock) {
+        Ok(s) => out.push(Action::Loaded(Box::new(s))),
+        Err(e) => out.push(Action::Failed(e.to_string())),
+    }
+    out
+}
+
+/// Performs the store-side effects (everything but editing and quitting).
+fn apply(
+    store: &mut Store,
+    config: &Config,
+    clock: &Clock,
+    source: Source,
+    effect: Effect,
+) -> anyhow::Result<Option<String>> {
+    let now = clock.now();
+    match effect {
+        Effect::Decide { key, state } => {
+            actions::decide(store, &key, &state, now)?;
+            Ok(None)
+        }
+        Effect::Execute { key, approve } => {
+            let moves = today::moves(store, config, now)?;
+            let m = moves.iter().find(|m| m.key == key).ok_or_else(|| {
+                anyhow::anyhow!("that move is gone after the last refresh; nothing was executed")
+            })?;
+            actions::execute(store, config, m, approve, source == Source::Demo, now)?;
+            Ok(None)
+        }
+        Effect::Undo { .. } => {
+            actions::undo(store, now)?;
+            Ok(None)
+        }
+        Effect::Sync => Ok(Some(match source {
+            Source::Demo => "demo data is bundled with casey: there is nothing to sync".to_string(),
+            Source::Live => {
+                return Err(anyhow::anyhow!(
+                    "no account is connected yet: run `casey auth hubspot` and `casey auth google`"
+                ));
+            }
+        })),
+        Effect::EditDraft { .. } | Effect::Quit => Ok(None),
+    }
+}
+
+/// Opens the move's draft in `$VISUAL` / `$EDITOR` (else `vi`) and stores the edited body.
+fn edit_draft(
+    store: &mut Store,
+    config: &Config,
+    clock: &Clock,
+    key: &str,
+    guard: &mut TerminalGuard,
+) -> anyhow::Result<Option<String>> {
+    let moves = today::moves(store, config, clock.now())?;
+    let Some(draft_id) = moves
+        .iter()
+        .find(|m| m.key == key)
+        .and_then(|m| m.subject.draft_id.clone())
+    else {
+        return Ok(Some("this move has no draft".into()));
+    };
+    let Some(draft) = store.drafts()?.into_iter().find(|d| d.id == draft_id) else {
+        return Ok(Some("the draft is gone from the mirror".into()));
+    };
+    let path = std::env::temp_dir().join(format!(
+        "casey-draft-{}-{}.txt",
+        std::process::id(),
+        clock.now().timestamp()
+    ));
+    std::fs::write(&path, &draft.body)?;
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let status = guard.suspend(|| std::process::Command::new(&editor).arg(&path).status());
+    let body = std::fs::read_to_string(&path);
+    let _ = std::fs::remove_file(&path);
+    let status = status??;
+    if !status.success() {
+        return Err(anyhow::anyhow!(
+            "{editor} exited with {status}; the draft was not changed"
+        ));
+    }
+    let body = body?;
+    if body == draft.body {
+        return Ok(Some("draft unchanged".into()));
+    }
+    actions::save_draft_body(store, &draft.id, &body, clock.now())?;
+    Ok(Some("draft saved locally · y to approve".into()))
+}

@@ -1,0 +1,166 @@
+//! Pure render functions: they take `&App` and draw; they never mutate.
+//!
+//! Every string that came from email or the CRM passes through `domain::text` sanitizers
+//! before it is drawn, so no escape sequence from outside reaches the terminal.
+
+mod detail;
+mod list;
+mod overlay;
+mod tables;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::app::{App, Level, Mode, Source, View};
+use super::keymap::Command;
+use super::strings;
+use super::theme::Theme;
+use crate::config::SafetyMode;
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
+    let [header, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(2),
+    ])
+    .areas(frame.area());
+    draw_header(frame, header, app, theme);
+    draw_tabs(frame, tabs, app, theme);
+    if app.source == Source::Live && app.data.counts.is_empty() {
+        overlay::onboarding(frame, body, theme);
+    } else {
+        match app.view {
+            View::Moves | View::Drafts => draw_moves(frame, body, app, theme),
+            View::Outbox => tables::outbox(frame, body, app, theme),
+            View::Stats => tables::stats(frame, body, app, theme),
+        }
+    }
+    draw_footer(frame, footer, app, theme);
+    if app.mode == Mode::Help {
+        overlay::help(frame, frame.area(), app, theme);
+    }
+}
+
+fn draw_moves(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
+    if app.mode == Mode::Detail {
+        detail::draw(frame, area, app, theme, true);
+        return;
+    }
+    let list_height = (app.list_rows() as u16 + 2).min(area.height.saturating_sub(3));
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Length(list_height), Constraint::Min(3)]).areas(area);
+    list::draw(frame, list_area, app, theme);
+    detail::draw(frame, detail_area, app, theme, false);
+}
+
+fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
+    let (open, accepted) = app.actionable_count();
+    let c = &app.data.counts;
+    let mut spans = vec![
+        Span::styled(format!(" {} ", strings::APP), theme.title),
+        Span::styled(format!("· {} · ", app.now.format("%a %d %b %Y")), theme.text),
+    ];
+    match app.source {
+        Source::Demo => spans.push(Span::styled(strings::DEMO_BADGE, theme.badge)),
+        Source::Live => spans.push(Span::styled("mirror", theme.dim)),
+    }
+    spans.push(Span::styled(
+        format!(
+            " · {open} open · {accepted} accepted · {} contacts · {} deals · {} threads · outbox {}",
+            c.contacts, c.deals, c.threads, c.outbox_pending
+        ),
+        theme.text,
+    ));
+    let mode = match app.safety {
+        SafetyMode::DraftOnly => strings::DRAFT_ONLY,
+        SafetyMode::Send => strings::SEND_MODE,
+    };
+    spans.push(Span::styled(format!(" · {mode}"), theme.dim));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, v) in View::ALL.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", theme.dim));
+        }
+        let style = if *v == app.view { theme.title } else { theme.dim };
+        let label = if *v == View::Moves {
+            strings::TODAYS_MOVES
+        } else {
+            v.title()
+        };
+        spans.push(Span::styled(label, style));
+    }
+    if !app.filter.is_empty() && app.mode != Mode::Filter {
+        spans.push(Span::styled(
+            format!("   filter: {}", crate::domain::text::sanitize_line(&app.filter)),
+            theme.warn,
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn hint(app: &App, theme: &Theme, cmd: Command, what: &str) -> Vec<Span<'static>> {
+    vec![
+        Span::styled(app.keymap.key_for(cmd), theme.key),
+        Span::styled(format!(" {what}  "), theme.dim),
+    ]
+}
+
+fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
+    let [status_area, keys_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let status = match &app.mode {
+        Mode::Filter => Line::from(vec![
+            Span::styled(strings::FILTER_PROMPT, theme.key),
+            Span::styled(
+                format!("{}▏", crate::domain::text::sanitize_line(&app.filter)),
+                theme.text,
+            ),
+        ]),
+        Mode::SkipReason { input, .. } => Line::from(vec![
+            Span::styled(strings::SKIP_PROMPT, theme.key),
+            Span::styled(
+                format!("{}▏", crate::domain::text::sanitize_line(input)),
+                theme.text,
+            ),
+        ]),
+        Mode::Snooze { .. } => Line::from(Span::styled(strings::SNOOZE_MENU, theme.key)),
+        _ => match &app.status {
+            Some((level, msg)) => {
+                let style = match level {
+                    Level::Info => theme.good,
+                    Level::Warn => theme.warn,
+                    Level::Error => theme.error,
+                };
+                Line::from(Span::styled(format!(" {msg}"), style))
+            }
+            None => Line::from(""),
+        },
+    };
+    frame.render_widget(Paragraph::new(status), status_area);
+    let mut spans = vec![Span::raw(" ")];
+    for (cmd, what) in [
+        (Command::Down, "down"),
+        (Command::Detail, "detail"),
+        (Command::Accept, "accept"),
+        (Command::Skip, "skip"),
+        (Command::Snooze, "snooze"),
+        (Command::Execute, "execute"),
+        (Command::Approve, "approve"),
+        (Command::Undo, "undo"),
+        (Command::Filter, "filter"),
+        (Command::NextView, "view"),
+        (Command::Help, "help"),
+        (Command::Quit, "quit"),
+    ] {
+        spans.extend(hint(app, theme, cmd, what));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), keys_area);
+}
