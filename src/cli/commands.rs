@@ -79,10 +79,10 @@ pub fn explain(ctx: &Context, query: &str, json: bool) -> anyhow::Result<()> {
     let moves = today::moves(&store, &ctx.config, ctx.clock.now())?;
     let m = today::find(&moves, query).map_err(anyhow::Error::msg)?;
     let out = if json {
-        output::explain_json(m)?
+        output::explain_json(m, &ctx.config.aps)?
     } else {
         let context = store.move_context(&m.subject, 1)?;
-        output::explain_text(m, &context, ctx.clock.now())
+        output::explain_text(m, &context, &ctx.config.aps, ctx.clock.now())
     };
     output::print(&out)
 }

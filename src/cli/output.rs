@@ -5,6 +5,7 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::aps::{ApsWeights, what_would_move};
 use crate::domain::moves::{Move, MoveContext, MoveKind, MoveState};
 use crate::domain::text::{sanitize_line, truncate_cols};
 use crate::domain::time::short_age;
@@ -115,12 +116,22 @@ pub fn moves_table(moves: &[&Move], now: DateTime<Utc>) -> String {
 }
 
 /// `casey explain --json`.
-pub fn explain_json(m: &Move) -> anyhow::Result<String> {
-    Ok(serde_json::to_string_pretty(m)? + "\n")
+pub fn explain_json(m: &Move, weights: &ApsWeights) -> anyhow::Result<String> {
+    #[derive(Serialize)]
+    struct Explained<'a> {
+        #[serde(flatten)]
+        m: &'a Move,
+        what_would_move_it: Vec<crate::domain::aps::WhatIf>,
+    }
+    let e = Explained {
+        m,
+        what_would_move_it: what_would_move(&m.features, weights),
+    };
+    Ok(serde_json::to_string_pretty(&e)? + "\n")
 }
 
 /// `casey explain`.
-pub fn explain_text(m: &Move, ctx: &MoveContext, now: DateTime<Utc>) -> String {
+pub fn explain_text(m: &Move, ctx: &MoveContext, weights: &ApsWeights, now: DateTime<Utc>) -> String {
     let mut s = format!(
         "{}\n{} · {} · {} ago · {}\n  {}\n\n",
         m.title,
@@ -142,9 +153,10 @@ pub fn explain_text(m: &Move, ctx: &MoveContext, now: DateTime<Utc>) -> String {
             p.points, p.name, p.why
         ));
     }
-    if !m.what_if.is_empty() {
+    let what_if = what_would_move(&m.features, weights);
+    if !what_if.is_empty() {
         s.push_str("\nWhat would move it:\n");
-        for w in m.what_if.iter().take(4) {
+        for w in what_if.iter().take(4) {
             s.push_str(&format!("  {:>+6.1}  if {}\n", w.delta, w.event));
         }
     }

@@ -614,7 +614,6 @@ impl<'a> Detector<'a> {
     fn push(&mut self, c: Candidate<'a>) {
         let features = self.features(&c);
         let aps = aps::score(&features, self.w);
-        let what_if = aps::what_would_move(&features, self.w);
         let who = c
             .contact
             .map(|ct| sanitize_line(&ct.display_name()))
@@ -640,7 +639,6 @@ impl<'a> Detector<'a> {
             last_inbound_at: c.last_inbound_at,
             aps,
             features,
-            what_if,
             state: MoveState::Open,
         });
     }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::aps::{Aps, Features, WhatIf};
+use super::aps::{Aps, Features};
 
 /// The eight kinds of move (see PRODUCT.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -204,8 +204,6 @@ pub struct Move {
     pub aps: Aps,
     /// The inputs of the score.
     pub features: Features,
-    /// Events that would change the score most.
-    pub what_if: Vec<WhatIf>,
     /// Decision state.
     pub state: MoveState,
 }

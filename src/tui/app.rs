@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::keymap::{Command, Keymap};
 use crate::config::SafetyMode;
+use crate::domain::aps::ApsWeights;
 use crate::domain::moves::{Move, MoveContext, MoveKind, MoveState};
 use crate::store::{Counts, OutboxEntry};
 
@@ -167,6 +168,8 @@ pub struct App {
     pub safety: SafetyMode,
     /// Key bindings.
     pub keymap: Keymap,
+    /// Scoring weights (for "what would move it").
+    pub weights: ApsWeights,
     /// Data from the mirror.
     pub data: Snapshot,
     /// Current view.
@@ -204,6 +207,7 @@ impl App {
         source: Source,
         safety: SafetyMode,
         keymap: Keymap,
+        weights: ApsWeights,
         data: Snapshot,
     ) -> App {
         App {
@@ -211,6 +215,7 @@ impl App {
             source,
             safety,
             keymap,
+            weights,
             data,
             view: View::Moves,
             mode: Mode::Normal,

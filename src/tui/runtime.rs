@@ -42,7 +42,14 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
         Keymap::from_config(&config.keys).map_err(|(k, m)| anyhow::anyhow!("config key `keys.{k}`: {m}"))?;
     let theme = Theme::named(&config.theme.name, std::env::var_os("NO_COLOR").is_some());
     let data = snapshot(&mut store, &config, &clock)?;
-    let mut app = App::new(clock.now(), source, config.safety.mode, keymap, data);
+    let mut app = App::new(
+        clock.now(),
+        source,
+        config.safety.mode,
+        keymap,
+        config.aps.clone(),
+        data,
+    );
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app.update(Action::Resize(size.width, size.height));

@@ -108,13 +108,12 @@ pub(super) fn lines<'a>(
             Span::styled(p.why.clone(), theme.dim),
         ]));
     }
-    let up = m
-        .what_if
+    let what_if = crate::domain::aps::what_would_move(&m.features, &app.weights);
+    let up = what_if
         .iter()
         .filter(|w| w.delta > 0.0)
         .max_by(|a, b| a.delta.total_cmp(&b.delta));
-    let down = m
-        .what_if
+    let down = what_if
         .iter()
         .filter(|w| w.delta < 0.0)
         .min_by(|a, b| a.delta.total_cmp(&b.delta));
