@@ -443,7 +443,9 @@ fn fit(f: &Features, w: &ApsWeights) -> (f64, String) {
     if let Some(d) = f.form_days_ago {
         let b = w.form_bonus * 0.5_f64.powf(d.max(0.0) / w.form_half_life_days);
         v += b;
-        why.push_str(&format!(" + form {:.0}d ago {b:+.0}", d.max(0.0)));
+        if b >= 0.5 {
+            why.push_str(&format!(" + form {:.0}d ago {b:+.0}", d.max(0.0)));
+        }
     }
     if f.replied_before {
         v += w.replied_bonus;

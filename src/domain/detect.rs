@@ -143,6 +143,27 @@ impl<'a> Candidate<'a> {
     }
 }
 
+/// A subject without its `Re:`/`Fwd:` prefixes, for titles (the thread is shown elsewhere).
+fn bare_subject(s: &str) -> String {
+    let mut t = sanitize_line(s);
+    loop {
+        let lower = t.to_ascii_lowercase();
+        let cut = ["re:", "fwd:", "fw:", "aw:", "sv:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+            .map(|p| p.len());
+        match cut {
+            Some(n) => t = t[n..].trim_start().to_string(),
+            None => break,
+        }
+    }
+    if t.is_empty() {
+        "(no subject)".to_string()
+    } else {
+        t
+    }
+}
+
 fn quote(s: &str, cols: usize) -> String {
     format!("“{}”", truncate_cols(&sanitize_line(s), cols))
 }
@@ -203,7 +224,7 @@ impl<'a> Detector<'a> {
         last_inbound: Option<DateTime<Utc>>,
     ) {
         let contact = self.ix.contact_by_email.get(last.from.email.as_str()).copied();
-        let subject = sanitize_line(&last.subject);
+        let subject = bare_subject(&last.subject);
         let (action, effort) = match draft {
             Some(_) => (PrimaryAction::ApproveDraft, Effort::Approve),
             None => (PrimaryAction::ReplyDraft, Effort::Reply),
@@ -268,7 +289,7 @@ impl<'a> Detector<'a> {
         c.thread_id = Some(tid.to_string());
         c.draft = draft;
         c.last_inbound_at = last_inbound;
-        c.title = format!("Follow up: {}", truncate_cols(&sanitize_line(&last.subject), 80));
+        c.title = format!("Follow up: {}", truncate_cols(&bare_subject(&last.subject), 80));
         c.why = format!("you wrote {bdays} business days ago, no reply yet");
         self.push(c);
     }
@@ -304,11 +325,7 @@ impl<'a> Detector<'a> {
             c.contact = contact;
             c.thread_id = d.thread_id.clone();
             c.draft = Some(d);
-            let subject = if d.subject.trim().is_empty() {
-                "(no subject)".to_string()
-            } else {
-                sanitize_line(&d.subject)
-            };
+            let subject = bare_subject(&d.subject);
             c.title = format!("Approve draft: {}", truncate_cols(&subject, 80));
             c.why = format!(
                 "draft written {} ago: {}",
@@ -621,7 +638,11 @@ impl<'a> Detector<'a> {
         let subject = MoveSubject {
             contact_id: c.contact.map(|ct| ct.id.clone()),
             company_id: features_company_id(c.contact, c.deal),
-            deal_id: c.deal.map(|d| d.id.clone()),
+            // The deal that carries the revenue part, so the detail pane shows where it came from.
+            deal_id: c
+                .deal
+                .or_else(|| c.contact.and_then(|ct| self.ix.best_open_deal(ct)))
+                .map(|d| d.id.clone()),
             thread_id: c.thread_id.clone(),
             draft_id: c.draft.map(|d| d.id.clone()),
             task_id: c.task_id.clone(),

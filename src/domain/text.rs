@@ -173,17 +173,51 @@ pub fn html_to_text(html: &str) -> String {
     out.trim().to_string()
 }
 
-fn decode_entities(s: &str) -> String {
+/// Decodes the HTML entities mail and CRM text carries (`&amp;`, `&#39;`, `&#x2014;`...);
+/// Gmail snippets arrive HTML-escaped. Unknown entities are kept as written.
+pub fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
-    s.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let end = after.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &after[..e];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => {
+                    let num = name.strip_prefix('#')?;
+                    let code = match num.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                        None => num.parse().ok()?,
+                    };
+                    char::from_u32(code)
+                }
+            }?;
+            Some((c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &after[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Truncates to at most `max` terminal columns, ending with `…` when cut.
@@ -241,6 +275,14 @@ mod tests {
         let t =
             html_to_text("<html><head><style>p{}</style></head><p>Hi &amp; welcome</p><ul><li>one</li></ul>");
         assert_eq!(t, "Hi & welcome\n• one");
+    }
+
+    #[test]
+    fn entities_decode_named_and_numeric() {
+        assert_eq!(
+            decode_entities("Tom&#39;s &amp; Jerry&#x2019;s &lt;b&gt; &bogus; &"),
+            "Tom's & Jerry’s <b> &bogus; &"
+        );
     }
 
     #[test]

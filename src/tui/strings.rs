@@ -24,7 +24,7 @@ pub const ONBOARDING: &[&str] = &[
 pub const ALL_CLEAR: &[&str] = &[
     "All clear — no open moves.",
     "",
-    "Everything today is accepted, done, skipped or snoozed.",
+    "Everything today is done, skipped or snoozed.",
     "Press u to undo the last decision, r to sync, Tab for other views.",
 ];
 /// When the filter hides everything.

@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::body::{message_text, parse_address_list, parse_mailbox};
 use super::wire::{Draft as WireDraft, Message as WireMessage};
 use crate::domain::entities::{Draft, Mailbox, Message};
+use crate::domain::text::decode_entities;
 use crate::domain::time::parse_timestamp;
 
 /// Labels of bulk mail that never needs an answer.
@@ -99,7 +100,7 @@ impl Mapper {
             to,
             cc,
             subject: m.header("Subject").unwrap_or("").to_string(),
-            snippet: m.snippet.clone().unwrap_or_default(),
+            snippet: decode_entities(m.snippet.as_deref().unwrap_or_default()),
             body,
             labels: m.label_ids.clone(),
             message_id_header: m.header("Message-ID").map(str::to_string),

@@ -57,6 +57,19 @@ fn money(v: f64) -> String {
     format!("{}${out}", if whole < 0 { "-" } else { "" })
 }
 
+/// `LOGISTICS_AND_SUPPLY_CHAIN` → `Logistics and supply chain` (HubSpot enum values).
+fn humanize(s: &str) -> String {
+    if !s.contains('_') || s.chars().any(|c| c.is_lowercase()) {
+        return s.to_string();
+    }
+    let lower = s.replace('_', " ").to_lowercase();
+    let mut chars = lower.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 fn section<'a>(title: &str, theme: &Theme) -> Line<'a> {
     Line::from(Span::styled(title.to_string(), theme.title))
 }
@@ -89,7 +102,7 @@ pub(super) fn lines<'a>(
         Span::styled(app.keymap.key_for(super::Command::Execute), theme.key),
         Span::styled(format!(" {}", m.action.label()), theme.text),
     ];
-    if m.subject.draft_id.is_some() {
+    if m.subject.draft_id.is_some() && m.action != crate::domain::moves::PrimaryAction::ApproveDraft {
         action.push(Span::styled("   ", theme.text));
         action.push(Span::styled(
             app.keymap.key_for(super::Command::Approve),
@@ -186,7 +199,7 @@ fn context_lines(out: &mut Vec<Line<'_>>, ctx: &MoveContext, theme: &Theme) {
     if let Some(c) = &ctx.company {
         let mut parts = vec![sanitize_line(c.name.as_deref().unwrap_or("(unnamed company)"))];
         if let Some(i) = &c.industry {
-            parts.push(sanitize_line(i));
+            parts.push(humanize(&sanitize_line(i)));
         }
         if let Some(e) = c.employees {
             parts.push(format!("{e} people"));
@@ -230,14 +243,12 @@ fn thread_lines(out: &mut Vec<Line<'_>>, ctx: &MoveContext, app: &App, theme: &T
     if ctx.thread.is_empty() {
         return;
     }
-    out.push(section(
-        &format!(
-            "Thread (last {} of {} messages)",
-            ctx.thread.len(),
-            ctx.thread_len
-        ),
-        theme,
-    ));
+    let title = match (ctx.thread.len(), ctx.thread_len) {
+        (1, 1) => "Thread (1 message)".to_string(),
+        (shown, all) if shown == all => format!("Thread ({all} messages)"),
+        (shown, all) => format!("Thread (last {shown} of {all} messages)"),
+    };
+    out.push(section(&title, theme));
     let per = if full { BODY_LINES_FULL } else { BODY_LINES };
     for msg in &ctx.thread {
         let who = if msg.outbound {

@@ -1,0 +1,163 @@
+//! End-to-end: the real `casey demo` binary in a real terminal (tmux), driven by keys.
+//! Skipped, with the reason printed, where tmux is not installed (`.ci/run` installs it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "casey"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "casey"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Waits (bounded) until the screen satisfies `pred`; returns the last screen either way.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["kill-server"])
+            .output();
+    }
+}
+
+fn wait_for_file(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if s.ends_with('\n') {
+                return s;
+            }
+        }
+        assert!(Instant::now() < deadline, "casey did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn demo_tui_in_tmux_accepts_persists_and_quits_cleanly() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux); the end-to-end test needs it");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let rc = dir.path().join("rc");
+    let bin = env!("CARGO_BIN_EXE_casey");
+    let cmd = format!(
+        "env CASEYOS_DATA_DIR='{}' CASEYOS_CONFIG='{}' CASEYOS_NOW=2026-11-20T15:00:00Z TERM=xterm-256color '{bin}' demo; echo $? > '{}'",
+        dir.path().display(),
+        config.display(),
+        rc.display()
+    );
+    let tmux = Tmux {
+        socket: dir.path().join("tmux.sock"),
+    };
+    let started = Command::new("tmux")
+        .arg("-S")
+        .arg(&tmux.socket)
+        .args([
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "casey",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            "sh",
+            "-c",
+            &cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(started.success());
+
+    let screen = tmux.wait_for("the moves list", |s| s.contains("Today's Moves ("));
+    assert!(screen.contains("DEMO"), "{screen}");
+    assert!(
+        screen.contains("Why this score"),
+        "detail pane shows the breakdown:\n{screen}"
+    );
+    assert!(!screen.contains('\u{1b}'));
+
+    // Second move: accept it.
+    tmux.keys(&["j"]);
+    tmux.keys(&["a"]);
+    tmux.wait_for("the accepted status", |s| s.contains("accepted · u to undo"));
+
+    // Help overlay opens and closes.
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help overlay", |s| {
+        s.contains(" Keys ") && s.contains("rebindable")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help to close", |s| !s.contains("rebindable"));
+
+    // Views cycle.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the drafts view", |s| s.contains("Drafts awaiting approval"));
+    tmux.keys(&["Tab", "Tab", "Tab"]);
+    tmux.wait_for("back to moves", |s| s.contains("Today's Moves ("));
+
+    tmux.keys(&["q"]);
+    assert_eq!(wait_for_file(&rc).trim(), "0", "casey exits 0 on q");
+
+    // The decision survived the process: the demo copy now has one accepted move.
+    let out = Command::new(bin)
+        .env("CASEYOS_DATA_DIR", dir.path())
+        .env("CASEYOS_CONFIG", &config)
+        .env("CASEYOS_NOW", "2026-11-20T15:00:00Z")
+        .args(["--demo", "moves", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let moves: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let accepted: Vec<_> = moves.iter().filter(|m| m["state"] == "accepted").collect();
+    assert_eq!(
+        accepted.len(),
+        1,
+        "exactly the move accepted in the TUI is accepted"
+    );
+    assert_eq!(accepted[0]["rank"], 2, "it was the second move");
+}

@@ -1,0 +1,237 @@
+//! Every screen as text (ratatui `TestBackend` + insta), on the demo data at its anchor time,
+//! and the hostile demo records rendered without anything a terminal would interpret.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use caseyos::Clock;
+use caseyos::config::{Config, SafetyMode};
+use caseyos::domain::text::is_terminal_safe;
+use caseyos::store::Store;
+use caseyos::sync::demo;
+use caseyos::tui::app::{Action, App, Snapshot, Source};
+use caseyos::tui::keymap::Keymap;
+use caseyos::tui::runtime::snapshot;
+use caseyos::tui::theme::Theme;
+use caseyos::tui::view;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const W: u16 = 120;
+const H: u16 = 40;
+
+fn demo_store() -> (Store, Config, Clock) {
+    let mut store = Store::open_in_memory().unwrap();
+    let now = demo::anchor();
+    demo::load(&mut store, now).unwrap();
+    (store, Config::default(), Clock::Fixed(now))
+}
+
+fn app_over(snapshot: Snapshot, source: Source) -> App {
+    let config = Config::default();
+    let mut app = App::new(
+        demo::anchor(),
+        source,
+        SafetyMode::DraftOnly,
+        Keymap::defaults(),
+        config.aps,
+        snapshot,
+    );
+    app.update(Action::Resize(W, H));
+    app
+}
+
+fn demo_app() -> App {
+    let (mut store, config, clock) = demo_store();
+    app_over(snapshot(&mut store, &config, &clock).unwrap(), Source::Demo)
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    app.update(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn render_lines(app: &App, w: u16, h: u16) -> Vec<String> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| view::draw(f, app, &Theme::mono())).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
+fn render(app: &App) -> String {
+    render_lines(app, W, H).join("\n")
+}
+
+/// Every cell of the screen is free of control and bidi characters.
+fn assert_screen_safe(app: &App, w: u16, h: u16) {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| view::draw(f, app, &Theme::mono())).unwrap();
+    for cell in terminal.backend().buffer().content() {
+        assert!(is_terminal_safe(cell.symbol()), "unsafe cell {:?}", cell.symbol());
+        assert!(!cell.symbol().contains('\n'));
+    }
+}
+
+#[test]
+fn main_screen() {
+    insta::assert_snapshot!("main_screen", render(&demo_app()));
+}
+
+#[test]
+fn detail_view() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("detail_view", render(&app));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Char('?'));
+    insta::assert_snapshot!("help_overlay", render(&app));
+}
+
+#[test]
+fn onboarding_when_nothing_is_mirrored() {
+    let store = Store::open_in_memory().unwrap();
+    let mut store = store;
+    let snap = snapshot(&mut store, &Config::default(), &Clock::Fixed(demo::anchor())).unwrap();
+    insta::assert_snapshot!("onboarding", render(&app_over(snap, Source::Live)));
+}
+
+#[test]
+fn all_clear_when_every_move_is_decided() {
+    let mut app = demo_app();
+    for m in &mut app.data.moves {
+        m.state = caseyos::domain::MoveState::Done;
+    }
+    app.update(Action::Resize(W, H));
+    insta::assert_snapshot!("all_clear", render(&app));
+}
+
+#[test]
+fn drafts_view() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Tab);
+    insta::assert_snapshot!("drafts_view", render(&app));
+}
+
+#[test]
+fn outbox_view_after_simulated_executions() {
+    let (mut store, config, clock) = demo_store();
+    let moves = caseyos::today::moves(&store, &config, clock.now()).unwrap();
+    for m in moves.iter().take(3) {
+        caseyos::actions::execute(&store, &config, m, false, true, clock.now()).unwrap();
+    }
+    let mut app = app_over(snapshot(&mut store, &config, &clock).unwrap(), Source::Demo);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    insta::assert_snapshot!("outbox_view", render(&app));
+}
+
+#[test]
+fn empty_outbox_view() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    insta::assert_snapshot!("outbox_empty", render(&app));
+}
+
+#[test]
+fn stats_view() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::BackTab);
+    insta::assert_snapshot!("stats_view", render(&app));
+}
+
+#[test]
+fn prompts_filter_skip_snooze() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Char('/'));
+    for c in "deal".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    insta::assert_snapshot!("filter_prompt", render(&app));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('s'));
+    for c in "later".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    let skip = render_lines(&app, W, H);
+    assert!(
+        skip[H as usize - 2].contains("skip — reason (optional)") && skip[H as usize - 2].contains("later")
+    );
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('z'));
+    let snooze = render_lines(&app, W, H);
+    assert!(
+        snooze[H as usize - 2].contains("1 = 1 day"),
+        "{}",
+        snooze[H as usize - 2]
+    );
+}
+
+#[test]
+fn small_and_wide_terminals_render() {
+    let app = demo_app();
+    for (w, h) in [(40, 10), (80, 24), (200, 60), (20, 5)] {
+        assert_screen_safe(&app, w, h);
+    }
+}
+
+/// The hostile demo records: escape sequences in subjects, bodies and CRM fields, bidi overrides,
+/// RTL and emoji text, a 2,000-message thread.
+#[test]
+fn hostile_records_render_without_escape_sequences() {
+    let mut app = demo_app();
+    let rows = app.rows();
+    let hostile: Vec<usize> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            let m = &app.data.moves[**i];
+            let ctx = app.data.contexts.get(&m.key);
+            m.title.contains("URGENT")
+                || m.title.contains('🚀')
+                || ctx.is_some_and(|c| c.thread_len >= 2000)
+                || ctx.and_then(|c| c.contact.as_ref()).is_some_and(|c| {
+                    c.job_title.as_deref().is_some_and(|t| t.contains('\u{1b}'))
+                        || c.company_name.as_deref().is_some_and(|t| t.contains('\u{202e}'))
+                        || c.display_name()
+                            .chars()
+                            .any(|ch| ('\u{0590}'..='\u{06ff}').contains(&ch))
+                })
+        })
+        .map(|(pos, _)| pos)
+        .collect();
+    assert!(
+        hostile.len() >= 4,
+        "the demo's hostile records each produce a move; found {}",
+        hostile.len()
+    );
+    let mut saw_escape_subject = false;
+    let mut saw_big_thread = false;
+    for pos in hostile {
+        app.selected = pos;
+        app.update(Action::Resize(W, H));
+        let m = app.selected_move().unwrap().clone();
+        saw_escape_subject |= m.title.contains("URGENT");
+        saw_big_thread |= app.data.contexts[&m.key].thread_len >= 2000;
+        assert_screen_safe(&app, W, H);
+        let screen = render(&app);
+        assert!(
+            screen.contains(&m.who.chars().take(4).collect::<String>()),
+            "the record is on screen"
+        );
+        press(&mut app, KeyCode::Enter);
+        assert_screen_safe(&app, W, H);
+        press(&mut app, KeyCode::Esc);
+    }
+    assert!(saw_escape_subject && saw_big_thread);
+}
