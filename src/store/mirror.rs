@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Result, Store};
+use super::{Result, Store, parse_ts_opt as parse_ts, ts_opt as ts};
 use crate::domain::entities::{Company, Contact, Deal, Draft, Mailbox, Message, Mirror, Note, Stage, Task};
 use crate::domain::moves::MoveContext;
 
@@ -32,17 +32,8 @@ pub struct MirrorBatch {
     pub drafts: Vec<Draft>,
 }
 
-fn ts(t: Option<DateTime<Utc>>) -> Option<String> {
-    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}
-
-fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|d| d.with_timezone(&Utc))
-}
-
 fn req_ts(s: String) -> DateTime<Utc> {
-    parse_ts(Some(s)).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    super::parse_ts(&s)
 }
 
 fn mailboxes(json: &str) -> Vec<Mailbox> {

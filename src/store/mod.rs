@@ -66,6 +66,25 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
 }
 
+/// Stored timestamps are RFC 3339 UTC with milliseconds, so they also sort correctly as text.
+pub(crate) fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(crate) fn ts_opt(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
+    t.map(ts)
+}
+
+/// Reads a stored timestamp; an unreadable one (never written by CaseyOS) reads as the epoch.
+pub(crate) fn parse_ts(s: &str) -> chrono::DateTime<chrono::Utc> {
+    parse_ts_opt(Some(s.to_string())).unwrap_or(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH)
+}
+
+pub(crate) fn parse_ts_opt(s: Option<String>) -> Option<chrono::DateTime<chrono::Utc>> {
+    s.and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+        .map(|d| d.with_timezone(&chrono::Utc))
+}
+
 /// Result alias for store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
 

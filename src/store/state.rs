@@ -6,19 +6,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, Store};
+use super::{Result, Store, parse_ts as parse, ts};
 use crate::domain::detect::Decision;
 use crate::domain::moves::{Move, MoveState};
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn parse(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.with_timezone(&Utc))
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
-}
 
 /// One outbound action waiting in, or finished by, the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize)]

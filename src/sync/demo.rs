@@ -62,9 +62,10 @@ pub fn anchor() -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
-/// Whole days to add to every demo timestamp so its story happens on `now`'s date.
+/// Whole days to add to every demo timestamp so its story ends within the last 24 hours before
+/// `now`: never in the future, and with its times of day kept.
 pub fn shift_for(now: DateTime<Utc>) -> Duration {
-    Duration::days((now.date_naive() - anchor().date_naive()).num_days())
+    Duration::days((now - anchor()).num_seconds().div_euclid(86_400))
 }
 
 /// Problems loading the demo data.
@@ -175,4 +176,60 @@ pub fn load(store: &mut Store, now: DateTime<Utc>) -> Result<DemoSummary, DemoEr
     store.set_setting("operator_email", &operator)?;
     store.set_setting("source", "demo")?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shift_keeps_the_story_in_the_past() {
+        let a = anchor();
+        assert_eq!(shift_for(a), Duration::zero());
+        assert_eq!(shift_for(a + Duration::hours(23)), Duration::zero());
+        assert_eq!(shift_for(a + Duration::hours(34)), Duration::days(1));
+        assert_eq!(shift_for(a - Duration::hours(1)), Duration::days(-1));
+        for h in [0, 5, 11, 13, 24, 200, 1000] {
+            let now = a + Duration::hours(h);
+            let end = a + shift_for(now);
+            assert!(end <= now && now - end < Duration::days(1), "{h}h");
+        }
+    }
+
+    #[test]
+    fn the_bundled_files_parse_and_nothing_is_skipped() {
+        let (batch, operator, summary) = batch(FILES, Duration::zero()).unwrap();
+        assert_eq!(operator, "jordan@lumenlabs.example");
+        assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+        assert!(batch.contacts.len() >= 40 && batch.companies.len() >= 15 && batch.deals.len() >= 12);
+        assert!(
+            batch.drafts.len() >= 3
+                && batch
+                    .tasks
+                    .iter()
+                    .any(|(t, _)| t.due_at.is_some_and(|d| d < anchor()))
+        );
+        let threads: std::collections::HashSet<&str> =
+            batch.messages.iter().map(|(m, _)| m.thread_id.as_str()).collect();
+        assert!(threads.len() >= 60);
+        assert!(
+            batch
+                .messages
+                .iter()
+                .filter(|(m, _)| m.thread_id == batch.messages.last().unwrap().0.thread_id)
+                .count()
+                >= 2000
+        );
+    }
+
+    #[test]
+    fn a_malformed_file_is_a_clear_error_naming_the_file() {
+        let mut files: Vec<(&str, &str)> = FILES.to_vec();
+        files[2] = ("hubspot/deals.json", "{\"results\": [{\"id\": 5}]}");
+        let err = batch(&files, Duration::zero()).unwrap_err().to_string();
+        assert!(
+            err.contains("hubspot/deals.json") && err.contains("line 1"),
+            "{err}"
+        );
+    }
 }
