@@ -532,7 +532,7 @@ impl<'a> Detector<'a> {
             let deal = t
                 .deal_ids
                 .iter()
-                .find_map(|id| self.m.deals.iter().find(|d| &d.id == id));
+                .find_map(|id| self.ix.deal_by_id.get(id.as_str()).copied());
             let effort = if t.task_type.as_deref() == Some("CALL") {
                 Effort::Call
             } else {

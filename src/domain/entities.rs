@@ -267,6 +267,8 @@ pub struct MirrorIndex<'a> {
     pub contact_by_email: HashMap<&'a str, &'a Contact>,
     /// Companies by id.
     pub company_by_id: HashMap<&'a str, &'a Company>,
+    /// Deals by id.
+    pub deal_by_id: HashMap<&'a str, &'a Deal>,
     /// Stages by id.
     pub stage_by_id: HashMap<&'a str, &'a Stage>,
     /// Messages grouped by thread, oldest first.
@@ -299,6 +301,7 @@ impl<'a> MirrorIndex<'a> {
             .filter_map(|c| c.email.as_deref().map(|e| (e, c)))
             .collect();
         let company_by_id = m.companies.iter().map(|c| (c.id.as_str(), c)).collect();
+        let deal_by_id = m.deals.iter().map(|d| (d.id.as_str(), d)).collect();
         let stage_by_id: HashMap<&str, &Stage> = m.stages.iter().map(|s| (s.id.as_str(), s)).collect();
         let mut threads: HashMap<&str, Vec<&Message>> = HashMap::new();
         let mut last_exchange_by_email: HashMap<&str, DateTime<Utc>> = HashMap::new();
@@ -379,6 +382,7 @@ impl<'a> MirrorIndex<'a> {
             contact_by_id,
             contact_by_email,
             company_by_id,
+            deal_by_id,
             stage_by_id,
             threads,
             last_exchange_by_email,

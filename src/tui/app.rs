@@ -294,6 +294,7 @@ impl App {
     /// Records a decision locally (optimistically) and asks the runtime to persist it.
     fn decide(&mut self, key: String, state: MoveState, message: String) -> Vec<Effect> {
         let Some(previous) = self.set_state(&key, state.clone()) else {
+            self.warn("that move is gone after the last refresh; nothing was recorded");
             return vec![];
         };
         self.undo.push(Undoable {
@@ -343,10 +344,9 @@ impl App {
     fn key(&mut self, k: KeyEvent) -> Vec<Effect> {
         match self.mode.clone() {
             Mode::Help => {
-                if matches!(
-                    k.code,
-                    KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
-                ) {
+                let closes = matches!(k.code, KeyCode::Esc | KeyCode::Enter)
+                    || matches!(self.keymap.command(&k), Some(Command::Help | Command::Quit));
+                if closes {
                     self.mode = Mode::Normal;
                 }
                 vec![]
@@ -399,7 +399,9 @@ impl App {
                 _ => vec![],
             },
             Mode::Snooze { key } => {
+                let plain = !k.modifiers.contains(KeyModifiers::CONTROL);
                 let choice = match k.code {
+                    _ if !plain => None,
                     KeyCode::Char('1') | KeyCode::Char('d') => {
                         Some((Some(Duration::days(1)), false, "1 day"))
                     }
@@ -429,14 +431,18 @@ impl App {
                 }
             }
             Mode::Detail => {
-                match k.code {
-                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => {
-                        self.mode = Mode::Normal;
-                        return vec![];
-                    }
-                    _ => {}
+                // Esc, the detail key and a plain quit key close the detail (like a pager);
+                // ctrl-c still quits from anywhere.
+                let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+                let cmd = self.keymap.command(&k);
+                if k.code == KeyCode::Esc
+                    || cmd == Some(Command::Detail)
+                    || (cmd == Some(Command::Quit) && !ctrl)
+                {
+                    self.mode = Mode::Normal;
+                    return vec![];
                 }
-                match self.keymap.command(&k) {
+                match cmd {
                     Some(Command::Down) => self.detail_scroll = self.detail_scroll.saturating_add(1),
                     Some(Command::Up) => self.detail_scroll = self.detail_scroll.saturating_sub(1),
                     Some(Command::PageDown) => self.detail_scroll = self.detail_scroll.saturating_add(10),
