@@ -140,11 +140,11 @@ impl ApsWeights {
                 return Err((format!("lifecycle.{stage}"), "must be between 0 and 100".into()));
             }
         }
-        if !(self.learned_min > 0.0 && self.learned_min <= 1.0 && self.learned_max >= 1.0) {
-            return Err((
-                "learned_min".into(),
-                "need 0 < learned_min ≤ 1 ≤ learned_max".into(),
-            ));
+        if !(self.learned_min > 0.0 && self.learned_min <= 1.0) {
+            return Err(("learned_min".into(), "must be > 0 and ≤ 1".into()));
+        }
+        if !(self.learned_max >= 1.0 && self.learned_max.is_finite()) {
+            return Err(("learned_max".into(), "must be ≥ 1".into()));
         }
         Ok(())
     }
@@ -205,6 +205,9 @@ pub struct DealValue {
     pub stage: String,
     /// The next open stage (label, probability), for "what would move it".
     pub next_stage: Option<(String, f64)>,
+    /// The deal has no amount; `amount` is the typical open deal's.
+    #[serde(default)]
+    pub amount_assumed: bool,
 }
 
 /// Everything the score is computed from. Pure data, so counterfactuals are cheap.
@@ -319,10 +322,15 @@ fn revenue(f: &Features, w: &ApsWeights) -> (f64, String) {
     let log_scaled = |v: f64| (100.0 * (1.0 + v.max(0.0)).ln() / scale).clamp(0.0, 100.0);
     if let Some(d) = &f.deal {
         let v = d.amount * d.probability;
+        let amount = if d.amount_assumed {
+            format!("amount not set, typical {}", money(d.amount))
+        } else {
+            money(d.amount)
+        };
         let why = format!(
             "deal \"{}\" {} × {:.0}% ({}) of top {}",
             d.name,
-            money(d.amount),
+            amount,
             d.probability * 100.0,
             d.stage,
             money(f.pipeline_max_value)
@@ -350,6 +358,16 @@ fn revenue(f: &Features, w: &ApsWeights) -> (f64, String) {
                 format!("no deal or company on record ≈ {}", money(v)),
             )
         }
+    }
+}
+
+/// `1 day`, `3 days` (rounded).
+pub fn plural_days(n: f64) -> String {
+    let n = n.round() as i64;
+    if n == 1 {
+        "1 day".into()
+    } else {
+        format!("{n} days")
     }
 }
 
@@ -388,8 +406,9 @@ pub fn urgency(f: &Features, w: &ApsWeights) -> (f64, String) {
             (
                 30.0 + 50.0 * rise(i - f.stale_after_days, 14.0),
                 format!(
-                    "no activity for {i:.0} days (threshold {:.0})",
-                    f.stale_after_days
+                    "no activity for {} (threshold {})",
+                    plural_days(i),
+                    plural_days(f.stale_after_days)
                 ),
             )
         }
@@ -399,12 +418,12 @@ pub fn urgency(f: &Features, w: &ApsWeights) -> (f64, String) {
                 let window = f.closing_window_days.max(1.0);
                 (
                     100.0 - 50.0 * (d / window).clamp(0.0, 1.0),
-                    format!("closes in {d:.0} days (window {window:.0})"),
+                    format!("closes in {} (window {})", plural_days(d), plural_days(window)),
                 )
             } else {
                 (
                     100.0 * decay(-d, w),
-                    format!("close date passed {:.0} days ago", -d),
+                    format!("close date passed {} ago", plural_days(-d)),
                 )
             }
         }
@@ -418,7 +437,8 @@ pub fn urgency(f: &Features, w: &ApsWeights) -> (f64, String) {
             (
                 45.0 + 45.0 * rise(o, 5.0) + bonus,
                 format!(
-                    "{o:.0} days overdue{}",
+                    "{} overdue{}",
+                    plural_days(o),
                     if f.high_priority { ", high priority" } else { "" }
                 ),
             )

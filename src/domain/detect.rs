@@ -193,13 +193,19 @@ impl<'a> Detector<'a> {
         thread_ids.sort_unstable();
         for tid in thread_ids {
             let msgs = &self.ix.threads[tid];
-            let Some(last) = msgs.iter().rev().find(|m| !m.labels.iter().any(|l| l == "DRAFT")) else {
+            // The last message a person wrote: drafts, auto-replies and notifications don't
+            // answer anything and don't need an answer.
+            let Some(last) = msgs
+                .iter()
+                .rev()
+                .find(|m| !m.automated && !m.labels.iter().any(|l| l == "DRAFT"))
+            else {
                 continue;
             };
             let last_inbound = msgs.iter().rev().find(|m| !m.outbound).map(|m| m.at);
             let draft = drafts.get(tid).copied();
             if !last.outbound {
-                if last.automated || self.days(last.at) > self.cfg.reply_max_age_days as f64 {
+                if self.days(last.at) > self.cfg.reply_max_age_days as f64 {
                     continue;
                 }
                 self.reply_inbound(tid, last, msgs.len(), draft, last_inbound);
@@ -389,7 +395,11 @@ impl<'a> Detector<'a> {
                         last,
                     );
                     c.title = format!("Revive: {name}");
-                    c.why = format!("no activity for {inactive:.0} days{}", self.stage_text(d));
+                    c.why = format!(
+                        "no activity for {}{}",
+                        aps::plural_days(inactive.floor()),
+                        self.stage_text(d)
+                    );
                     c.inactive_days = Some(inactive.floor());
                     self.deal_candidate(c, d, contact);
                 }
@@ -410,15 +420,15 @@ impl<'a> Detector<'a> {
                     c.title = format!("Close: {name}");
                     c.why = if days_to_close >= 0.0 {
                         format!(
-                            "close date {} (in {:.0} days){}",
+                            "close date {} (in {}){}",
                             close.format("%a %d %b"),
-                            days_to_close.ceil(),
+                            aps::plural_days(days_to_close.ceil()),
                             self.stage_text(d)
                         )
                     } else {
                         format!(
-                            "close date passed {:.0} days ago — update it or push{}",
-                            -days_to_close.floor(),
+                            "close date passed {} ago — update it or push{}",
+                            aps::plural_days(-days_to_close.floor()),
                             self.stage_text(d)
                         )
                     };
@@ -583,7 +593,8 @@ impl<'a> Detector<'a> {
             });
             DealValue {
                 name: sanitize_line(&d.name),
-                amount: d.amount.unwrap_or(0.0),
+                amount: d.amount.unwrap_or(self.ix.typical_deal_amount),
+                amount_assumed: d.amount.is_none(),
                 probability: stage.map(|s| s.probability).unwrap_or(0.0),
                 stage: stage
                     .map(|s| sanitize_line(&s.label))
@@ -635,14 +646,14 @@ impl<'a> Detector<'a> {
             .contact
             .map(|ct| sanitize_line(&ct.display_name()))
             .unwrap_or_else(|| c.who_fallback.clone());
+        // The deal that carries the revenue part, so the detail pane shows where it came from.
+        let deal = c
+            .deal
+            .or_else(|| c.contact.and_then(|ct| self.ix.best_open_deal(ct)));
         let subject = MoveSubject {
             contact_id: c.contact.map(|ct| ct.id.clone()),
-            company_id: features_company_id(c.contact, c.deal),
-            // The deal that carries the revenue part, so the detail pane shows where it came from.
-            deal_id: c
-                .deal
-                .or_else(|| c.contact.and_then(|ct| self.ix.best_open_deal(ct)))
-                .map(|d| d.id.clone()),
+            company_id: features_company_id(c.contact, deal),
+            deal_id: deal.map(|d| d.id.clone()),
             thread_id: c.thread_id.clone(),
             draft_id: c.draft.map(|d| d.id.clone()),
             task_id: c.task_id.clone(),

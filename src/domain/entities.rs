@@ -345,8 +345,8 @@ impl<'a> MirrorIndex<'a> {
         };
         let mut open_deals_by_contact: HashMap<&str, Vec<&Deal>> = HashMap::new();
         let mut open_deals_by_company: HashMap<&str, Vec<&Deal>> = HashMap::new();
-        let mut values = Vec::new();
         let mut amounts = Vec::new();
+        let mut probabilities = Vec::new();
         for d in m.deals.iter().filter(|d| is_open(d)) {
             for c in &d.contact_ids {
                 open_deals_by_contact.entry(c.as_str()).or_default().push(d);
@@ -360,14 +360,26 @@ impl<'a> MirrorIndex<'a> {
                 .and_then(|s| stage_by_id.get(s))
                 .map(|s| s.probability)
                 .unwrap_or(0.0);
-            if let Some(a) = d.amount.filter(|a| a.is_finite() && *a > 0.0) {
-                values.push(a * p);
+            let amount = d.amount.filter(|a| a.is_finite() && *a > 0.0);
+            if let Some(a) = amount {
                 amounts.push(a);
             }
+            probabilities.push((amount, p));
         }
         amounts.sort_by(f64::total_cmp);
         let typical_deal_amount = amounts.get(amounts.len() / 2).copied().unwrap_or(10_000.0);
-        let pipeline_max_value = values.into_iter().fold(0.0_f64, f64::max).max(1.0);
+        // Deals without an amount count as a typical deal, here and in the revenue part, so a
+        // CRM without amounts still ranks people with open deals above people without.
+        let pipeline_max_value = probabilities
+            .into_iter()
+            .map(|(a, p)| a.unwrap_or(typical_deal_amount) * p)
+            .fold(0.0_f64, f64::max);
+        // With no open deal at all, one typical deal is the scale.
+        let pipeline_max_value = if pipeline_max_value > 0.0 {
+            pipeline_max_value
+        } else {
+            typical_deal_amount
+        };
         let mut last_note_by_deal: HashMap<&str, DateTime<Utc>> = HashMap::new();
         for n in &m.notes {
             let Some(at) = n.at else { continue };

@@ -322,10 +322,11 @@ mod tests {
         let path = dir.path().join("casey.db");
         {
             let s = Store::open(&path).unwrap();
-            s.conn().execute_batch("PRAGMA journal_mode=DELETE;").unwrap();
+            s.conn().execute_batch("PRAGMA journal_mode=DELETE; BEGIN;").unwrap();
             for i in 0..2000 {
                 s.set_setting(&format!("k{i}"), &"v".repeat(200)).unwrap();
             }
+            s.conn().execute_batch("COMMIT;").unwrap();
         }
         // Keep the header, scribble over the pages after it.
         let mut bytes = std::fs::read(&path).unwrap();
