@@ -125,9 +125,11 @@ fn assert_adds_up(f: &Features, w: &ApsWeights) -> Aps {
         aps.score,
         (sum - aps.score).abs()
     );
-    let names: Vec<&str> = aps.parts.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = aps.parts.iter().map(|p| p.name).collect();
+    let (explained_aps, explained) = caseyos::domain::aps::explain(f, w);
+    assert_eq!(explained_aps, aps, "explain gives the same numbers as score");
     assert_eq!(names, ["revenue", "urgency", "fit", "effort", "learned"]);
-    for p in &aps.parts[..4] {
+    for (p, e) in aps.parts[..4].iter().zip(&explained) {
         assert!(
             (0.0..=100.0).contains(&p.value),
             "part {} value {} out of 0..=100",
@@ -140,7 +142,7 @@ fn assert_adds_up(f: &Features, w: &ApsWeights) -> Aps {
             p.name,
             p.points
         );
-        assert!(!p.why.is_empty(), "part {} has no provenance", p.name);
+        assert!(!e.why.is_empty(), "part {} has no provenance", p.name);
     }
     aps
 }
@@ -524,7 +526,10 @@ fn effort_approve_scores_higher_than_call() {
     .map(|e| part(&with(e), "effort").value)
     .collect();
     assert!(strictly_decreasing(&order), "{order:?}");
-    assert!(e_call.why.contains("15 min"), "{}", e_call.why);
+    let mut call = base(MoveKind::OverdueTask);
+    call.effort = Effort::Call;
+    let why = &caseyos::domain::aps::explain(&call, &weights()).1[3].why;
+    assert!(why.contains("15 min"), "{why}");
 }
 
 #[test]
@@ -620,7 +625,7 @@ fn fit_uses_lifecycle_map_form_bonus_halving_and_replied_bonus() {
     f.lifecycle = Some("lead".into());
     f.form_days_ago = Some(0.0);
     f.replied_before = true;
-    let why = part(&score(&f, &w), "fit").why.clone();
+    let why = caseyos::domain::aps::explain(&f, &w).1[2].why.clone();
     assert!(why.contains("lifecycle lead 40"), "{why}");
     assert!(why.contains("form"), "{why}");
     assert!(why.contains("replied before"), "{why}");

@@ -371,7 +371,8 @@ fn reply_inbound_takes_revenue_from_the_contacts_best_open_deal() {
         "the biggest open deal sets the scale: {}",
         revenue.value
     );
-    assert!(revenue.why.contains("Acme renewal"), "{}", revenue.why);
+    let why = &caseyos::domain::aps::explain(&mv.features, &Config::default().aps).1[0].why;
+    assert!(why.contains("Acme renewal"), "{why}");
     // In the same pipeline, the same reply from someone without a deal is worth less.
     m.contacts.push(bob());
     m.messages.push(inbound(
@@ -1410,7 +1411,7 @@ fn move_text_is_terminal_safe_with_escape_sequences_in_every_input() {
             );
             assert!(!text.contains('\n'), "{} {field} spans lines: {text:?}", mv.key);
         }
-        for p in &mv.aps.parts {
+        for p in &caseyos::domain::aps::explain(&mv.features, &Config::default().aps).1 {
             assert!(
                 is_terminal_safe(&p.why),
                 "{} aps {} why: {:?}",

@@ -66,7 +66,7 @@ pub fn moves(ctx: &Context, json: bool, limit: Option<usize>, all: bool) -> anyh
         .take(limit.unwrap_or(usize::MAX))
         .collect();
     let out = if json {
-        output::moves_json(&shown, ctx.clock.now())?
+        output::moves_json(&shown, &ctx.config.aps, ctx.clock.now())?
     } else {
         output::moves_table(&shown, ctx.clock.now())
     };

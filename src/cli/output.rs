@@ -26,11 +26,11 @@ fn round1(v: f64) -> f64 {
 
 /// One part of the JSON breakdown.
 #[derive(Serialize)]
-struct PartJson<'a> {
-    name: &'a str,
+struct PartJson {
+    name: &'static str,
     points: f64,
     value: f64,
-    why: &'a str,
+    why: String,
 }
 
 /// One move in `casey moves --json`.
@@ -44,14 +44,15 @@ struct MoveJson<'a> {
     who: &'a str,
     why: &'a str,
     aps: f64,
-    parts: Vec<PartJson<'a>>,
+    parts: Vec<PartJson>,
     state: &'a str,
     action: &'a str,
     age: String,
     signal_at: DateTime<Utc>,
 }
 
-fn to_json<'a>(rank: usize, m: &'a Move, now: DateTime<Utc>) -> MoveJson<'a> {
+fn to_json<'a>(rank: usize, m: &'a Move, weights: &ApsWeights, now: DateTime<Utc>) -> MoveJson<'a> {
+    let (_, explained) = crate::domain::aps::explain(&m.features, weights);
     MoveJson {
         rank,
         key: &m.key,
@@ -60,15 +61,13 @@ fn to_json<'a>(rank: usize, m: &'a Move, now: DateTime<Utc>) -> MoveJson<'a> {
         who: &m.who,
         why: &m.why,
         aps: round1(m.aps.score),
-        parts: m
-            .aps
-            .parts
-            .iter()
+        parts: explained
+            .into_iter()
             .map(|p| PartJson {
-                name: &p.name,
+                name: p.name,
                 points: round1(p.points),
                 value: round1(p.value * 100.0) / 100.0,
-                why: &p.why,
+                why: p.why,
             })
             .collect(),
         state: m.state.as_str(),
@@ -79,11 +78,11 @@ fn to_json<'a>(rank: usize, m: &'a Move, now: DateTime<Utc>) -> MoveJson<'a> {
 }
 
 /// `casey moves --json`.
-pub fn moves_json(moves: &[&Move], now: DateTime<Utc>) -> anyhow::Result<String> {
+pub fn moves_json(moves: &[&Move], weights: &ApsWeights, now: DateTime<Utc>) -> anyhow::Result<String> {
     let items: Vec<MoveJson> = moves
         .iter()
         .enumerate()
-        .map(|(i, m)| to_json(i + 1, m, now))
+        .map(|(i, m)| to_json(i + 1, m, weights, now))
         .collect();
     Ok(serde_json::to_string_pretty(&items)? + "\n")
 }
@@ -142,7 +141,8 @@ pub fn explain_text(m: &Move, ctx: &MoveContext, weights: &ApsWeights, now: Date
         m.why
     );
     s.push_str(&format!("APS {:.1} = sum of the parts below\n", m.aps.score));
-    for p in &m.aps.parts {
+    let (_, explained) = crate::domain::aps::explain(&m.features, weights);
+    for p in &explained {
         let value = if p.name == "learned" {
             format!("×{:.2}", p.value)
         } else {

@@ -249,62 +249,111 @@ pub struct Features {
     pub learned: (f64, String),
 }
 
-/// One line of the breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One part's contribution. Plain numbers, so scoring 100k moves allocates nothing; the
+/// sentence saying where the part came from is built on demand by [`explain`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ApsPart {
     /// `revenue`, `urgency`, `fit`, `effort` or `learned`.
-    pub name: String,
+    pub name: &'static str,
     /// Contribution to the score, in points.
     pub points: f64,
     /// The part's own 0–100 value (for `learned`: the multiplier).
     pub value: f64,
-    /// Where it came from.
-    pub why: String,
 }
 
 /// A score with its breakdown; `parts` add up to `score`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Aps {
     /// 0–100.
     pub score: f64,
-    /// Contributions in points.
-    pub parts: Vec<ApsPart>,
+    /// Contributions in points: revenue, urgency, fit, effort, learned.
+    pub parts: [ApsPart; 5],
 }
 
-/// Computes the score and its breakdown.
-pub fn score(f: &Features, w: &ApsWeights) -> Aps {
-    let (r, r_why) = revenue(f, w);
-    let (u, u_why) = urgency(f, w);
-    let (fit, f_why) = fit(f, w);
-    let (e, e_why) = effort(f, w);
+/// A part with its provenance, for the detail view, `casey explain` and JSON output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExplainedPart {
+    /// Part name.
+    pub name: &'static str,
+    /// Contribution in points.
+    pub points: f64,
+    /// The part's own value.
+    pub value: f64,
+    /// Where it came from, in the operator's words.
+    pub why: String,
+}
+
+/// Builds a sentence only when an explanation is asked for.
+macro_rules! why {
+    ($on:expr, $($arg:tt)*) => {
+        if $on { format!($($arg)*) } else { String::new() }
+    };
+}
+
+fn combine(f: &Features, w: &ApsWeights, values: [f64; 4]) -> Aps {
     let sum_w = w.revenue + w.urgency + w.fit + w.effort;
-    let base_parts = [
-        ("revenue", w.revenue, r, r_why),
-        ("urgency", w.urgency, u, u_why),
-        ("fit", w.fit, fit, f_why),
-        ("effort", w.effort, e, e_why),
-    ];
-    let base: f64 = base_parts.iter().map(|(_, wi, v, _)| wi * v).sum::<f64>() / sum_w;
-    let m = f.learned.0.clamp(w.learned_min, w.learned_max);
+    let weights = [w.revenue, w.urgency, w.fit, w.effort];
+    let base: f64 = weights.iter().zip(values).map(|(wi, v)| wi * v).sum::<f64>() / sum_w;
+    let m = if f.learned.0.is_finite() {
+        f.learned.0.clamp(w.learned_min, w.learned_max)
+    } else {
+        1.0
+    };
     let raw = base * m;
     let score = raw.clamp(0.0, 100.0);
     let scale = if raw > 0.0 { score / raw } else { 0.0 };
-    let mut parts: Vec<ApsPart> = base_parts
-        .into_iter()
-        .map(|(name, wi, v, why)| ApsPart {
-            name: name.into(),
-            points: wi * v / sum_w * scale,
-            value: v,
+    let part = |i: usize, name: &'static str| ApsPart {
+        name,
+        points: weights[i] * values[i] / sum_w * scale,
+        value: values[i],
+    };
+    Aps {
+        score,
+        parts: [
+            part(0, "revenue"),
+            part(1, "urgency"),
+            part(2, "fit"),
+            part(3, "effort"),
+            ApsPart {
+                name: "learned",
+                points: base * (m - 1.0) * scale,
+                value: m,
+            },
+        ],
+    }
+}
+
+/// Computes the score and its breakdown in points (no text: fast enough to re-rank 100k moves).
+pub fn score(f: &Features, w: &ApsWeights) -> Aps {
+    let values = [
+        revenue(f, w, false).0,
+        urgency_part(f, w, false).0,
+        fit(f, w, false).0,
+        effort(f, w, false).0,
+    ];
+    combine(f, w, values)
+}
+
+/// The score with a sentence of provenance per part (same numbers as [`score`]).
+pub fn explain(f: &Features, w: &ApsWeights) -> (Aps, Vec<ExplainedPart>) {
+    let (r, r_why) = revenue(f, w, true);
+    let (u, u_why) = urgency_part(f, w, true);
+    let (fi, f_why) = fit(f, w, true);
+    let (e, e_why) = effort(f, w, true);
+    let aps = combine(f, w, [r, u, fi, e]);
+    let whys = [r_why, u_why, f_why, e_why, f.learned.1.clone()];
+    let parts = aps
+        .parts
+        .iter()
+        .zip(whys)
+        .map(|(p, why)| ExplainedPart {
+            name: p.name,
+            points: p.points,
+            value: p.value,
             why,
         })
         .collect();
-    parts.push(ApsPart {
-        name: "learned".into(),
-        points: base * (m - 1.0) * scale,
-        value: m,
-        why: f.learned.1.clone(),
-    });
-    Aps { score, parts }
+    (aps, parts)
 }
 
 fn money(v: f64) -> String {
@@ -317,20 +366,20 @@ fn money(v: f64) -> String {
     }
 }
 
-fn revenue(f: &Features, w: &ApsWeights) -> (f64, String) {
+fn revenue(f: &Features, w: &ApsWeights, on: bool) -> (f64, String) {
     let scale = (1.0 + f.pipeline_max_value.max(1.0)).ln();
     let log_scaled = |v: f64| (100.0 * (1.0 + v.max(0.0)).ln() / scale).clamp(0.0, 100.0);
     if let Some(d) = &f.deal {
         let v = d.amount * d.probability;
-        let amount = if d.amount_assumed {
-            format!("amount not set, typical {}", money(d.amount))
-        } else {
-            money(d.amount)
-        };
-        let why = format!(
+        let why = why!(
+            on,
             "deal \"{}\" {} × {:.0}% ({}) of top {}",
             d.name,
-            amount,
+            if d.amount_assumed {
+                format!("amount not set, typical {}", money(d.amount))
+            } else {
+                money(d.amount)
+            },
             d.probability * 100.0,
             d.stage,
             money(f.pipeline_max_value)
@@ -343,19 +392,23 @@ fn revenue(f: &Features, w: &ApsWeights) -> (f64, String) {
             let size = employees.unwrap_or(0) as f64;
             let factor = ((1.0 + size).ln() / (1.0 + w.ideal_company_size).ln()).clamp(0.1, 1.0);
             let v = typical * factor;
-            let size_text = employees
-                .map(|e| format!("{e} people"))
-                .unwrap_or_else(|| "size unknown".into());
             (
                 log_scaled(v),
-                format!("no open deal; {name} ({size_text}) ≈ {} potential", money(v)),
+                why!(
+                    on,
+                    "no open deal; {name} ({}) ≈ {} potential",
+                    employees
+                        .map(|e| format!("{e} people"))
+                        .unwrap_or_else(|| "size unknown".into()),
+                    money(v)
+                ),
             )
         }
         None => {
             let v = typical * 0.1;
             (
                 log_scaled(v),
-                format!("no deal or company on record ≈ {}", money(v)),
+                why!(on, "no deal or company on record ≈ {}", money(v)),
             )
         }
     }
@@ -385,27 +438,32 @@ fn rise(x: f64, tau: f64) -> f64 {
 
 /// The urgency curve of each move type, 0–100, with its reason.
 pub fn urgency(f: &Features, w: &ApsWeights) -> (f64, String) {
+    urgency_part(f, w, true)
+}
+
+fn urgency_part(f: &Features, w: &ApsWeights, on: bool) -> (f64, String) {
     let h = f.age_hours.max(0.0);
     let days = h / 24.0;
-    let waited = crate::domain::time::short_age_hours(h);
+    let waited = || crate::domain::time::short_age_hours(h);
     let (u, why) = match f.kind {
         MoveKind::ReplyInbound => (
             (40.0 + 60.0 * rise(h, w.reply_rise_hours)) * decay(days, w),
-            format!("they wrote {waited} ago, unanswered"),
+            why!(on, "they wrote {} ago, unanswered", waited()),
         ),
         MoveKind::ApproveDraft => (
             (50.0 + 30.0 * rise(h, 24.0)) * decay(days, w),
-            format!("draft waiting {waited}"),
+            why!(on, "draft waiting {}", waited()),
         ),
         MoveKind::FollowUp => (
             (35.0 + 45.0 * rise(days, 7.0)) * decay(days, w),
-            format!("no reply for {waited}"),
+            why!(on, "no reply for {}", waited()),
         ),
         MoveKind::StaleDeal => {
             let i = f.inactive_days.unwrap_or(0.0);
             (
                 30.0 + 50.0 * rise(i - f.stale_after_days, 14.0),
-                format!(
+                why!(
+                    on,
                     "no activity for {} (threshold {})",
                     plural_days(i),
                     plural_days(f.stale_after_days)
@@ -418,25 +476,31 @@ pub fn urgency(f: &Features, w: &ApsWeights) -> (f64, String) {
                 let window = f.closing_window_days.max(1.0);
                 (
                     100.0 - 50.0 * (d / window).clamp(0.0, 1.0),
-                    format!("closes in {} (window {})", plural_days(d), plural_days(window)),
+                    why!(
+                        on,
+                        "closes in {} (window {})",
+                        plural_days(d),
+                        plural_days(window)
+                    ),
                 )
             } else {
                 (
                     100.0 * decay(-d, w),
-                    format!("close date passed {} ago", plural_days(-d)),
+                    why!(on, "close date passed {} ago", plural_days(-d)),
                 )
             }
         }
         MoveKind::NewLead => (
             20.0 + 75.0 * 0.5_f64.powf(h / w.lead_half_life_hours),
-            format!("lead arrived {waited} ago; speed to lead"),
+            why!(on, "lead arrived {} ago; speed to lead", waited()),
         ),
         MoveKind::OverdueTask => {
             let o = f.overdue_days.unwrap_or(0.0);
             let bonus = if f.high_priority { 10.0 } else { 0.0 };
             (
                 45.0 + 45.0 * rise(o, 5.0) + bonus,
-                format!(
+                why!(
+                    on,
                     "{} overdue{}",
                     plural_days(o),
                     if f.high_priority { ", high priority" } else { "" }
@@ -445,39 +509,39 @@ pub fn urgency(f: &Features, w: &ApsWeights) -> (f64, String) {
         }
         MoveKind::StageChanged => (
             20.0 + 60.0 * 0.5_f64.powf(days / 2.0),
-            format!("stage changed {waited} ago"),
+            why!(on, "stage changed {} ago", waited()),
         ),
     };
     (u.clamp(0.0, 100.0), why)
 }
 
-fn fit(f: &Features, w: &ApsWeights) -> (f64, String) {
+fn fit(f: &Features, w: &ApsWeights, on: bool) -> (f64, String) {
     let stage = f.lifecycle.as_deref().unwrap_or("");
     let base = w.lifecycle.get(stage).copied().unwrap_or(w.lifecycle_default);
     let mut why = if stage.is_empty() {
-        format!("lifecycle unknown {base:.0}")
+        why!(on, "lifecycle unknown {base:.0}")
     } else {
-        format!("lifecycle {stage} {base:.0}")
+        why!(on, "lifecycle {stage} {base:.0}")
     };
     let mut v = base;
     if let Some(d) = f.form_days_ago {
         let b = w.form_bonus * 0.5_f64.powf(d.max(0.0) / w.form_half_life_days);
         v += b;
         if b >= 0.5 {
-            why.push_str(&format!(" + form {:.0}d ago {b:+.0}", d.max(0.0)));
+            why.push_str(&why!(on, " + form {:.0}d ago {b:+.0}", d.max(0.0)));
         }
     }
     if f.replied_before {
         v += w.replied_bonus;
-        why.push_str(&format!(" + has replied before {:+.0}", w.replied_bonus));
+        why.push_str(&why!(on, " + has replied before {:+.0}", w.replied_bonus));
     }
     (v.clamp(0.0, 100.0), why)
 }
 
-fn effort(f: &Features, w: &ApsWeights) -> (f64, String) {
+fn effort(f: &Features, w: &ApsWeights, on: bool) -> (f64, String) {
     let minutes = f.effort.minutes(&w.effort_minutes);
     let v = 100.0 * 0.5_f64.powf(minutes / w.effort_half_life_minutes);
-    (v, format!("{} ≈ {minutes:.0} min", f.effort.label()))
+    (v, why!(on, "{} ≈ {minutes:.0} min", f.effort.label()))
 }
 
 /// An event that would change the score, and by how many points.

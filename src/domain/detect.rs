@@ -670,7 +670,7 @@ impl<'a> Detector<'a> {
             signal_at: c.signal_at,
             last_inbound_at: c.last_inbound_at,
             aps,
-            features,
+            features: Box::new(features),
             state: MoveState::Open,
         });
     }

@@ -180,7 +180,7 @@ impl MoveState {
 }
 
 /// One candidate action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Move {
     /// Stable identity: `type:entity-ids`, survives re-ranking and restarts.
     pub key: String,
@@ -202,22 +202,37 @@ pub struct Move {
     pub last_inbound_at: Option<DateTime<Utc>>,
     /// Score and breakdown.
     pub aps: Aps,
-    /// The inputs of the score.
-    pub features: Features,
+    /// The inputs of the score (boxed: it is most of a move's size, and ranking moves moves).
+    pub features: Box<Features>,
     /// Decision state.
     pub state: MoveState,
 }
 
 /// Sorts moves by score (highest first), ties broken by key, so ranking is deterministic.
-pub fn rank(moves: &mut [Move]) {
-    moves.sort_by(|a, b| {
-        b.aps
-            .score
-            .total_cmp(&a.aps.score)
-            .then_with(|| a.key.cmp(&b.key))
-    });
+///
+/// Sorts a small index array and then moves each `Move` once, instead of shuffling the large
+/// structs around during the sort.
+pub fn rank(moves: &mut Vec<Move>) {
+    let mut order: Vec<(f64, usize)> = moves.iter().enumerate().map(|(i, m)| (m.aps.score, i)).collect();
+    order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    // Break ties by key, touching the (scattered) key strings only inside runs of equal scores.
+    let mut start = 0;
+    while start < order.len() {
+        let score = order[start].0;
+        let end = start
+            + order[start..]
+                .iter()
+                .take_while(|(s, _)| s.total_cmp(&score).is_eq())
+                .count();
+        if end - start > 1 {
+            order[start..end].sort_unstable_by(|a, b| moves[a.1].key.cmp(&moves[b.1].key));
+        }
+        start = end;
+    }
+    let mut slots: Vec<Option<Move>> = std::mem::take(moves).into_iter().map(Some).collect();
+    moves.reserve_exact(slots.len());
+    moves.extend(order.into_iter().filter_map(|(_, i)| slots[i].take()));
 }
-
 /// The records behind a move, for the detail pane (read from the mirror by the caller).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MoveContext {

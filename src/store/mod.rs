@@ -322,7 +322,9 @@ mod tests {
         let path = dir.path().join("casey.db");
         {
             let s = Store::open(&path).unwrap();
-            s.conn().execute_batch("PRAGMA journal_mode=DELETE; BEGIN;").unwrap();
+            s.conn()
+                .execute_batch("PRAGMA journal_mode=DELETE; BEGIN;")
+                .unwrap();
             for i in 0..2000 {
                 s.set_setting(&format!("k{i}"), &"v".repeat(200)).unwrap();
             }

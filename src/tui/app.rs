@@ -189,6 +189,10 @@ pub struct App {
     /// Status line.
     pub status: Option<(Level, String)>,
     undo: Vec<Undoable>,
+    /// Rows of the current list and the (open, accepted) counts, recomputed when the data, the
+    /// filter, the view or a decision changes — not on every frame.
+    rows: Vec<usize>,
+    counts: (usize, usize),
     /// Set once the operator quits.
     pub quitting: bool,
 }
@@ -210,7 +214,7 @@ impl App {
         weights: ApsWeights,
         data: Snapshot,
     ) -> App {
-        App {
+        let mut app = App {
             now,
             source,
             safety,
@@ -226,12 +230,43 @@ impl App {
             size: (120, 40),
             status: None,
             undo: Vec::new(),
+            rows: Vec::new(),
+            counts: (0, 0),
             quitting: false,
-        }
+        };
+        app.refresh_rows();
+        app
     }
 
     /// Indices (into `data.moves`) of the rows of the current list.
     pub fn rows(&self) -> Vec<usize> {
+        self.rows.clone()
+    }
+
+    /// The same rows, borrowed (for rendering).
+    pub fn row_indices(&self) -> &[usize] {
+        &self.rows
+    }
+
+    /// Recomputes the cached rows and counts after the data, filter, view or a state changed.
+    pub fn refresh_rows(&mut self) {
+        self.rows = self.compute_rows();
+        let open = self
+            .data
+            .moves
+            .iter()
+            .filter(|m| m.state == MoveState::Open)
+            .count();
+        let accepted = self
+            .data
+            .moves
+            .iter()
+            .filter(|m| m.state == MoveState::Accepted)
+            .count();
+        self.counts = (open, accepted);
+    }
+
+    fn compute_rows(&self) -> Vec<usize> {
         let needle = self.filter.to_lowercase();
         self.data
             .moves
@@ -258,7 +293,7 @@ impl App {
         if !matches!(self.view, View::Moves | View::Drafts) {
             return None;
         }
-        self.rows().get(self.selected).map(|&i| &self.data.moves[i])
+        self.rows.get(self.selected).map(|&i| &self.data.moves[i])
     }
 
     /// Rows the list shows at the current terminal height.
@@ -267,7 +302,7 @@ impl App {
     }
 
     fn clamp_selection(&mut self) {
-        let n = self.rows().len();
+        let n = self.rows.len();
         self.selected = if n == 0 { 0 } else { self.selected.min(n - 1) };
         let page = self.list_rows().max(1);
         if self.selected < self.offset {
@@ -288,7 +323,9 @@ impl App {
 
     fn set_state(&mut self, key: &str, state: MoveState) -> Option<MoveState> {
         let m = self.data.moves.iter_mut().find(|m| m.key == key)?;
-        Some(std::mem::replace(&mut m.state, state))
+        let previous = std::mem::replace(&mut m.state, state);
+        self.refresh_rows();
+        Some(previous)
     }
 
     /// Records a decision locally (optimistically) and asks the runtime to persist it.
@@ -312,6 +349,7 @@ impl App {
             Action::Key(k) => self.key(k),
             Action::Resize(w, h) => {
                 self.size = (w, h);
+                self.refresh_rows();
                 self.clamp_selection();
                 vec![]
             }
@@ -322,8 +360,9 @@ impl App {
             Action::Loaded(snapshot) => {
                 let selected_key = self.selected_move().map(|m| m.key.clone());
                 self.data = *snapshot;
+                self.refresh_rows();
                 if let Some(k) = selected_key
-                    && let Some(pos) = self.rows().iter().position(|&i| self.data.moves[i].key == k)
+                    && let Some(pos) = self.rows.iter().position(|&i| self.data.moves[i].key == k)
                 {
                     self.selected = pos;
                 }
@@ -366,6 +405,7 @@ impl App {
                 }
                 self.selected = 0;
                 self.offset = 0;
+                self.refresh_rows();
                 self.clamp_selection();
                 vec![]
             }
@@ -469,6 +509,7 @@ impl App {
                 Some(cmd) => self.command(cmd),
                 None if k.code == KeyCode::Esc && !self.filter.is_empty() => {
                     self.filter.clear();
+                    self.refresh_rows();
                     self.clamp_selection();
                     vec![]
                 }
@@ -478,7 +519,7 @@ impl App {
     }
 
     fn command(&mut self, cmd: Command) -> Vec<Effect> {
-        let n = self.rows().len();
+        let n = self.rows.len();
         let page = self.list_rows().max(1);
         match cmd {
             Command::Down => self.selected = (self.selected + 1).min(n.saturating_sub(1)),
@@ -507,6 +548,7 @@ impl App {
                     View::ALL.len() - 1
                 };
                 self.view = View::ALL[(i + step) % View::ALL.len()];
+                self.refresh_rows();
                 self.selected = 0;
                 self.offset = 0;
             }
@@ -604,11 +646,7 @@ impl App {
             return vec![];
         };
         self.set_state(&last.key, last.previous);
-        if let Some(pos) = self
-            .rows()
-            .iter()
-            .position(|&i| self.data.moves[i].key == last.key)
-        {
+        if let Some(pos) = self.rows.iter().position(|&i| self.data.moves[i].key == last.key) {
             self.selected = pos;
         }
         self.clamp_selection();
@@ -618,18 +656,6 @@ impl App {
 
     /// Moves in the list by state, for the header.
     pub fn actionable_count(&self) -> (usize, usize) {
-        let open = self
-            .data
-            .moves
-            .iter()
-            .filter(|m| m.state == MoveState::Open)
-            .count();
-        let accepted = self
-            .data
-            .moves
-            .iter()
-            .filter(|m| m.state == MoveState::Accepted)
-            .count();
-        (open, accepted)
+        self.counts
     }
 }

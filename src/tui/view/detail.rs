@@ -113,7 +113,8 @@ pub(super) fn lines<'a>(
     out.push(Line::from(action));
     out.push(Line::from(""));
     out.push(section("Why this score", theme));
-    for p in &m.aps.parts {
+    let (_, explained) = crate::domain::aps::explain(&m.features, &app.weights);
+    for p in &explained {
         let style = if p.points < -0.05 { theme.warn } else { theme.good };
         out.push(Line::from(vec![
             Span::styled(format!("  {:>+6.1} ", p.points), style),

@@ -34,7 +34,7 @@ fn pad(s: &str, cols: usize) -> String {
 }
 
 pub(super) fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
-    let rows = app.rows();
+    let rows = app.row_indices();
     let title = match app.view {
         View::Drafts => format!(" Drafts awaiting approval ({}) ", rows.len()),
         _ => format!(" {} ({}) ", strings::TODAYS_MOVES, rows.len()),
