@@ -210,9 +210,9 @@ pub struct Move {
 
 /// Sorts moves by score (highest first), ties broken by key, so ranking is deterministic.
 ///
-/// Sorts a small index array and then moves each `Move` once, instead of shuffling the large
-/// structs around during the sort.
-pub fn rank(moves: &mut Vec<Move>) {
+/// Sorts a small index array, then applies the permutation in place, instead of shuffling the
+/// large structs around during the sort.
+pub fn rank(moves: &mut [Move]) {
     let mut order: Vec<(f64, usize)> = moves.iter().enumerate().map(|(i, m)| (m.aps.score, i)).collect();
     order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
     // Break ties by key, touching the (scattered) key strings only inside runs of equal scores.
@@ -229,9 +229,23 @@ pub fn rank(moves: &mut Vec<Move>) {
         }
         start = end;
     }
-    let mut slots: Vec<Option<Move>> = std::mem::take(moves).into_iter().map(Some).collect();
-    moves.reserve_exact(slots.len());
-    moves.extend(order.into_iter().filter_map(|(_, i)| slots[i].take()));
+    // Apply the permutation in place, cycle by cycle: no second buffer, each move swapped once.
+    let mut placed = vec![false; order.len()];
+    for start in 0..order.len() {
+        if placed[start] {
+            continue;
+        }
+        let mut at = start;
+        loop {
+            placed[at] = true;
+            let from = order[at].1;
+            if from == start {
+                break;
+            }
+            moves.swap(at, from);
+            at = from;
+        }
+    }
 }
 /// The records behind a move, for the detail pane (read from the mirror by the caller).
 #[derive(Debug, Clone, Default, PartialEq)]
