@@ -129,7 +129,7 @@ fn build_fixture() -> Fixture {
 }
 
 /// Recomputes every score from the move's features, then ranks: a full re-rank.
-fn rerank(moves: &mut Vec<Move>, w: &aps::ApsWeights) {
+fn rerank(moves: &mut [Move], w: &aps::ApsWeights) {
     for m in moves.iter_mut() {
         m.aps = aps::score(&m.features, w);
     }

@@ -574,11 +574,8 @@ impl<'a> Detector<'a> {
         }
     }
 
-    fn features(&self, c: &Candidate<'a>) -> Features {
+    fn features(&self, c: &Candidate<'a>, deal: Option<&'a Deal>) -> Features {
         let contact = c.contact;
-        let deal = c
-            .deal
-            .or_else(|| contact.and_then(|ct| self.ix.best_open_deal(ct)));
         let deal_value = deal.map(|d| {
             let stage = self.ix.stage_of(d);
             let next_stage = stage.and_then(|s| {
@@ -640,16 +637,16 @@ impl<'a> Detector<'a> {
     }
 
     fn push(&mut self, c: Candidate<'a>) {
-        let features = self.features(&c);
+        // The deal that carries the revenue part, so the detail pane shows where it came from.
+        let deal = c
+            .deal
+            .or_else(|| c.contact.and_then(|ct| self.ix.best_open_deal(ct)));
+        let features = self.features(&c, deal);
         let aps = aps::score(&features, self.w);
         let who = c
             .contact
             .map(|ct| sanitize_line(&ct.display_name()))
             .unwrap_or_else(|| c.who_fallback.clone());
-        // The deal that carries the revenue part, so the detail pane shows where it came from.
-        let deal = c
-            .deal
-            .or_else(|| c.contact.and_then(|ct| self.ix.best_open_deal(ct)));
         let subject = MoveSubject {
             contact_id: c.contact.map(|ct| ct.id.clone()),
             company_id: features_company_id(c.contact, deal),
