@@ -7,6 +7,13 @@
 /// Removes terminal escape sequences, replaces other control characters with a visible
 /// placeholder, strips bidi override/isolate controls, and flattens line breaks into spaces.
 /// The result is safe to draw on one line.
+///
+/// ```
+/// use caseyos::domain::text::{is_terminal_safe, sanitize_line};
+/// let subject = "\u{1b}[31mURGENT\u{1b}[0m: renewal\u{1b}]0;pwned\u{7} \u{202e}txt";
+/// assert_eq!(sanitize_line(subject), "URGENT: renewal txt");
+/// assert!(is_terminal_safe(&sanitize_line(subject)));
+/// ```
 pub fn sanitize_line(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     for piece in sanitize_multiline(input).split('\n') {
