@@ -32,38 +32,31 @@ pub fn decide(store: &Store, key: &str, state: &MoveState, now: DateTime<Utc>) -
     store.telemetry(decision_event(state), Some(key), &detail, now)
 }
 
-/// The outbox action a move's primary action becomes.
-pub fn outbox_action(m: &Move, approve: bool, mode: SafetyMode) -> &'static str {
-    match (&m.action, approve || m.subject.draft_id.is_some()) {
-        (_, true) if m.subject.draft_id.is_some() => match mode {
+/// The outbox action a move's primary action becomes. A move that carries a draft is executed
+/// by approving that draft: pushed to Gmail drafts in draft-only mode, sent in send mode.
+pub fn outbox_action(m: &Move, mode: SafetyMode) -> &'static str {
+    if m.subject.draft_id.is_some() {
+        return match mode {
             SafetyMode::DraftOnly => "gmail.draft.push",
             SafetyMode::Send => "gmail.draft.send",
-        },
-        (
-            PrimaryAction::ReplyDraft
-            | PrimaryAction::FollowUpDraft
-            | PrimaryAction::CheckInDraft
-            | PrimaryAction::FirstTouchDraft,
-            _,
-        ) => "gmail.draft.create",
-        (PrimaryAction::CompleteTask, _) => "hubspot.task.complete",
-        (PrimaryAction::DealTask | PrimaryAction::NextStepTask, _) => "hubspot.task.create",
-        (PrimaryAction::ApproveDraft, _) => "gmail.draft.create",
+        };
+    }
+    match m.action {
+        PrimaryAction::ReplyDraft
+        | PrimaryAction::FollowUpDraft
+        | PrimaryAction::CheckInDraft
+        | PrimaryAction::FirstTouchDraft
+        | PrimaryAction::ApproveDraft => "gmail.draft.create",
+        PrimaryAction::CompleteTask => "hubspot.task.complete",
+        PrimaryAction::DealTask | PrimaryAction::NextStepTask => "hubspot.task.create",
     }
 }
 
 /// Executes a move: writes the outbox entry first (idempotency key = move + action + time),
 /// then the audit line, then marks the move done. In the demo the entry is recorded as done
 /// and labelled DEMO: nothing leaves the machine.
-pub fn execute(
-    store: &Store,
-    config: &Config,
-    m: &Move,
-    approve: bool,
-    demo: bool,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let action = outbox_action(m, approve, config.safety.mode);
+pub fn execute(store: &Store, config: &Config, m: &Move, demo: bool, now: DateTime<Utc>) -> Result<()> {
+    let action = outbox_action(m, config.safety.mode);
     let idempotency_key = format!("{}|{}|{}", m.key, action, now.timestamp_millis());
     let payload = json!({
         "move": m.key,

@@ -26,7 +26,7 @@ fn demo_execution_is_recorded_as_demo_in_outbox_and_audit_and_leaves_the_list() 
         .find(|m| m.subject.draft_id.is_some())
         .unwrap()
         .clone();
-    actions::execute(&store, &config, &target, true, true, now).unwrap();
+    actions::execute(&store, &config, &target, true, now).unwrap();
 
     let outbox = store.outbox(10).unwrap();
     assert_eq!(outbox.len(), 1);
@@ -70,14 +70,14 @@ fn send_mode_maps_approval_to_a_send_and_live_execution_is_queued() {
     let moves = today::moves(&store, &config, now).unwrap();
     let with_draft = moves.iter().find(|m| m.subject.draft_id.is_some()).unwrap();
     assert_eq!(
-        actions::outbox_action(with_draft, true, config.safety.mode),
+        actions::outbox_action(with_draft, config.safety.mode),
         "gmail.draft.send"
     );
     let task = moves
         .iter()
         .find(|m| m.kind == caseyos::domain::MoveKind::OverdueTask)
         .unwrap();
-    actions::execute(&store, &config, task, false, false, now).unwrap();
+    actions::execute(&store, &config, task, false, now).unwrap();
     let e = &store.outbox(10).unwrap()[0];
     assert_eq!(
         (e.action.as_str(), e.state.as_str(), e.demo),

@@ -127,7 +127,7 @@ fn outbox_view_after_simulated_executions() {
     let (mut store, config, clock) = demo_store();
     let moves = caseyos::today::moves(&store, &config, clock.now()).unwrap();
     for m in moves.iter().take(3) {
-        caseyos::actions::execute(&store, &config, m, false, true, clock.now()).unwrap();
+        caseyos::actions::execute(&store, &config, m, true, clock.now()).unwrap();
     }
     let mut app = app_over(snapshot(&mut store, &config, &clock).unwrap(), Source::Demo);
     press(&mut app, KeyCode::Tab);

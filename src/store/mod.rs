@@ -4,10 +4,6 @@
 //! Opening a file written by a newer CaseyOS, or a file that is not a healthy SQLite database,
 //! fails with a clear error and leaves the file exactly as it was.
 
-pub mod mirror_batch {
-    //! Re-export of the batch type used by every writer.
-    pub use super::mirror::MirrorBatch;
-}
 mod mirror;
 mod state;
 
@@ -15,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+pub use mirror::MirrorBatch;
 pub use state::{AuditEntry, Counts, OutboxEntry};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.

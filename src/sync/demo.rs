@@ -8,8 +8,7 @@ use crate::connectors::gmail::map::Mapper as GmailMapper;
 use crate::connectors::gmail::wire::{Draft as WireDraft, Profile, Thread};
 use crate::connectors::hubspot::map::Mapper as HubSpotMapper;
 use crate::connectors::hubspot::wire::{ObjectPage, PipelineList};
-use crate::store::mirror_batch::MirrorBatch;
-use crate::store::{Store, StoreError};
+use crate::store::{MirrorBatch, Store, StoreError};
 
 /// The demo files, embedded so `casey demo` works from any directory.
 pub const FILES: &[(&str, &str)] = &[

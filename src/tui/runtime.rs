@@ -126,12 +126,12 @@ fn apply(
             actions::decide(store, &key, &state, now)?;
             Ok(None)
         }
-        Effect::Execute { key, approve } => {
+        Effect::Execute { key, .. } => {
             let moves = today::moves(store, config, now)?;
             let m = moves.iter().find(|m| m.key == key).ok_or_else(|| {
                 anyhow::anyhow!("that move is gone after the last refresh; nothing was executed")
             })?;
-            actions::execute(store, config, m, approve, source == Source::Demo, now)?;
+            actions::execute(store, config, m, source == Source::Demo, now)?;
             Ok(None)
         }
         Effect::Undo { .. } => {
