@@ -961,7 +961,8 @@ fn snooze_until_reply() {
 fn snooze_counts_from_the_ticking_clock() {
     let mut app = demo();
     let later = now() + Duration::hours(5);
-    assert_eq!(app.update(Action::Tick(later)), vec![]);
+    // A tick after a long idle also asks for fresh data.
+    assert_eq!(app.update(Action::Tick(later)), vec![Effect::Reload]);
     assert_eq!(app.now, later);
     select(&mut app, K_STALE);
     ch(&mut app, 'z');
@@ -1649,7 +1650,7 @@ fn failed_done_and_tick() {
     assert_eq!(app.status, Some((Level::Error, "gmail: 503".into())));
     assert_eq!(app.update(Action::Done("synced 3 threads".into())), vec![]);
     assert_eq!(app.status, Some((Level::Info, "synced 3 threads".into())));
-    let t = now() + Duration::minutes(1);
+    let t = now() + Duration::seconds(59);
     assert_eq!(app.update(Action::Tick(t)), vec![]);
     assert_eq!(app.now, t);
     assert_eq!(app.rows().len(), 8);
@@ -1728,4 +1729,29 @@ fn a_rebound_detail_key_also_closes_the_detail() {
     assert_eq!(app.mode, Mode::Detail);
     ch(&mut app, 'o');
     assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn idle_ticks_ask_for_a_reload_once_a_minute() {
+    let mut app = demo();
+    let start = app.now;
+    assert!(app.update(Action::Tick(start + Duration::seconds(30))).is_empty());
+    assert_eq!(
+        app.update(Action::Tick(start + Duration::seconds(61))),
+        vec![Effect::Reload]
+    );
+    assert!(
+        app.update(Action::Tick(start + Duration::seconds(90))).is_empty(),
+        "not again right away"
+    );
+    assert_eq!(
+        app.update(Action::Tick(start + Duration::seconds(125))),
+        vec![Effect::Reload]
+    );
+    // Fresh data resets the timer.
+    app.update(Action::Loaded(Box::new(snapshot())));
+    assert!(
+        app.update(Action::Tick(start + Duration::seconds(150)))
+            .is_empty()
+    );
 }

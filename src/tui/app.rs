@@ -146,6 +146,8 @@ pub enum Effect {
     },
     /// Sync now.
     Sync,
+    /// Re-detect from the mirror (moves age, snoozes wake, dates pass).
+    Reload,
     /// Leave.
     Quit,
 }
@@ -193,9 +195,14 @@ pub struct App {
     /// filter, the view or a decision changes — not on every frame.
     rows: Vec<usize>,
     counts: (usize, usize),
+    /// When the data was last re-detected (by the app clock).
+    pub loaded_at: DateTime<Utc>,
     /// Set once the operator quits.
     pub quitting: bool,
 }
+
+/// How often an open TUI re-detects moves while idle.
+pub const REFRESH_EVERY: Duration = Duration::minutes(1);
 
 /// Rows of the screen that are not list rows (header, tabs, borders, detail, footer).
 pub fn list_rows_for(height: u16) -> usize {
@@ -232,6 +239,7 @@ impl App {
             undo: Vec::new(),
             rows: Vec::new(),
             counts: (0, 0),
+            loaded_at: now,
             quitting: false,
         };
         app.refresh_rows();
@@ -355,11 +363,16 @@ impl App {
             }
             Action::Tick(now) => {
                 self.now = now;
+                if now - self.loaded_at >= REFRESH_EVERY {
+                    self.loaded_at = now;
+                    return vec![Effect::Reload];
+                }
                 vec![]
             }
             Action::Loaded(snapshot) => {
                 let selected_key = self.selected_move().map(|m| m.key.clone());
                 self.data = *snapshot;
+                self.loaded_at = self.now;
                 self.refresh_rows();
                 if let Some(k) = selected_key
                     && let Some(pos) = self.rows.iter().position(|&i| self.data.moves[i].key == k)

@@ -146,7 +146,8 @@ fn apply(
                 ));
             }
         })),
-        Effect::EditDraft { .. } | Effect::Quit => Ok(None),
+        // `perform` reloads after every effect; nothing else to do.
+        Effect::Reload | Effect::EditDraft { .. } | Effect::Quit => Ok(None),
     }
 }
 
