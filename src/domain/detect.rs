@@ -5,11 +5,16 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::aps::{self, ApsWeights, DealValue, Effort, Features};
+use super::aps::{self, ApsWeights, Effort};
 use super::entities::{Contact, Deal, Draft, Message, Mirror, MirrorIndex};
-use super::moves::{Move, MoveKind, MoveState, MoveSubject, PrimaryAction, rank};
+use super::moves::{Move, MoveKind, PrimaryAction, rank};
 use super::text::{sanitize_line, truncate_cols};
 use super::time::{business_days_between, hours_between, short_age};
+
+mod candidate;
+
+pub use super::decision::{Decision, effective_state};
+use candidate::Candidate;
 
 /// Thresholds for the signals, read from `[moves]` in the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,61 +91,6 @@ struct Detector<'a> {
     cfg: &'a DetectConfig,
     w: &'a ApsWeights,
     out: Vec<Move>,
-}
-
-/// The parts of a move that differ per type; the rest is filled in by [`Detector::push`].
-struct Candidate<'a> {
-    kind: MoveKind,
-    key: String,
-    title: String,
-    why: String,
-    contact: Option<&'a Contact>,
-    email: Option<String>,
-    who_fallback: String,
-    deal: Option<&'a Deal>,
-    thread_id: Option<String>,
-    draft: Option<&'a Draft>,
-    task_id: Option<String>,
-    action: PrimaryAction,
-    effort: Effort,
-    signal_at: DateTime<Utc>,
-    last_inbound_at: Option<DateTime<Utc>>,
-    days_to_close: Option<f64>,
-    overdue_days: Option<f64>,
-    inactive_days: Option<f64>,
-    high_priority: bool,
-}
-
-impl<'a> Candidate<'a> {
-    fn new(
-        kind: MoveKind,
-        key: String,
-        action: PrimaryAction,
-        effort: Effort,
-        signal_at: DateTime<Utc>,
-    ) -> Self {
-        Candidate {
-            kind,
-            key,
-            title: String::new(),
-            why: String::new(),
-            contact: None,
-            email: None,
-            who_fallback: String::new(),
-            deal: None,
-            thread_id: None,
-            draft: None,
-            task_id: None,
-            action,
-            effort,
-            signal_at,
-            last_inbound_at: None,
-            days_to_close: None,
-            overdue_days: None,
-            inactive_days: None,
-            high_priority: false,
-        }
-    }
 }
 
 /// A subject without its `Re:`/`Fwd:` prefixes, for titles (the thread is shown elsewhere).
@@ -572,142 +522,5 @@ impl<'a> Detector<'a> {
             );
             self.push(c);
         }
-    }
-
-    fn features(&self, c: &Candidate<'a>, deal: Option<&'a Deal>) -> Features {
-        let contact = c.contact;
-        let deal_value = deal.map(|d| {
-            let stage = self.ix.stage_of(d);
-            let next_stage = stage.and_then(|s| {
-                self.m
-                    .stages
-                    .iter()
-                    .filter(|n| {
-                        n.pipeline_id == s.pipeline_id && !n.is_closed && n.display_order > s.display_order
-                    })
-                    .min_by_key(|n| n.display_order)
-                    .map(|n| (sanitize_line(&n.label), n.probability))
-            });
-            DealValue {
-                name: sanitize_line(&d.name),
-                amount: d.amount.unwrap_or(self.ix.typical_deal_amount),
-                amount_assumed: d.amount.is_none(),
-                probability: stage.map(|s| s.probability).unwrap_or(0.0),
-                stage: stage
-                    .map(|s| sanitize_line(&s.label))
-                    .unwrap_or_else(|| "unknown stage".into()),
-                next_stage,
-            }
-        });
-        let company_id = contact
-            .and_then(|ct| ct.company_id.clone())
-            .or_else(|| deal.and_then(|d| d.company_ids.first().cloned()));
-        let company = company_id
-            .as_deref()
-            .and_then(|id| self.ix.company_by_id.get(id))
-            .map(|co| {
-                (
-                    sanitize_line(co.name.as_deref().unwrap_or("company")),
-                    co.employees,
-                )
-            });
-        let email = c.email.as_deref();
-        Features {
-            kind: c.kind,
-            deal: deal_value,
-            company,
-            pipeline_max_value: self.ix.pipeline_max_value,
-            typical_deal_amount: self.ix.typical_deal_amount,
-            age_hours: hours_between(c.signal_at, self.now).max(0.0),
-            days_to_close: c.days_to_close,
-            overdue_days: c.overdue_days,
-            inactive_days: c.inactive_days,
-            stale_after_days: self.cfg.stale_deal_days as f64,
-            closing_window_days: self.cfg.closing_soon_days as f64,
-            high_priority: c.high_priority,
-            lifecycle: contact.and_then(|ct| ct.lifecycle_stage.clone()),
-            form_days_ago: contact
-                .and_then(|ct| ct.recent_conversion_at)
-                .filter(|t| *t <= self.now)
-                .map(|t| self.days(t).floor()),
-            replied_before: email.is_some_and(|e| self.ix.replied.contains(e)),
-            effort: c.effort,
-            learned: (1.0, "×1.00 neutral: no outcomes recorded yet".into()),
-        }
-    }
-
-    fn push(&mut self, c: Candidate<'a>) {
-        // The deal that carries the revenue part, so the detail pane shows where it came from.
-        let deal = c
-            .deal
-            .or_else(|| c.contact.and_then(|ct| self.ix.best_open_deal(ct)));
-        let features = self.features(&c, deal);
-        let aps = aps::score(&features, self.w);
-        let who = c
-            .contact
-            .map(|ct| sanitize_line(&ct.display_name()))
-            .unwrap_or_else(|| c.who_fallback.clone());
-        let subject = MoveSubject {
-            contact_id: c.contact.map(|ct| ct.id.clone()),
-            company_id: features_company_id(c.contact, deal),
-            deal_id: deal.map(|d| d.id.clone()),
-            thread_id: c.thread_id.clone(),
-            draft_id: c.draft.map(|d| d.id.clone()),
-            task_id: c.task_id.clone(),
-            email: c.email.clone(),
-        };
-        self.out.push(Move {
-            key: c.key,
-            kind: c.kind,
-            title: sanitize_line(&c.title),
-            who,
-            why: sanitize_line(&c.why),
-            subject,
-            action: c.action,
-            signal_at: c.signal_at,
-            last_inbound_at: c.last_inbound_at,
-            aps,
-            features: Box::new(features),
-            state: MoveState::Open,
-        });
-    }
-}
-
-fn features_company_id(contact: Option<&Contact>, deal: Option<&Deal>) -> Option<String> {
-    contact
-        .and_then(|c| c.company_id.clone())
-        .or_else(|| deal.and_then(|d| d.company_ids.first().cloned()))
-}
-
-/// A stored decision about a move.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
-    /// The move's key.
-    pub move_key: String,
-    /// The state the operator chose.
-    pub state: MoveState,
-    /// When.
-    pub decided_at: DateTime<Utc>,
-}
-
-/// Applies the latest decision to a move, waking snoozes whose time has come or whose awaited
-/// reply arrived, and reopening skipped/done moves whose signal is newer than the decision.
-pub fn effective_state(m: &Move, decision: Option<&Decision>, now: DateTime<Utc>) -> MoveState {
-    let Some(d) = decision else { return MoveState::Open };
-    match &d.state {
-        MoveState::Snoozed { until, until_reply } => {
-            let time_up = until.is_some_and(|u| u <= now);
-            let replied = *until_reply && m.last_inbound_at.is_some_and(|t| t > d.decided_at);
-            if time_up || replied {
-                MoveState::Open
-            } else {
-                d.state.clone()
-            }
-        }
-        // A new signal after the decision (a fresh inbound message, say) is a new reason to act.
-        MoveState::Skipped { .. } | MoveState::Done if m.signal_at > d.decided_at + Duration::seconds(1) => {
-            MoveState::Open
-        }
-        s => s.clone(),
     }
 }

@@ -4,6 +4,7 @@
 //! the same clock always produce the same ranking.
 
 pub mod aps;
+pub mod decision;
 pub mod detect;
 pub mod entities;
 pub mod moves;
