@@ -178,6 +178,26 @@ fn prompts_filter_skip_snooze() {
 }
 
 #[test]
+fn a_narrow_header_drops_whole_items_never_half_words() {
+    let app = demo_app();
+    let header = &render_lines(&app, 80, 24)[0];
+    assert!(
+        header.contains("44 open") && header.contains("draft-only"),
+        "{header}"
+    );
+    assert!(
+        header.ends_with("outbox 0"),
+        "the last item that fits is whole: {header:?}"
+    );
+    assert!(
+        !header.contains("contacts"),
+        "lower-priority counts are left out at 80 columns"
+    );
+    let wide = &render_lines(&app, 160, 24)[0];
+    assert!(wide.ends_with("78 threads"), "{wide}");
+}
+
+#[test]
 fn small_and_wide_terminals_render() {
     let app = demo_app();
     for (w, h) in [(40, 10), (80, 24), (200, 60), (20, 5)] {

@@ -62,24 +62,37 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let c = &app.data.counts;
     let mut spans = vec![
         Span::styled(format!(" {} ", strings::APP), theme.title),
-        Span::styled(format!("· {} · ", app.now.format("%a %d %b %Y")), theme.text),
+        Span::styled(format!("· {} · ", app.now.format("%a %d %b")), theme.text),
     ];
     match app.source {
         Source::Demo => spans.push(Span::styled(strings::DEMO_BADGE, theme.badge)),
         Source::Live => spans.push(Span::styled("mirror", theme.dim)),
     }
-    spans.push(Span::styled(
-        format!(
-            " · {open} open · {accepted} accepted · {} contacts · {} deals · {} threads · outbox {}",
-            c.contacts, c.deals, c.threads, c.outbox_pending
-        ),
-        theme.text,
-    ));
     let mode = match app.safety {
         SafetyMode::DraftOnly => strings::DRAFT_ONLY,
         SafetyMode::Send => strings::SEND_MODE,
     };
-    spans.push(Span::styled(format!(" · {mode}"), theme.dim));
+    // Most important first; whatever does not fit the width is left out whole.
+    let extras = [
+        (format!(" · {open} open · {accepted} accepted"), theme.text),
+        (format!(" · {mode}"), theme.dim),
+        (format!(" · outbox {}", c.outbox_pending), theme.text),
+        (
+            format!(
+                " · {} contacts · {} deals · {} threads",
+                c.contacts, c.deals, c.threads
+            ),
+            theme.dim,
+        ),
+    ];
+    let mut used: usize = spans.iter().map(|s| s.width()).sum();
+    for (text, style) in extras {
+        let w = unicode_width::UnicodeWidthStr::width(text.as_str());
+        if used + w <= area.width as usize {
+            used += w;
+            spans.push(Span::styled(text, style));
+        }
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
