@@ -71,6 +71,18 @@ pub enum Command {
     },
     /// A short summary: new replies, moves due, drafts, outbox.
     WhatsUp,
+    /// Mirror HubSpot (and, later, Gmail) into the local database, with progress.
+    Sync {
+        /// Sync HubSpot (the default when no source is named).
+        #[arg(long)]
+        hubspot: bool,
+        /// Sync Gmail.
+        #[arg(long)]
+        gmail: bool,
+        /// Fetch everything again instead of resuming.
+        #[arg(long)]
+        full: bool,
+    },
     /// Show or check the configuration.
     Config {
         /// path | check
@@ -143,6 +155,7 @@ pub fn main() -> ExitCode {
         Some(Command::Moves { json, limit, all }) => commands::moves(&ctx, json, limit, all),
         Some(Command::Explain { query, json }) => commands::explain(&ctx, &query, json),
         Some(Command::WhatsUp) => commands::whats_up(&ctx),
+        Some(Command::Sync { hubspot, gmail, full }) => commands::sync(&ctx, hubspot || !gmail, gmail, full),
         Some(Command::Config {
             action: ConfigAction::Check,
         }) => commands::config_check(&ctx),

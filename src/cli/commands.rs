@@ -127,3 +127,52 @@ pub fn config_check(ctx: &Context) -> anyhow::Result<()> {
         ctx.config.aps.effort
     ))
 }
+
+/// `casey sync`.
+pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Result<()> {
+    if ctx.demo {
+        anyhow::bail!("the demo data is bundled with casey; there is nothing to sync");
+    }
+    if gmail {
+        anyhow::bail!("Gmail sync is not available in this version yet; `casey sync --hubspot` works");
+    }
+    if !hubspot {
+        return Ok(());
+    }
+    let token = std::env::var("CASEYOS_HUBSPOT_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| secrecy::SecretString::from(t.trim().to_string()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no HubSpot token: set CASEYOS_HUBSPOT_TOKEN to a private-app token \
+                 (scopes crm.objects.contacts/companies/deals.read)"
+            )
+        })?;
+    let client = crate::connectors::hubspot::client::HubSpotClient::new(
+        &ctx.config.hubspot.api_base,
+        token,
+        crate::connectors::hubspot::client::Retry::default(),
+    )?;
+    let mut store = open_store(ctx, false, false)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let summary = rt.block_on(crate::sync::hubspot::sync(&client, &mut store, full, |p| {
+        if interactive {
+            eprint!(
+                "\r\x1b[2Khubspot {}: {} fetched ({} pages)",
+                p.object_type, p.fetched, p.pages
+            );
+        }
+    }));
+    if interactive {
+        eprintln!();
+    }
+    let summary = summary?;
+    output::print(&format!(
+        "hubspot: {} records fetched in {} requests, {:.1} s\n",
+        summary.fetched, summary.requests, summary.seconds
+    ))
+}

@@ -43,7 +43,20 @@ fn mailboxes(json: &str) -> Vec<Mailbox> {
 impl Store {
     /// Writes a batch in one transaction: all of it lands or none of it does.
     pub fn apply_batch(&mut self, b: &MirrorBatch) -> Result<()> {
+        self.apply_page(b, None)
+    }
+
+    /// Writes a batch and moves a sync cursor in the same transaction, so an interrupted sync
+    /// resumes exactly after the last page that landed and never leaves half a page.
+    pub fn apply_page(&mut self, b: &MirrorBatch, cursor: Option<(&str, &str, &str)>) -> Result<()> {
         let tx = self.conn_mut().transaction()?;
+        if let Some((source, object_type, value)) = cursor {
+            tx.execute(
+                "INSERT INTO sync_cursors(source, object_type, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(source, object_type) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                params![source, object_type, value, super::ts(chrono::Utc::now())],
+            )?;
+        }
         {
             let mut assoc_del =
                 tx.prepare_cached("DELETE FROM associations WHERE from_type = ?1 AND from_id = ?2")?;

@@ -282,6 +282,56 @@ impl Store {
         Ok(())
     }
 
+    /// A sync cursor (`source`, `object_type`), if one was stored.
+    pub fn cursor(&self, source: &str, object_type: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT cursor FROM sync_cursors WHERE source = ?1 AND object_type = ?2",
+                [source, object_type],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Forgets a source's cursors (`casey sync --full`).
+    pub fn reset_cursors(&self, source: &str) -> Result<usize> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM sync_cursors WHERE source = ?1", [source])?)
+    }
+
+    /// Rows in one mirror table (for `casey doctor` and tests); unknown names are refused.
+    pub fn table_count(&self, table: &str) -> Result<usize> {
+        const TABLES: &[&str] = &[
+            "contacts",
+            "companies",
+            "deals",
+            "pipelines",
+            "stages",
+            "associations",
+            "tasks",
+            "notes",
+            "threads",
+            "messages",
+            "drafts",
+            "moves",
+            "decisions",
+            "outcomes",
+            "telemetry",
+            "outbox",
+            "sync_cursors",
+            "audit_log",
+        ];
+        let Some(t) = TABLES.iter().find(|t| **t == table) else {
+            return Err(rusqlite::Error::InvalidParameterName(table.to_string()).into());
+        };
+        let n: i64 = self
+            .conn()
+            .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
     /// Row counts.
     pub fn counts(&self) -> Result<Counts> {
         let n = |table: &str| -> Result<usize> {

@@ -2,3 +2,4 @@
 //! engines arrive here with their connectors and share the same batch writes.
 
 pub mod demo;
+pub mod hubspot;

@@ -1,4 +1,5 @@
-//! HubSpot CRM v3: wire models (the HTTP client arrives with the sync engine).
+//! HubSpot CRM v3: HTTP client, wire models and their mapping to mirror entities.
 
+pub mod client;
 pub mod map;
 pub mod wire;

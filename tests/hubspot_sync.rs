@@ -1,0 +1,280 @@
+//! HubSpot first sync against the local fake: exact mirroring, paging, resume after failure,
+//! retries, and errors that say what to do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support {
+    pub mod fake_hubspot;
+}
+
+use std::time::Duration;
+
+use caseyos::connectors::hubspot::client::{HubSpotClient, HubSpotError, Retry};
+use caseyos::store::Store;
+use caseyos::sync::hubspot::{SyncError, sync};
+use secrecy::SecretString;
+use support::fake_hubspot::{FakeHubSpot, Fault, FaultKind, TOKEN};
+
+fn client(fake: &FakeHubSpot, token: &str) -> HubSpotClient {
+    let fast = Retry {
+        attempts: 5,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+    };
+    HubSpotClient::new(&fake.server.uri(), SecretString::from(token.to_string()), fast).unwrap()
+}
+
+fn count(store: &Store, table: &str) -> usize {
+    store.table_count(table).unwrap()
+}
+
+#[tokio::test]
+async fn first_sync_of_5000_contacts_mirrors_exactly() {
+    let fake = FakeHubSpot::start(200, 5_000, 300, 50).await;
+    let mut store = Store::open_in_memory().unwrap();
+    let mut pages = 0;
+    let summary = sync(&client(&fake, TOKEN), &mut store, false, |_| pages += 1)
+        .await
+        .unwrap();
+    assert_eq!(summary.fetched, 200 + 5_000 + 300 + 50 + 50);
+    // 1 pipelines request + 2 + 50 + 3 + 1 + 1 list pages.
+    assert_eq!(summary.requests, 58);
+    assert_eq!(pages, 57);
+    for (table, n) in [
+        ("companies", 200),
+        ("contacts", 5_000),
+        ("deals", 300),
+        ("tasks", 50),
+        ("notes", 50),
+        ("stages", 5),
+    ] {
+        assert_eq!(count(&store, table), n, "{table}");
+    }
+    let mirror = store.load_mirror().unwrap();
+    let c = mirror.contacts.iter().find(|c| c.id == "104999").unwrap();
+    assert_eq!(
+        c.email.as_deref(),
+        Some("person4999@c199.example"),
+        "emails are lower-cased"
+    );
+    assert_eq!(c.company_id.as_deref(), Some("20199"));
+    let d = mirror.deals.iter().find(|d| d.id == "300007").unwrap();
+    assert_eq!(
+        (d.contact_ids.clone(), d.company_ids.clone()),
+        (vec!["100007".to_string()], vec!["20007".to_string()])
+    );
+    assert_eq!(d.amount, Some(8_000.0));
+    let stage = mirror.stages.iter().find(|s| s.id == "contractsent").unwrap();
+    assert_eq!(stage.probability, 0.9);
+}
+
+#[tokio::test]
+async fn a_rejected_token_says_what_to_run_and_stores_nothing() {
+    let fake = FakeHubSpot::start(5, 5, 5, 5).await;
+    let mut store = Store::open_in_memory().unwrap();
+    let err = sync(&client(&fake, "pat-wrong"), &mut store, false, |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SyncError::HubSpot(HubSpotError::Unauthorized)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("casey auth hubspot"));
+    assert_eq!(count(&store, "contacts"), 0);
+    assert_eq!(fake.log().len(), 1, "a 401 is not retried");
+}
+
+#[tokio::test]
+async fn a_malformed_page_keeps_earlier_pages_and_the_next_run_resumes_there() {
+    let fake = FakeHubSpot::start(150, 450, 10, 0).await;
+    fake.inject(Fault {
+        object_type: "contacts",
+        offset: 200,
+        kind: FaultKind::Malformed,
+        times: 1,
+    });
+    let mut store = Store::open_in_memory().unwrap();
+    let err = sync(&client(&fake, TOKEN), &mut store, false, |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SyncError::HubSpot(HubSpotError::Malformed { .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("nothing from it was stored"));
+    assert_eq!(count(&store, "companies"), 150, "finished types stay");
+    assert_eq!(
+        count(&store, "contacts"),
+        200,
+        "the two pages before the bad one stay"
+    );
+    assert_eq!(
+        store.cursor("hubspot", "contacts:list").unwrap().as_deref(),
+        Some("200")
+    );
+
+    let before = fake.log().len();
+    sync(&client(&fake, TOKEN), &mut store, false, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(count(&store, "contacts"), 450);
+    assert_eq!(count(&store, "companies"), 150);
+    let resumed: Vec<String> = fake.log()[before..].to_vec();
+    assert!(
+        !resumed.iter().any(|r| r.starts_with("/crm/v3/objects/companies")),
+        "finished types are not refetched: {resumed:?}"
+    );
+    assert_eq!(
+        resumed
+            .iter()
+            .filter(|r| r.starts_with("/crm/v3/objects/contacts"))
+            .count(),
+        3,
+        "{resumed:?}"
+    );
+    assert!(resumed.contains(&"/crm/v3/objects/contacts?after=200".to_string()));
+    assert_eq!(
+        store.cursor("hubspot", "contacts:list").unwrap().as_deref(),
+        Some("complete")
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retried_and_converge() {
+    let clean = FakeHubSpot::start(30, 250, 40, 5).await;
+    let mut expected = Store::open_in_memory().unwrap();
+    sync(&client(&clean, TOKEN), &mut expected, false, |_| {})
+        .await
+        .unwrap();
+
+    let flaky = FakeHubSpot::start(30, 250, 40, 5).await;
+    flaky.inject(Fault {
+        object_type: "contacts",
+        offset: 0,
+        kind: FaultKind::RateLimit,
+        times: 2,
+    });
+    flaky.inject(Fault {
+        object_type: "deals",
+        offset: 0,
+        kind: FaultKind::Status(502),
+        times: 1,
+    });
+    flaky.inject(Fault {
+        object_type: "contacts",
+        offset: 100,
+        kind: FaultKind::Status(500),
+        times: 2,
+    });
+    let mut store = Store::open_in_memory().unwrap();
+    let summary = sync(&client(&flaky, TOKEN), &mut store, false, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.requests,
+        1 + 1 + 3 + 1 + 1 + 1 + 5,
+        "every retry is counted"
+    );
+    for table in ["companies", "contacts", "deals", "tasks", "notes", "associations"] {
+        assert_eq!(count(&store, table), count(&expected, table), "{table}");
+    }
+    assert_eq!(
+        store.load_mirror().unwrap().contacts,
+        expected.load_mirror().unwrap().contacts,
+        "the same mirror, record for record"
+    );
+}
+
+#[tokio::test]
+async fn persistent_server_errors_give_up_with_the_status() {
+    let fake = FakeHubSpot::start(3, 3, 3, 0).await;
+    fake.inject(Fault {
+        object_type: "companies",
+        offset: 0,
+        kind: FaultKind::Status(503),
+        times: 99,
+    });
+    let mut store = Store::open_in_memory().unwrap();
+    let err = sync(&client(&fake, TOKEN), &mut store, false, |_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("503"), "{err}");
+    assert_eq!(fake.log().len(), 1 + 5, "pipelines, then five attempts");
+}
+
+#[tokio::test]
+async fn a_full_sync_starts_over() {
+    let fake = FakeHubSpot::start(10, 120, 0, 0).await;
+    let mut store = Store::open_in_memory().unwrap();
+    sync(&client(&fake, TOKEN), &mut store, false, |_| {})
+        .await
+        .unwrap();
+    let before = fake.log().len();
+    let summary = sync(&client(&fake, TOKEN), &mut store, true, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.fetched, 130);
+    assert!(fake.log().len() > before);
+    assert_eq!(count(&store, "contacts"), 120, "upserts are idempotent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn casey_sync_hubspot_end_to_end_never_leaks_the_token() {
+    let fake = FakeHubSpot::start(20, 230, 15, 3).await;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let base = fake.server.uri();
+    let dir = data.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("casey")
+            .unwrap()
+            .env("CASEYOS_DATA_DIR", &dir)
+            .env("CASEYOS_CONFIG", dir.join("config.toml"))
+            .env("CASEYOS_HUBSPOT__API_BASE", &base)
+            .env("CASEYOS_HUBSPOT_TOKEN", TOKEN)
+            .env("CASEYOS_LOG", "trace")
+            .args(["sync", "--hubspot"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("hubspot: 271 records fetched"), "{stdout}");
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        assert!(
+            !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+            "token found on disk"
+        );
+    }
+    let store = Store::open(&data.path().join("casey.db")).unwrap();
+    assert_eq!(count(&store, "contacts"), 230);
+}
+
+#[test]
+fn casey_sync_without_a_token_or_on_the_demo_says_what_to_do() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("casey")
+            .unwrap()
+            .env("CASEYOS_DATA_DIR", data.path())
+            .env("CASEYOS_CONFIG", &config)
+            .env_remove("CASEYOS_HUBSPOT_TOKEN")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["sync"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CASEYOS_HUBSPOT_TOKEN"));
+    let out = run(&["--demo", "sync"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to sync"));
+    let out = run(&["sync", "--gmail"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Gmail sync is not available"));
+}
