@@ -113,12 +113,12 @@ fn demo_tui_in_tmux_accepts_persists_and_quits_cleanly() {
         .unwrap();
     assert!(started.success());
 
-    let screen = tmux.wait_for("the moves list", |s| s.contains("Today's Moves ("));
+    // The first frame can be captured while the terminal is still receiving it, so wait for
+    // the whole of it (list and detail pane) rather than for its first line.
+    let screen = tmux.wait_for("the moves list with the detail pane", |s| {
+        s.contains("Today's Moves (") && s.contains("Why this score")
+    });
     assert!(screen.contains("DEMO"), "{screen}");
-    assert!(
-        screen.contains("Why this score"),
-        "detail pane shows the breakdown:\n{screen}"
-    );
     assert!(!screen.contains('\u{1b}'));
 
     // Second move: accept it.

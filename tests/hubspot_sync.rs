@@ -23,6 +23,17 @@ fn client(fake: &FakeHubSpot, token: &str) -> HubSpotClient {
     HubSpotClient::new(&fake.server.uri(), SecretString::from(token.to_string()), fast).unwrap()
 }
 
+/// The wall clock of the first sync in each test.
+fn t0() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-21T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+fn hours(h: i64) -> chrono::DateTime<chrono::Utc> {
+    t0() + chrono::Duration::hours(h)
+}
+
 fn count(store: &Store, table: &str) -> usize {
     store.table_count(table).unwrap()
 }
@@ -32,7 +43,7 @@ async fn first_sync_of_5000_contacts_mirrors_exactly() {
     let fake = FakeHubSpot::start(200, 5_000, 300, 50).await;
     let mut store = Store::open_in_memory().unwrap();
     let mut pages = 0;
-    let summary = sync(&client(&fake, TOKEN), &mut store, false, |_| pages += 1)
+    let summary = sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| pages += 1)
         .await
         .unwrap();
     assert_eq!(summary.fetched, 200 + 5_000 + 300 + 50 + 50);
@@ -71,7 +82,7 @@ async fn first_sync_of_5000_contacts_mirrors_exactly() {
 async fn a_rejected_token_says_what_to_run_and_stores_nothing() {
     let fake = FakeHubSpot::start(5, 5, 5, 5).await;
     let mut store = Store::open_in_memory().unwrap();
-    let err = sync(&client(&fake, "pat-wrong"), &mut store, false, |_| {})
+    let err = sync(&client(&fake, "pat-wrong"), &mut store, false, t0(), |_| {})
         .await
         .unwrap_err();
     assert!(
@@ -93,7 +104,7 @@ async fn a_malformed_page_keeps_earlier_pages_and_the_next_run_resumes_there() {
         times: 1,
     });
     let mut store = Store::open_in_memory().unwrap();
-    let err = sync(&client(&fake, TOKEN), &mut store, false, |_| {})
+    let err = sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
         .await
         .unwrap_err();
     assert!(
@@ -113,20 +124,22 @@ async fn a_malformed_page_keeps_earlier_pages_and_the_next_run_resumes_there() {
     );
 
     let before = fake.log().len();
-    sync(&client(&fake, TOKEN), &mut store, false, |_| {})
+    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
         .await
         .unwrap();
     assert_eq!(count(&store, "contacts"), 450);
     assert_eq!(count(&store, "companies"), 150);
     let resumed: Vec<String> = fake.log()[before..].to_vec();
     assert!(
-        !resumed.iter().any(|r| r.starts_with("/crm/v3/objects/companies")),
-        "finished types are not refetched: {resumed:?}"
+        !resumed
+            .iter()
+            .any(|r| r.starts_with("/crm/v3/objects/companies?")),
+        "finished types are not listed again: {resumed:?}"
     );
     assert_eq!(
         resumed
             .iter()
-            .filter(|r| r.starts_with("/crm/v3/objects/contacts"))
+            .filter(|r| r.starts_with("/crm/v3/objects/contacts?"))
             .count(),
         3,
         "{resumed:?}"
@@ -142,7 +155,7 @@ async fn a_malformed_page_keeps_earlier_pages_and_the_next_run_resumes_there() {
 async fn rate_limits_and_server_errors_are_retried_and_converge() {
     let clean = FakeHubSpot::start(30, 250, 40, 5).await;
     let mut expected = Store::open_in_memory().unwrap();
-    sync(&client(&clean, TOKEN), &mut expected, false, |_| {})
+    sync(&client(&clean, TOKEN), &mut expected, false, t0(), |_| {})
         .await
         .unwrap();
 
@@ -166,7 +179,7 @@ async fn rate_limits_and_server_errors_are_retried_and_converge() {
         times: 2,
     });
     let mut store = Store::open_in_memory().unwrap();
-    let summary = sync(&client(&flaky, TOKEN), &mut store, false, |_| {})
+    let summary = sync(&client(&flaky, TOKEN), &mut store, false, t0(), |_| {})
         .await
         .unwrap();
     assert_eq!(
@@ -194,7 +207,7 @@ async fn persistent_server_errors_give_up_with_the_status() {
         times: 99,
     });
     let mut store = Store::open_in_memory().unwrap();
-    let err = sync(&client(&fake, TOKEN), &mut store, false, |_| {})
+    let err = sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains("503"), "{err}");
@@ -205,11 +218,11 @@ async fn persistent_server_errors_give_up_with_the_status() {
 async fn a_full_sync_starts_over() {
     let fake = FakeHubSpot::start(10, 120, 0, 0).await;
     let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, false, |_| {})
+    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
         .await
         .unwrap();
     let before = fake.log().len();
-    let summary = sync(&client(&fake, TOKEN), &mut store, true, |_| {})
+    let summary = sync(&client(&fake, TOKEN), &mut store, true, t0(), |_| {})
         .await
         .unwrap();
     assert_eq!(summary.fetched, 130);
@@ -277,4 +290,130 @@ fn casey_sync_without_a_token_or_on_the_demo_says_what_to_do() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to sync"));
     let out = run(&["sync", "--gmail"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Gmail sync is not available"));
+}
+
+fn names(store: &Store) -> std::collections::HashMap<String, String> {
+    store
+        .load_mirror()
+        .unwrap()
+        .contacts
+        .into_iter()
+        .map(|c| (c.id, c.first_name.unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_second_sync_after_300_changes_fetches_only_those() {
+    let fake = FakeHubSpot::start(50, 3_000, 100, 10).await;
+    let mut store = Store::open_in_memory().unwrap();
+    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+        .await
+        .unwrap();
+    let associations = store.table_count("associations").unwrap();
+    assert_eq!(
+        associations,
+        2 * 100 + 10 + 10,
+        "deal, task and note links (a contact's company is a column)"
+    );
+    fake.modify("contacts", 1_000, 300, "2026-11-21T08:00:00.000Z");
+    let mut fetched = std::collections::HashMap::new();
+    let summary = sync(&client(&fake, TOKEN), &mut store, false, hours(9), |p| {
+        fetched.insert(p.object_type, p.fetched);
+    })
+    .await
+    .unwrap();
+    assert_eq!(fetched["contacts"], 300, "{fetched:?}");
+    for t in ["companies", "deals", "tasks", "notes"] {
+        assert_eq!(fetched[t], 0, "{t}: nothing changed");
+    }
+    assert_eq!(
+        summary.requests,
+        2 + 4,
+        "two search pages for contacts, one per other type, no pipelines"
+    );
+    let names = names(&store);
+    assert_eq!(names.values().filter(|n| n.starts_with("changed")).count(), 300);
+    assert_eq!(names["101150"], "changed 101150");
+    assert_eq!(store.table_count("contacts").unwrap(), 3_000);
+    let c = store
+        .load_mirror()
+        .unwrap()
+        .contacts
+        .into_iter()
+        .find(|c| c.id == "101150")
+        .unwrap();
+    assert_eq!(
+        c.company_id.as_deref(),
+        Some("20000"),
+        "search results carry no associations; the stored ones stay"
+    );
+    assert_eq!(
+        store.table_count("associations").unwrap(),
+        associations,
+        "no association was lost"
+    );
+}
+
+#[tokio::test]
+async fn a_no_change_incremental_sync_is_one_request_per_object_type() {
+    let fake = FakeHubSpot::start(20, 300, 20, 5).await;
+    let mut store = Store::open_in_memory().unwrap();
+    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+        .await
+        .unwrap();
+    let summary = sync(&client(&fake, TOKEN), &mut store, false, hours(1), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.requests, 5,
+        "companies, contacts, deals, tasks, notes; pipelines at most daily"
+    );
+    assert_eq!(fake.searches(), 5);
+}
+
+#[tokio::test]
+async fn more_than_10k_changes_sharing_one_timestamp_complete_without_gaps() {
+    let fake = FakeHubSpot::start(5, 12_500, 0, 0).await;
+    let mut store = Store::open_in_memory().unwrap();
+    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+        .await
+        .unwrap();
+    fake.modify("contacts", 0, 12_500, "2026-11-21T08:00:00.000Z");
+    let before = fake.searches();
+    sync(&client(&fake, TOKEN), &mut store, false, hours(9), |_| {})
+        .await
+        .unwrap();
+    let names = names(&store);
+    assert_eq!(names.len(), 12_500);
+    assert!(
+        names.values().all(|n| n.starts_with("changed")),
+        "every change landed"
+    );
+    let searches = fake.searches() - before;
+    // Window to the cap, restart at the shared timestamp (cap again), then walk it by id.
+    assert!(
+        searches <= 3 * (12_500 / 200) + 10,
+        "bounded: {searches} search requests"
+    );
+    // The next sync finds nothing new: one request per type.
+    let third = sync(&client(&fake, TOKEN), &mut store, false, hours(10), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(third.requests, 5);
+}
+
+#[tokio::test]
+async fn late_indexed_records_inside_the_overlap_are_still_picked_up() {
+    let fake = FakeHubSpot::start(5, 50, 0, 0).await;
+    let mut store = Store::open_in_memory().unwrap();
+    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+        .await
+        .unwrap();
+    // Saved 2 minutes before the last sync started, but indexed by search only after it.
+    let late = (t0() - chrono::Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    fake.modify("contacts", 7, 1, &late);
+    sync(&client(&fake, TOKEN), &mut store, false, hours(1), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(names(&store)["100007"], "changed 100007");
 }

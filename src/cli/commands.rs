@@ -159,14 +159,20 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
         .enable_all()
         .build()?;
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let summary = rt.block_on(crate::sync::hubspot::sync(&client, &mut store, full, |p| {
-        if interactive {
-            eprint!(
-                "\r\x1b[2Khubspot {}: {} fetched ({} pages)",
-                p.object_type, p.fetched, p.pages
-            );
-        }
-    }));
+    let summary = rt.block_on(crate::sync::hubspot::sync(
+        &client,
+        &mut store,
+        full,
+        ctx.clock.now(),
+        |p: &crate::sync::hubspot::Progress| {
+            if interactive {
+                eprint!(
+                    "\r\x1b[2Khubspot {}: {} fetched ({} pages)",
+                    p.object_type, p.fetched, p.pages
+                );
+            }
+        },
+    ));
     if interactive {
         eprintln!();
     }

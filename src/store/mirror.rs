@@ -30,6 +30,8 @@ pub struct MirrorBatch {
     pub messages: Vec<(Message, Option<String>)>,
     /// Drafts.
     pub drafts: Vec<Draft>,
+    /// The records came without associations (search results): keep the stored ones.
+    pub keep_associations: bool,
 }
 
 fn req_ts(s: String) -> DateTime<Utc> {
@@ -43,14 +45,14 @@ fn mailboxes(json: &str) -> Vec<Mailbox> {
 impl Store {
     /// Writes a batch in one transaction: all of it lands or none of it does.
     pub fn apply_batch(&mut self, b: &MirrorBatch) -> Result<()> {
-        self.apply_page(b, None)
+        self.apply_page(b, &[])
     }
 
     /// Writes a batch and moves a sync cursor in the same transaction, so an interrupted sync
     /// resumes exactly after the last page that landed and never leaves half a page.
-    pub fn apply_page(&mut self, b: &MirrorBatch, cursor: Option<(&str, &str, &str)>) -> Result<()> {
+    pub fn apply_page(&mut self, b: &MirrorBatch, cursors: &[(&str, &str, &str)]) -> Result<()> {
         let tx = self.conn_mut().transaction()?;
-        if let Some((source, object_type, value)) = cursor {
+        for (source, object_type, value) in cursors {
             tx.execute(
                 "INSERT INTO sync_cursors(source, object_type, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(source, object_type) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
@@ -63,7 +65,11 @@ impl Store {
             let mut assoc_ins = tx.prepare_cached(
                 "INSERT OR IGNORE INTO associations(from_type, from_id, to_type, to_id) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            let keep = b.keep_associations;
             let mut link = |from_type: &str, from_id: &str, to: &[(&str, &Vec<String>)]| -> Result<()> {
+                if keep {
+                    return Ok(());
+                }
                 assoc_del.execute([from_type, from_id])?;
                 for (to_type, ids) in to {
                     for id in ids.iter() {
@@ -73,9 +79,16 @@ impl Store {
                 Ok(())
             };
             let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO contacts(id, email, first_name, last_name, company_name, company_id, job_title,
+                "INSERT INTO contacts(id, email, first_name, last_name, company_name, company_id, job_title,
                    lifecycle_stage, created_at, updated_at, recent_conversion_at, recent_conversion_event, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT(id) DO UPDATE SET email = excluded.email, first_name = excluded.first_name,
+                   last_name = excluded.last_name, company_name = excluded.company_name,
+                   company_id = CASE WHEN ?14 THEN contacts.company_id ELSE excluded.company_id END,
+                   job_title = excluded.job_title, lifecycle_stage = excluded.lifecycle_stage,
+                   created_at = excluded.created_at, updated_at = excluded.updated_at,
+                   recent_conversion_at = excluded.recent_conversion_at,
+                   recent_conversion_event = excluded.recent_conversion_event, raw = excluded.raw",
             )?;
             for (c, raw) in &b.contacts {
                 st.execute(params![
@@ -91,7 +104,8 @@ impl Store {
                     ts(c.updated_at),
                     ts(c.recent_conversion_at),
                     c.recent_conversion_event,
-                    raw
+                    raw,
+                    keep
                 ])?;
             }
             let mut st = tx.prepare_cached(

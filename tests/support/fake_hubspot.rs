@@ -9,6 +9,13 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// When the newest record of each type was modified.
+pub fn newest() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
 /// The token the fake accepts.
 pub const TOKEN: &str = "pat-test-not-a-secret";
 
@@ -41,6 +48,76 @@ struct State {
     objects: HashMap<String, Vec<Value>>,
     faults: Vec<Fault>,
     log: Vec<String>,
+    searches: usize,
+}
+
+/// A record's value for a search property: timestamps as ms, `hs_object_id` as the id.
+fn sort_value(record: &Value, property: &str) -> i64 {
+    if property == "hs_object_id" {
+        return record["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    }
+    record["properties"][property]
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.timestamp_millis())
+        .unwrap_or(0)
+}
+
+/// The search endpoint: OR of filter groups, AND of filters, one ascending sort, 10k cap.
+fn search(all: &[Value], body: &Value) -> ResponseTemplate {
+    let matches = |r: &Value| {
+        body["filterGroups"].as_array().into_iter().flatten().any(|g| {
+            g["filters"].as_array().into_iter().flatten().all(|f| {
+                let prop = f["propertyName"].as_str().unwrap_or("");
+                let want: i64 = f["value"].as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
+                let have = sort_value(r, prop);
+                match f["operator"].as_str().unwrap_or("") {
+                    "EQ" => have == want,
+                    "GT" => have > want,
+                    "GTE" => have >= want,
+                    "LT" => have < want,
+                    "LTE" => have <= want,
+                    _ => false,
+                }
+            })
+        })
+    };
+    let sort = body["sorts"][0]["propertyName"]
+        .as_str()
+        .unwrap_or("hs_object_id")
+        .to_string();
+    let mut hits: Vec<(i64, &Value)> = all
+        .iter()
+        .filter(|r| matches(r))
+        .map(|r| (sort_value(r, &sort), r))
+        .collect();
+    // Like HubSpot, records with equal sort values come back in no particular order: here a
+    // scrambled one, so a sync that assumes id order within a timestamp loses records.
+    hits.sort_by_key(|(k, r)| (*k, sort_value(r, "hs_object_id").wrapping_mul(7_919) % 10_007));
+    let limit = body["limit"].as_u64().unwrap_or(10).min(200) as usize;
+    let offset: usize = body["after"].as_str().and_then(|a| a.parse().ok()).unwrap_or(0);
+    if offset + limit > 10_000 {
+        return error(
+            400,
+            "VALIDATION_ERROR",
+            "paging beyond 10000 results is not supported",
+        );
+    }
+    let page: Vec<Value> = hits
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, r)| {
+            let mut r = (*r).clone();
+            r.as_object_mut().map(|o| o.remove("associations"));
+            r
+        })
+        .collect();
+    let mut out = json!({ "total": hits.len(), "results": page });
+    if offset + limit < hits.len() {
+        out["paging"] = json!({ "next": { "after": (offset + limit).to_string() } });
+    }
+    ResponseTemplate::new(200).set_body_json(out)
 }
 
 /// The fake server and its data.
@@ -82,6 +159,20 @@ impl Respond for Handler {
         if req.url.path() == "/crm/v3/pipelines/deals" {
             return ResponseTemplate::new(200).set_body_json(pipelines());
         }
+        if let Some(object_type) = req
+            .url
+            .path()
+            .strip_prefix("/crm/v3/objects/")
+            .and_then(|p| p.strip_suffix("/search"))
+        {
+            let body: Value = match serde_json::from_slice(&req.body) {
+                Ok(b) => b,
+                Err(_) => return error(400, "VALIDATION_ERROR", "body is not JSON"),
+            };
+            st.searches += 1;
+            let empty = Vec::new();
+            return search(st.objects.get(object_type).unwrap_or(&empty), &body);
+        }
         let object_type = req.url.path().trim_start_matches("/crm/v3/objects/").to_string();
         let offset: usize = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
         let limit: usize = query
@@ -104,10 +195,18 @@ impl Respond for Handler {
                 })),
             };
         }
-        let all = st.objects.get(&object_type).cloned().unwrap_or_default();
-        let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
+        let total = st.objects.get(&object_type).map(Vec::len).unwrap_or(0);
+        let page: Vec<Value> = st
+            .objects
+            .get(&object_type)
+            .into_iter()
+            .flatten()
+            .skip(offset)
+            .take(limit)
+            .cloned()
+            .collect();
         let mut body = json!({ "results": page });
-        if offset + limit < all.len() {
+        if offset + limit < total {
             let after = (offset + limit).to_string();
             body["paging"] =
                 json!({ "next": { "after": after, "link": format!("{}?after={after}", req.url.path()) } });
@@ -139,11 +238,16 @@ impl FakeHubSpot {
         let mut st = State::default();
         let company_id = |i: usize| format!("{}", 20_000 + i);
         let contact_id = |i: usize| format!("{}", 100_000 + i);
+        // Record i of every type was last modified i hours before the newest one.
+        let modified = |i: usize| {
+            (newest() - chrono::Duration::hours(i as i64))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
         st.objects.insert(
             "companies".into(),
             (0..companies)
                 .map(|i| json!({"id": company_id(i), "properties": {"name": format!("Company {i}"), "domain": format!("c{i}.example"),
-                    "numberofemployees": format!("{}", 10 + i), "hs_lastmodifieddate": "2026-11-01T10:00:00.000Z"},
+                    "numberofemployees": format!("{}", 10 + i), "hs_lastmodifieddate": modified(i)},
                     "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-11-01T10:00:00Z", "archived": false}))
                 .collect(),
         );
@@ -152,7 +256,7 @@ impl FakeHubSpot {
             (0..contacts)
                 .map(|i| json!({"id": contact_id(i), "properties": {"email": format!("Person{i}@C{}.example", i % companies.max(1)),
                     "firstname": format!("P{i}"), "lastname": "Tester", "lifecyclestage": "lead",
-                    "createdate": "2026-10-01T09:00:00.000Z", "lastmodifieddate": "2026-11-01T10:00:00.000Z"},
+                    "createdate": "2026-10-01T09:00:00.000Z", "lastmodifieddate": modified(i)},
                     "createdAt": "2026-10-01T09:00:00Z", "updatedAt": "2026-11-01T10:00:00Z", "archived": false,
                     "associations": {"companies": assoc("contact_to_company", &[company_id(i % companies.max(1))])}}))
                 .collect(),
@@ -162,7 +266,7 @@ impl FakeHubSpot {
             (0..deals)
                 .map(|i| json!({"id": format!("{}", 300_000 + i), "properties": {"dealname": format!("Deal {i}"),
                     "amount": format!("{}", 1000 * (i + 1)), "dealstage": "qualifiedtobuy", "pipeline": "default",
-                    "closedate": "2026-12-15T00:00:00.000Z", "hs_lastmodifieddate": "2026-11-01T10:00:00.000Z"},
+                    "closedate": "2026-12-15T00:00:00.000Z", "hs_lastmodifieddate": modified(i)},
                     "createdAt": "2026-09-01T00:00:00Z", "updatedAt": "2026-11-01T10:00:00Z", "archived": false,
                     "associations": {"contacts": assoc("deal_to_contact", &[contact_id(i)]),
                                      "companies": assoc("deal_to_company", &[company_id(i % companies.max(1))])}}))
@@ -173,7 +277,8 @@ impl FakeHubSpot {
                 kind.into(),
                 (0..tasks)
                     .map(|i| json!({"id": format!("{}{}", if kind == "tasks" { 4 } else { 5 }, 10_000 + i), "properties": {
-                        body_key: format!("{kind} {i}"), "hs_task_status": "NOT_STARTED", "hs_timestamp": "2026-11-10T10:00:00.000Z"},
+                        body_key: format!("{kind} {i}"), "hs_task_status": "NOT_STARTED", "hs_timestamp": "2026-11-10T10:00:00.000Z",
+                        "hs_lastmodifieddate": modified(i)},
                         "archived": false, "associations": {"contacts": assoc("x", &[contact_id(i)])}}))
                     .collect(),
             );
@@ -181,6 +286,11 @@ impl FakeHubSpot {
         let state = Arc::new(Mutex::new(st));
         Mock::given(method("GET"))
             .and(path_regex(r"^/crm/v3/objects/[a-z]+$"))
+            .respond_with(Handler(state.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/crm/v3/objects/[a-z]+/search$"))
             .respond_with(Handler(state.clone()))
             .mount(&server)
             .await;
@@ -195,6 +305,40 @@ impl FakeHubSpot {
     /// Adds a fault.
     pub fn inject(&self, fault: Fault) {
         self.state.lock().unwrap().faults.push(fault);
+    }
+
+    /// Changes `n` records of a type starting at `first`: a new name/subject and a new
+    /// modification time (RFC 3339).
+    pub fn modify(&self, object_type: &str, first: usize, n: usize, modified: &str) {
+        let mut st = self.state.lock().unwrap();
+        let prop = if object_type == "contacts" {
+            "lastmodifieddate"
+        } else {
+            "hs_lastmodifieddate"
+        };
+        let name = match object_type {
+            "contacts" => "firstname",
+            "companies" => "name",
+            "deals" => "dealname",
+            "tasks" => "hs_task_subject",
+            _ => "hs_note_body",
+        };
+        for r in st
+            .objects
+            .get_mut(object_type)
+            .unwrap()
+            .iter_mut()
+            .skip(first)
+            .take(n)
+        {
+            r["properties"][prop] = json!(modified);
+            r["properties"][name] = json!(format!("changed {}", r["id"].as_str().unwrap()));
+        }
+    }
+
+    /// Search requests served so far.
+    pub fn searches(&self) -> usize {
+        self.state.lock().unwrap().searches
     }
 
     /// Requests served so far (`path?after=...`).

@@ -150,6 +150,17 @@ impl HubSpotClient {
         self.get(&format!("/crm/v3/objects/{object_type}"), &query).await
     }
 
+    /// One page of `POST /crm/v3/objects/{object_type}/search` with a ready-made body
+    /// (filterGroups, sorts, properties, limit ≤ 200, after).
+    pub async fn search_page(
+        &self,
+        object_type: &str,
+        body: &serde_json::Value,
+    ) -> Result<ObjectPage, HubSpotError> {
+        self.send(&format!("/crm/v3/objects/{object_type}/search"), &[], Some(body))
+            .await
+    }
+
     /// `GET /crm/v3/pipelines/deals`.
     pub async fn deal_pipelines(&self) -> Result<PipelineList, HubSpotError> {
         self.get("/crm/v3/pipelines/deals", &[]).await
@@ -172,14 +183,25 @@ impl HubSpotClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, HubSpotError> {
+        self.send(path, query, None).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, HubSpotError> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = self
-                .http
-                .get(&url)
+            let request = match body {
+                Some(b) => self.http.post(&url).json(b),
+                None => self.http.get(&url),
+            };
+            let sent = request
                 .bearer_auth(self.token.expose_secret())
                 .query(query)
                 .send()
