@@ -61,6 +61,48 @@ pub struct HubSpot {
     pub token_url: String,
     /// Rate limit per 10-second window.
     pub requests_per_10s: u32,
+    /// Search requests per second.
+    pub search_per_second: u32,
+    /// Failures in a row that pause requests (circuit breaker).
+    pub breaker_failures: u32,
+    /// Seconds the breaker pauses requests.
+    pub breaker_cooldown_seconds: u64,
+    /// Per-request timeout in seconds.
+    pub timeout_seconds: u64,
+    /// Hours between checks for records deleted or archived in HubSpot.
+    pub deletion_check_hours: u32,
+    /// Properties to mirror on top of the ones CaseyOS needs.
+    pub extra_properties: ExtraProperties,
+}
+
+/// `[hubspot.extra_properties]`: property names per object type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraProperties {
+    /// Extra contact properties.
+    pub contacts: Vec<String>,
+    /// Extra company properties.
+    pub companies: Vec<String>,
+    /// Extra deal properties.
+    pub deals: Vec<String>,
+    /// Extra task properties.
+    pub tasks: Vec<String>,
+    /// Extra note properties.
+    pub notes: Vec<String>,
+}
+
+impl ExtraProperties {
+    /// The extra properties of one object type.
+    pub fn of(&self, object_type: &str) -> &[String] {
+        match object_type {
+            "contacts" => &self.contacts,
+            "companies" => &self.companies,
+            "deals" => &self.deals,
+            "tasks" => &self.tasks,
+            "notes" => &self.notes,
+            _ => &[],
+        }
+    }
 }
 
 /// `[google]`.
@@ -336,8 +378,36 @@ impl Config {
                 ));
             }
         }
-        if self.hubspot.requests_per_10s == 0 {
-            return Err(("hubspot.requests_per_10s".into(), "must be at least 1".into()));
+        for (key, value) in [
+            ("requests_per_10s", u64::from(self.hubspot.requests_per_10s)),
+            ("search_per_second", u64::from(self.hubspot.search_per_second)),
+            ("breaker_failures", u64::from(self.hubspot.breaker_failures)),
+            ("timeout_seconds", self.hubspot.timeout_seconds),
+            (
+                "deletion_check_hours",
+                u64::from(self.hubspot.deletion_check_hours),
+            ),
+        ] {
+            if value == 0 {
+                return Err((format!("hubspot.{key}"), "must be at least 1".into()));
+            }
+        }
+        for (kind, names) in [
+            ("contacts", &self.hubspot.extra_properties.contacts),
+            ("companies", &self.hubspot.extra_properties.companies),
+            ("deals", &self.hubspot.extra_properties.deals),
+            ("tasks", &self.hubspot.extra_properties.tasks),
+            ("notes", &self.hubspot.extra_properties.notes),
+        ] {
+            if let Some(bad) = names
+                .iter()
+                .find(|n| n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                return Err((
+                    format!("hubspot.extra_properties.{kind}"),
+                    format!("{bad:?} is not a HubSpot property name (letters, digits and _ only)"),
+                ));
+            }
         }
         crate::tui::keymap::Keymap::from_config(&self.keys).map_err(|(k, m)| (format!("keys.{k}"), m))?;
         Ok(())

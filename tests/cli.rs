@@ -51,12 +51,14 @@ fn every_valid_config_fixture_checks_ok() {
 fn every_invalid_config_fixture_names_file_line_and_key() {
     let expected = [
         ("bad_mode.toml", 5, "safety.mode"),
+        ("bad_property.toml", 3, "hubspot.extra_properties.contacts"),
         ("bad_type.toml", 3, "aps.revenue"),
         ("key_conflict.toml", 2, "keys.skip"),
         ("negative_weight.toml", 3, "aps.fit"),
         ("plain_http.toml", 2, "hubspot.api_base"),
         ("syntax.toml", 3, "moves.closing_soon_days"),
         ("unknown_key.toml", 3, "safety.send_everything"),
+        ("zero_rate.toml", 2, "hubspot.search_per_second"),
     ];
     let data = tempfile::tempdir().unwrap();
     let files = fixtures("invalid_configs");

@@ -1,54 +1,32 @@
-//! HubSpot first sync against the local fake: exact mirroring, paging, resume after failure,
-//! retries, and errors that say what to do.
+//! HubSpot sync against the local fake: exact mirroring, paging, incremental search, resume
+//! after failure, retries, and errors that say what to do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support {
     pub mod fake_hubspot;
+    pub mod hubspot_client;
 }
 
-use std::time::Duration;
-
-use caseyos::connectors::hubspot::client::{HubSpotClient, HubSpotError, Retry};
+use caseyos::connectors::hubspot::client::HubSpotError;
 use caseyos::store::Store;
 use caseyos::sync::hubspot::{SyncError, sync};
-use secrecy::SecretString;
 use support::fake_hubspot::{FakeHubSpot, Fault, FaultKind, TOKEN};
-
-fn client(fake: &FakeHubSpot, token: &str) -> HubSpotClient {
-    let fast = Retry {
-        attempts: 5,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-    };
-    HubSpotClient::new(&fake.server.uri(), SecretString::from(token.to_string()), fast).unwrap()
-}
-
-/// The wall clock of the first sync in each test.
-fn t0() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339("2026-11-21T00:00:00Z")
-        .unwrap()
-        .with_timezone(&chrono::Utc)
-}
-
-fn hours(h: i64) -> chrono::DateTime<chrono::Utc> {
-    t0() + chrono::Duration::hours(h)
-}
-
-fn count(store: &Store, table: &str) -> usize {
-    store.table_count(table).unwrap()
-}
+use support::hubspot_client::{client, count, full, hours, incremental, t0};
 
 #[tokio::test]
 async fn first_sync_of_5000_contacts_mirrors_exactly() {
     let fake = FakeHubSpot::start(200, 5_000, 300, 50).await;
     let mut store = Store::open_in_memory().unwrap();
     let mut pages = 0;
-    let summary = sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| pages += 1)
-        .await
-        .unwrap();
+    let summary = sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {
+        pages += 1
+    })
+    .await
+    .unwrap();
     assert_eq!(summary.fetched, 200 + 5_000 + 300 + 50 + 50);
-    // 1 pipelines request + 2 + 50 + 3 + 1 + 1 list pages.
-    assert_eq!(summary.requests, 58);
+    // Owners, pipelines, then 2 + 50 + 3 + 1 + 1 list pages.
+    assert_eq!(summary.requests, 59);
+    assert_eq!(summary.changed, summary.fetched, "everything is new");
     assert_eq!(pages, 57);
     for (table, n) in [
         ("companies", 200),
@@ -82,9 +60,15 @@ async fn first_sync_of_5000_contacts_mirrors_exactly() {
 async fn a_rejected_token_says_what_to_run_and_stores_nothing() {
     let fake = FakeHubSpot::start(5, 5, 5, 5).await;
     let mut store = Store::open_in_memory().unwrap();
-    let err = sync(&client(&fake, "pat-wrong"), &mut store, false, t0(), |_| {})
-        .await
-        .unwrap_err();
+    let err = sync(
+        &client(&fake, "pat-wrong"),
+        &mut store,
+        &incremental(),
+        t0(),
+        |_| {},
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, SyncError::HubSpot(HubSpotError::Unauthorized)),
         "{err}"
@@ -104,7 +88,7 @@ async fn a_malformed_page_keeps_earlier_pages_and_the_next_run_resumes_there() {
         times: 1,
     });
     let mut store = Store::open_in_memory().unwrap();
-    let err = sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+    let err = sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
         .await
         .unwrap_err();
     assert!(
@@ -124,7 +108,7 @@ async fn a_malformed_page_keeps_earlier_pages_and_the_next_run_resumes_there() {
     );
 
     let before = fake.log().len();
-    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
         .await
         .unwrap();
     assert_eq!(count(&store, "contacts"), 450);
@@ -155,9 +139,15 @@ async fn a_malformed_page_keeps_earlier_pages_and_the_next_run_resumes_there() {
 async fn rate_limits_and_server_errors_are_retried_and_converge() {
     let clean = FakeHubSpot::start(30, 250, 40, 5).await;
     let mut expected = Store::open_in_memory().unwrap();
-    sync(&client(&clean, TOKEN), &mut expected, false, t0(), |_| {})
-        .await
-        .unwrap();
+    sync(
+        &client(&clean, TOKEN),
+        &mut expected,
+        &incremental(),
+        t0(),
+        |_| {},
+    )
+    .await
+    .unwrap();
 
     let flaky = FakeHubSpot::start(30, 250, 40, 5).await;
     flaky.inject(Fault {
@@ -179,12 +169,12 @@ async fn rate_limits_and_server_errors_are_retried_and_converge() {
         times: 2,
     });
     let mut store = Store::open_in_memory().unwrap();
-    let summary = sync(&client(&flaky, TOKEN), &mut store, false, t0(), |_| {})
+    let summary = sync(&client(&flaky, TOKEN), &mut store, &incremental(), t0(), |_| {})
         .await
         .unwrap();
     assert_eq!(
         summary.requests,
-        1 + 1 + 3 + 1 + 1 + 1 + 5,
+        2 + 1 + 3 + 1 + 1 + 1 + 5,
         "every retry is counted"
     );
     for table in ["companies", "contacts", "deals", "tasks", "notes", "associations"] {
@@ -207,22 +197,26 @@ async fn persistent_server_errors_give_up_with_the_status() {
         times: 99,
     });
     let mut store = Store::open_in_memory().unwrap();
-    let err = sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+    let err = sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains("503"), "{err}");
-    assert_eq!(fake.log().len(), 1 + 5, "pipelines, then five attempts");
+    assert_eq!(
+        fake.log().len(),
+        2 + 5,
+        "owners and pipelines, then five attempts"
+    );
 }
 
 #[tokio::test]
 async fn a_full_sync_starts_over() {
     let fake = FakeHubSpot::start(10, 120, 0, 0).await;
     let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
         .await
         .unwrap();
     let before = fake.log().len();
-    let summary = sync(&client(&fake, TOKEN), &mut store, true, t0(), |_| {})
+    let summary = sync(&client(&fake, TOKEN), &mut store, &full(), t0(), |_| {})
         .await
         .unwrap();
     assert_eq!(summary.fetched, 130);
@@ -255,7 +249,10 @@ async fn casey_sync_hubspot_end_to_end_never_leaks_the_token() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("hubspot: 271 records fetched"), "{stdout}");
+    assert!(
+        stdout.contains("hubspot: 271 fetched, 271 changed, 0 deleted · 9 requests"),
+        "{stdout}"
+    );
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
     for entry in std::fs::read_dir(data.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
@@ -306,7 +303,7 @@ fn names(store: &Store) -> std::collections::HashMap<String, String> {
 async fn a_second_sync_after_300_changes_fetches_only_those() {
     let fake = FakeHubSpot::start(50, 3_000, 100, 10).await;
     let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
         .await
         .unwrap();
     let associations = store.table_count("associations").unwrap();
@@ -316,8 +313,10 @@ async fn a_second_sync_after_300_changes_fetches_only_those() {
         "deal, task and note links (a contact's company is a column)"
     );
     fake.modify("contacts", 1_000, 300, "2026-11-21T08:00:00.000Z");
+    // One of them also moved to another company.
+    fake.associate("contacts", "101150", "companies", &["20007".to_string()]);
     let mut fetched = std::collections::HashMap::new();
-    let summary = sync(&client(&fake, TOKEN), &mut store, false, hours(9), |p| {
+    let summary = sync(&client(&fake, TOKEN), &mut store, &incremental(), hours(9), |p| {
         fetched.insert(p.object_type, p.fetched);
     })
     .await
@@ -328,24 +327,34 @@ async fn a_second_sync_after_300_changes_fetches_only_those() {
     }
     assert_eq!(
         summary.requests,
-        2 + 4,
-        "two search pages for contacts, one per other type, no pipelines"
+        2 + 3 + 4,
+        "two search pages for contacts and three association reads (100 ids each) for them, \
+         one search per other type, no pipelines"
     );
+    assert_eq!(summary.changed, 300);
     let names = names(&store);
     assert_eq!(names.values().filter(|n| n.starts_with("changed")).count(), 300);
     assert_eq!(names["101150"], "changed 101150");
     assert_eq!(store.table_count("contacts").unwrap(), 3_000);
-    let c = store
-        .load_mirror()
-        .unwrap()
-        .contacts
-        .into_iter()
-        .find(|c| c.id == "101150")
-        .unwrap();
+    let company = |id: &str| {
+        store
+            .load_mirror()
+            .unwrap()
+            .contacts
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .company_id
+    };
     assert_eq!(
-        c.company_id.as_deref(),
-        Some("20000"),
-        "search results carry no associations; the stored ones stay"
+        company("101150").as_deref(),
+        Some("20007"),
+        "changed records come with their current associations (v4 batch read)"
+    );
+    assert_eq!(
+        company("101151").as_deref(),
+        Some("20001"),
+        "the others keep theirs (1151 % 50 companies)"
     );
     assert_eq!(
         store.table_count("associations").unwrap(),
@@ -358,12 +367,18 @@ async fn a_second_sync_after_300_changes_fetches_only_those() {
 async fn a_no_change_incremental_sync_is_one_request_per_object_type() {
     let fake = FakeHubSpot::start(20, 300, 20, 5).await;
     let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
         .await
         .unwrap();
-    let summary = sync(&client(&fake, TOKEN), &mut store, false, hours(1), |_| {})
-        .await
-        .unwrap();
+    let summary = sync(
+        &client(&fake, TOKEN),
+        &mut store,
+        &incremental(),
+        hours(1),
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(
         summary.requests, 5,
         "companies, contacts, deals, tasks, notes; pipelines at most daily"
@@ -375,14 +390,20 @@ async fn a_no_change_incremental_sync_is_one_request_per_object_type() {
 async fn more_than_10k_changes_sharing_one_timestamp_complete_without_gaps() {
     let fake = FakeHubSpot::start(5, 12_500, 0, 0).await;
     let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
         .await
         .unwrap();
     fake.modify("contacts", 0, 12_500, "2026-11-21T08:00:00.000Z");
     let before = fake.searches();
-    sync(&client(&fake, TOKEN), &mut store, false, hours(9), |_| {})
-        .await
-        .unwrap();
+    sync(
+        &client(&fake, TOKEN),
+        &mut store,
+        &incremental(),
+        hours(9),
+        |_| {},
+    )
+    .await
+    .unwrap();
     let names = names(&store);
     assert_eq!(names.len(), 12_500);
     assert!(
@@ -396,9 +417,15 @@ async fn more_than_10k_changes_sharing_one_timestamp_complete_without_gaps() {
         "bounded: {searches} search requests"
     );
     // The next sync finds nothing new: one request per type.
-    let third = sync(&client(&fake, TOKEN), &mut store, false, hours(10), |_| {})
-        .await
-        .unwrap();
+    let third = sync(
+        &client(&fake, TOKEN),
+        &mut store,
+        &incremental(),
+        hours(10),
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(third.requests, 5);
 }
 
@@ -406,14 +433,20 @@ async fn more_than_10k_changes_sharing_one_timestamp_complete_without_gaps() {
 async fn late_indexed_records_inside_the_overlap_are_still_picked_up() {
     let fake = FakeHubSpot::start(5, 50, 0, 0).await;
     let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, false, t0(), |_| {})
+    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
         .await
         .unwrap();
     // Saved 2 minutes before the last sync started, but indexed by search only after it.
     let late = (t0() - chrono::Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     fake.modify("contacts", 7, 1, &late);
-    sync(&client(&fake, TOKEN), &mut store, false, hours(1), |_| {})
-        .await
-        .unwrap();
+    sync(
+        &client(&fake, TOKEN),
+        &mut store,
+        &incremental(),
+        hours(1),
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(names(&store)["100007"], "changed 100007");
 }

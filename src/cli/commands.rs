@@ -152,24 +152,22 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
     let client = crate::connectors::hubspot::client::HubSpotClient::new(
         &ctx.config.hubspot.api_base,
         token,
-        crate::connectors::hubspot::client::Retry::default(),
+        crate::connectors::hubspot::client::ClientOptions::from_config(&ctx.config.hubspot),
     )?;
     let mut store = open_store(ctx, false, false)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let options = crate::sync::hubspot::SyncOptions::from_config(&ctx.config.hubspot, full);
     let summary = rt.block_on(crate::sync::hubspot::sync(
         &client,
         &mut store,
-        full,
+        &options,
         ctx.clock.now(),
         |p: &crate::sync::hubspot::Progress| {
             if interactive {
-                eprint!(
-                    "\r\x1b[2Khubspot {}: {} fetched ({} pages)",
-                    p.object_type, p.fetched, p.pages
-                );
+                eprint!("\r\x1b[2K{}", output::sync_progress(p));
             }
         },
     ));
@@ -177,8 +175,5 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
         eprintln!();
     }
     let summary = summary?;
-    output::print(&format!(
-        "hubspot: {} records fetched in {} requests, {:.1} s\n",
-        summary.fetched, summary.requests, summary.seconds
-    ))
+    output::print(&output::sync_summary("hubspot", &summary))
 }

@@ -6,3 +6,4 @@
 
 pub mod gmail;
 pub mod hubspot;
+pub mod politeness;

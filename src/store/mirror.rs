@@ -45,13 +45,41 @@ fn mailboxes(json: &str) -> Vec<Mailbox> {
 impl Store {
     /// Writes a batch in one transaction: all of it lands or none of it does.
     pub fn apply_batch(&mut self, b: &MirrorBatch) -> Result<()> {
-        self.apply_page(b, &[])
+        self.apply_page(b, &[]).map(|_| ())
     }
 
     /// Writes a batch and moves a sync cursor in the same transaction, so an interrupted sync
     /// resumes exactly after the last page that landed and never leaves half a page.
-    pub fn apply_page(&mut self, b: &MirrorBatch, cursors: &[(&str, &str, &str)]) -> Result<()> {
+    ///
+    /// Returns how many CRM records (contacts, companies, deals, tasks, notes) are new or differ
+    /// from the stored copy.
+    pub fn apply_page(&mut self, b: &MirrorBatch, cursors: &[(&str, &str, &str)]) -> Result<usize> {
         let tx = self.conn_mut().transaction()?;
+        let mut changed = 0;
+        for (table, rows) in [
+            (
+                "contacts",
+                b.contacts.iter().map(|(c, raw)| (&c.id, raw)).collect::<Vec<_>>(),
+            ),
+            (
+                "companies",
+                b.companies.iter().map(|(c, raw)| (&c.id, raw)).collect(),
+            ),
+            ("deals", b.deals.iter().map(|(d, raw)| (&d.id, raw)).collect()),
+            ("tasks", b.tasks.iter().map(|(t, raw)| (&t.id, raw)).collect()),
+            ("notes", b.notes.iter().map(|(n, raw)| (&n.id, raw)).collect()),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            let mut st = tx.prepare_cached(&format!("SELECT raw FROM {table} WHERE id = ?1"))?;
+            for (id, raw) in rows {
+                let stored: Option<String> = st.query_row([id], |r| r.get(0)).optional()?;
+                if stored.as_deref() != Some(raw.as_str()) {
+                    changed += 1;
+                }
+            }
+        }
         for (source, object_type, value) in cursors {
             tx.execute(
                 "INSERT INTO sync_cursors(source, object_type, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -259,6 +287,68 @@ impl Store {
                     ts(Some(d.updated_at)),
                     d.in_reply_to
                 ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// Removes the records of one CRM type that HubSpot no longer has: every stored record not in
+    /// `present` and last modified before `before` (anything newer may have been created while
+    /// `present` was being listed). Their associations go too. Returns the ids removed.
+    pub fn remove_missing(
+        &mut self,
+        object_type: &str,
+        present: &std::collections::HashSet<String>,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let (table, modified) = match object_type {
+            "contacts" => ("contacts", "updated_at"),
+            "companies" => ("companies", "updated_at"),
+            "deals" => ("deals", "updated_at"),
+            "tasks" => ("tasks", "updated_at"),
+            "notes" => ("notes", "at"),
+            _ => return Ok(Vec::new()),
+        };
+        let tx = self.conn_mut().transaction()?;
+        let cutoff = super::ts(before);
+        let gone: Vec<String> = {
+            let mut st = tx.prepare(&format!(
+                "SELECT id FROM {table} WHERE {modified} IS NULL OR {modified} < ?1"
+            ))?;
+            let ids = st.query_map([&cutoff], |r| r.get::<_, String>(0))?;
+            ids.collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|id| !present.contains(id))
+                .collect()
+        };
+        {
+            let mut del = tx.prepare(&format!("DELETE FROM {table} WHERE id = ?1"))?;
+            let mut assoc = tx.prepare(
+                "DELETE FROM associations WHERE (from_type = ?1 AND from_id = ?2) OR (to_type = ?1 AND to_id = ?2)",
+            )?;
+            let mut unlink = tx.prepare("UPDATE contacts SET company_id = NULL WHERE company_id = ?1")?;
+            for id in &gone {
+                del.execute([id])?;
+                assoc.execute([object_type, id.as_str()])?;
+                if object_type == "companies" {
+                    unlink.execute([id])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(gone)
+    }
+
+    /// Stores HubSpot owners (users records belong to), replacing what was there.
+    pub fn replace_owners(&mut self, owners: &[(String, Option<String>, String, bool)]) -> Result<()> {
+        let tx = self.conn_mut().transaction()?;
+        tx.execute("DELETE FROM owners", [])?;
+        {
+            let mut st =
+                tx.prepare("INSERT INTO owners(id, email, name, archived) VALUES (?1, ?2, ?3, ?4)")?;
+            for (id, email, name, archived) in owners {
+                st.execute(params![id, email, name, archived])?;
             }
         }
         tx.commit()?;

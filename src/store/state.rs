@@ -264,6 +264,33 @@ impl Store {
         Ok(())
     }
 
+    /// Records several telemetry events in one transaction.
+    pub fn telemetry_many(&mut self, events: &[(&str, serde_json::Value)], at: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn_mut().transaction()?;
+        {
+            let mut st =
+                tx.prepare_cached("INSERT INTO telemetry(event, payload, at) VALUES (?1, ?2, ?3)")?;
+            for (event, payload) in events {
+                st.execute(params![event, payload.to_string(), ts(at)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The payloads of the latest `limit` events of one kind, newest first.
+    pub fn telemetry_payloads(&self, event: &str, limit: usize) -> Result<Vec<serde_json::Value>> {
+        let mut st = self
+            .conn()
+            .prepare_cached("SELECT payload FROM telemetry WHERE event = ?1 ORDER BY id DESC LIMIT ?2")?;
+        let rows = st.query_map(params![event, limit as i64], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
     /// Telemetry event counts by name.
     pub fn telemetry_counts(&self) -> Result<Vec<(String, i64)>> {
         let mut st = self
@@ -319,6 +346,7 @@ impl Store {
             "decisions",
             "outcomes",
             "telemetry",
+            "owners",
             "outbox",
             "sync_cursors",
             "audit_log",

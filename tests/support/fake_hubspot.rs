@@ -1,9 +1,14 @@
-//! A stateful fake of the HubSpot CRM v3 list API on 127.0.0.1, speaking the real JSON shapes:
-//! `limit`/`after` paging with `paging.next.after`, associations blocks, the pipelines
-//! endpoint, bearer-token checks and injectable faults (malformed JSON, 401, 429, 5xx).
+//! A stateful fake of the HubSpot CRM API on 127.0.0.1, speaking the real JSON shapes: v3 list
+//! (`limit`/`after` paging with `paging.next.after`, `properties`, associations blocks), v3
+//! search (filters, one sort, the 10,000-result cap, optionally the 5/s limit), v4 association
+//! batch reads, pipelines and owners, bearer-token checks, and injectable faults (malformed
+//! JSON, 401, 429, 5xx, slow answers).
 
-use std::collections::HashMap;
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
@@ -22,7 +27,7 @@ pub const TOKEN: &str = "pat-test-not-a-secret";
 /// A fault served instead of one page, `times` times.
 #[derive(Clone, Debug)]
 pub struct Fault {
-    /// Object type (`contacts`...).
+    /// Object type (`contacts`...) for its list pages, `contacts/search` for its search pages.
     pub object_type: &'static str,
     /// Offset of the page (`after`), 0 for the first.
     pub offset: usize,
@@ -41,6 +46,8 @@ pub enum FaultKind {
     Status(u16),
     /// 429 with `Retry-After: 0`.
     RateLimit,
+    /// The right answer, but only after this long.
+    Slow(Duration),
 }
 
 #[derive(Default)]
@@ -49,10 +56,34 @@ struct State {
     faults: Vec<Fault>,
     log: Vec<String>,
     searches: usize,
+    /// Search requests allowed per second (None = unlimited).
+    search_limit: Option<usize>,
+    recent_searches: VecDeque<Instant>,
+    search_429s: usize,
 }
 
-/// A record's value for a search property: timestamps as ms, `hs_object_id` as the id.
+/// Keeps only the requested properties (and the modification date HubSpot always sends).
+fn select_properties(record: &Value, wanted: Option<&[String]>) -> Value {
+    let mut r = record.clone();
+    if let Some(o) = r.as_object_mut() {
+        o.remove("associations");
+        o.remove("_num");
+    }
+    if let (Some(wanted), Some(props)) = (wanted, r["properties"].as_object_mut()) {
+        props.retain(|k, _| {
+            wanted.iter().any(|w| w == k) || k == "lastmodifieddate" || k == "hs_lastmodifieddate"
+        });
+    }
+    r
+}
+
+/// A record's value for a search property: timestamps as ms, `hs_object_id` as the id. The
+/// parsed values are kept in a hidden `_num` object (refreshed whenever a record changes), so
+/// that searching 12,500 records two hundred times stays quick.
 fn sort_value(record: &Value, property: &str) -> i64 {
+    if let Some(n) = record["_num"][property].as_i64() {
+        return n;
+    }
     if property == "hs_object_id" {
         return record["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
     }
@@ -61,6 +92,18 @@ fn sort_value(record: &Value, property: &str) -> i64 {
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.timestamp_millis())
         .unwrap_or(0)
+}
+
+/// Recomputes a record's hidden numeric search values.
+fn index(record: &mut Value) {
+    if let Some(o) = record.as_object_mut() {
+        o.remove("_num");
+    }
+    let mut num = serde_json::Map::new();
+    for prop in ["hs_object_id", "lastmodifieddate", "hs_lastmodifieddate"] {
+        num.insert(prop.to_string(), json!(sort_value(record, prop)));
+    }
+    record["_num"] = Value::Object(num);
 }
 
 /// The search endpoint: OR of filter groups, AND of filters, one ascending sort, 10k cap.
@@ -93,9 +136,12 @@ fn search(all: &[Value], body: &Value) -> ResponseTemplate {
         .collect();
     // Like HubSpot, records with equal sort values come back in no particular order: here a
     // scrambled one, so a sync that assumes id order within a timestamp loses records.
-    hits.sort_by_key(|(k, r)| (*k, sort_value(r, "hs_object_id").wrapping_mul(7_919) % 10_007));
+    hits.sort_by_cached_key(|(k, r)| (*k, sort_value(r, "hs_object_id").wrapping_mul(7_919) % 10_007));
     let limit = body["limit"].as_u64().unwrap_or(10).min(200) as usize;
     let offset: usize = body["after"].as_str().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let wanted: Option<Vec<String>> = body["properties"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
     if offset + limit > 10_000 {
         return error(
             400,
@@ -107,11 +153,7 @@ fn search(all: &[Value], body: &Value) -> ResponseTemplate {
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|(_, r)| {
-            let mut r = (*r).clone();
-            r.as_object_mut().map(|o| o.remove("associations"));
-            r
-        })
+        .map(|(_, r)| select_properties(r, wanted.as_deref()))
         .collect();
     let mut out = json!({ "total": hits.len(), "results": page });
     if offset + limit < hits.len() {
@@ -159,42 +201,142 @@ impl Respond for Handler {
         if req.url.path() == "/crm/v3/pipelines/deals" {
             return ResponseTemplate::new(200).set_body_json(pipelines());
         }
-        if let Some(object_type) = req
-            .url
-            .path()
-            .strip_prefix("/crm/v3/objects/")
-            .and_then(|p| p.strip_suffix("/search"))
-        {
-            let body: Value = match serde_json::from_slice(&req.body) {
-                Ok(b) => b,
-                Err(_) => return error(400, "VALIDATION_ERROR", "body is not JSON"),
-            };
-            st.searches += 1;
-            let empty = Vec::new();
-            return search(st.objects.get(object_type).unwrap_or(&empty), &body);
+        if req.url.path() == "/crm/v3/owners" {
+            return ResponseTemplate::new(200).set_body_json(json!({"results": [
+                {"id": "901", "email": "ana@seller.example", "firstName": "Ana", "lastName": "Ruiz", "userId": 11, "archived": false},
+                {"id": "902", "email": "bo@seller.example", "firstName": "Bo", "lastName": null, "userId": 12, "archived": false},
+            ]}));
         }
-        let object_type = req.url.path().trim_start_matches("/crm/v3/objects/").to_string();
-        let offset: usize = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        if let Some(rest) = req.url.path().strip_prefix("/crm/v4/associations/") {
+            let (from, to) = rest
+                .strip_suffix("/batch/read")
+                .and_then(|r| r.split_once('/'))
+                .unwrap_or(("", ""));
+            return associations_batch(st.objects.get(from), to, &body);
+        }
+        let endpoint = req.url.path().trim_start_matches("/crm/v3/objects/").to_string();
+        let offset: usize = if endpoint.ends_with("/search") {
+            body["after"].as_str().and_then(|a| a.parse().ok()).unwrap_or(0)
+        } else {
+            query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0)
+        };
+        let mut slow = None;
+        if let Some(f) = st
+            .faults
+            .iter_mut()
+            .find(|f| f.object_type == endpoint && f.offset == offset && f.times > 0)
+        {
+            f.times -= 1;
+            match f.kind {
+                FaultKind::Malformed => {
+                    return ResponseTemplate::new(200)
+                        .set_body_string("{\"results\": [{\"id\": \"1\", \"propert");
+                }
+                FaultKind::Status(code) => return error(code, "INTERNAL_ERROR", "fake failure"),
+                FaultKind::RateLimit => return rate_limited("TEN_SECONDLY_ROLLING"),
+                FaultKind::Slow(d) => slow = Some(d),
+            }
+        }
+        let answer = self.answer(&mut st, req, &endpoint, offset, &query, &body);
+        match slow {
+            Some(d) => answer.set_delay(d),
+            None => answer,
+        }
+    }
+}
+
+fn rate_limited(policy: &str) -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("Retry-After", "0")
+        .set_body_json(json!({
+            "status": "error", "message": format!("You have reached your {} limit.", policy.to_lowercase()),
+            "errorType": "RATE_LIMIT", "correlationId": "00000000-fake", "policyName": policy
+        }))
+}
+
+/// `POST /crm/v4/associations/{from}/{to}/batch/read`: records without any such association
+/// go to `errors`, like HubSpot does.
+fn associations_batch(records: Option<&Vec<Value>>, to: &str, body: &Value) -> ResponseTemplate {
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    let by_id: HashMap<&str, &Value> = records
+        .into_iter()
+        .flatten()
+        .map(|r| (r["id"].as_str().unwrap_or(""), r))
+        .collect();
+    for input in body["inputs"].as_array().into_iter().flatten() {
+        let id = input["id"].as_str().unwrap_or("");
+        let linked: Vec<Value> = by_id
+            .get(id)
+            .and_then(|r| r["associations"][to]["results"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                let n: u64 = a["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                json!({"toObjectId": n, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 1, "label": null}]})
+            })
+            .collect();
+        if linked.is_empty() {
+            errors.push(json!({"status": "error", "category": "OBJECT_NOT_FOUND", "message": format!("No {to} is associated with {id}")}));
+        } else {
+            results.push(json!({"from": {"id": id}, "to": linked}));
+        }
+    }
+    ResponseTemplate::new(if errors.is_empty() { 200 } else { 207 }).set_body_json(json!({
+        "status": "COMPLETE", "results": results, "errors": errors,
+        "startedAt": "2026-11-01T00:00:00Z", "completedAt": "2026-11-01T00:00:01Z"
+    }))
+}
+
+impl Handler {
+    fn answer(
+        &self,
+        st: &mut State,
+        req: &Request,
+        endpoint: &str,
+        offset: usize,
+        query: &HashMap<String, String>,
+        body: &Value,
+    ) -> ResponseTemplate {
+        if let Some(object_type) = endpoint.strip_suffix("/search") {
+            if body.is_null() {
+                return error(400, "VALIDATION_ERROR", "body is not JSON");
+            }
+            st.searches += 1;
+            if let Some(limit) = st.search_limit {
+                // HubSpot allows 5 searches per second; the window here is a little shorter
+                // than a second so that transit jitter never turns a polite client into a 429.
+                let now = Instant::now();
+                while st
+                    .recent_searches
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= Duration::from_millis(900))
+                {
+                    st.recent_searches.pop_front();
+                }
+                st.recent_searches.push_back(now);
+                if st.recent_searches.len() > limit {
+                    st.search_429s += 1;
+                    return rate_limited("SECONDLY");
+                }
+            }
+            let empty = Vec::new();
+            return search(st.objects.get(object_type).unwrap_or(&empty), body);
+        }
+        let object_type = endpoint.to_string();
         let limit: usize = query
             .get("limit")
             .and_then(|l| l.parse().ok())
             .unwrap_or(10)
             .min(100);
-        if let Some(f) = st
-            .faults
-            .iter_mut()
-            .find(|f| f.object_type == object_type && f.offset == offset && f.times > 0)
-        {
-            f.times -= 1;
-            return match f.kind {
-                FaultKind::Malformed => ResponseTemplate::new(200).set_body_string("{\"results\": [{\"id\": \"1\", \"propert"),
-                FaultKind::Status(code) => error(code, "INTERNAL_ERROR", "fake failure"),
-                FaultKind::RateLimit => ResponseTemplate::new(429).insert_header("Retry-After", "0").set_body_json(json!({
-                    "status": "error", "message": "You have reached your ten_secondly_rolling limit.",
-                    "errorType": "RATE_LIMIT", "correlationId": "00000000-fake", "policyName": "TEN_SECONDLY_ROLLING"
-                })),
-            };
-        }
+        let wanted: Option<Vec<String>> = query
+            .get("properties")
+            .map(|p| p.split(',').map(str::to_string).collect());
+        let with_associations: Vec<&str> = query
+            .get("associations")
+            .map(|a| a.split(',').collect())
+            .unwrap_or_default();
         let total = st.objects.get(&object_type).map(Vec::len).unwrap_or(0);
         let page: Vec<Value> = st
             .objects
@@ -203,7 +345,15 @@ impl Respond for Handler {
             .flatten()
             .skip(offset)
             .take(limit)
-            .cloned()
+            .map(|r| {
+                let mut out = select_properties(r, wanted.as_deref());
+                for kind in &with_associations {
+                    if let Some(a) = r["associations"].get(*kind) {
+                        out["associations"][*kind] = a.clone();
+                    }
+                }
+                out
+            })
             .collect();
         let mut body = json!({ "results": page });
         if offset + limit < total {
@@ -283,6 +433,9 @@ impl FakeHubSpot {
                     .collect(),
             );
         }
+        for records in st.objects.values_mut() {
+            records.iter_mut().for_each(index);
+        }
         let state = Arc::new(Mutex::new(st));
         Mock::given(method("GET"))
             .and(path_regex(r"^/crm/v3/objects/[a-z]+$"))
@@ -294,8 +447,15 @@ impl FakeHubSpot {
             .respond_with(Handler(state.clone()))
             .mount(&server)
             .await;
-        Mock::given(method("GET"))
-            .and(path("/crm/v3/pipelines/deals"))
+        for endpoint in ["/crm/v3/pipelines/deals", "/crm/v3/owners"] {
+            Mock::given(method("GET"))
+                .and(path(endpoint))
+                .respond_with(Handler(state.clone()))
+                .mount(&server)
+                .await;
+        }
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/crm/v4/associations/[a-z]+/[a-z]+/batch/read$"))
             .respond_with(Handler(state.clone()))
             .mount(&server)
             .await;
@@ -333,7 +493,55 @@ impl FakeHubSpot {
         {
             r["properties"][prop] = json!(modified);
             r["properties"][name] = json!(format!("changed {}", r["id"].as_str().unwrap()));
+            index(r);
         }
+    }
+
+    /// Enforces HubSpot's search limit: more than `per_second` searches within a second get 429.
+    pub fn limit_searches(&self, per_second: usize) {
+        self.state.lock().unwrap().search_limit = Some(per_second);
+    }
+
+    /// Searches refused by the search limit.
+    pub fn search_429s(&self) -> usize {
+        self.state.lock().unwrap().search_429s
+    }
+
+    /// Deletes (or archives: the default listing and search no longer show it) one record.
+    pub fn delete(&self, object_type: &str, id: &str) {
+        let mut st = self.state.lock().unwrap();
+        let records = st.objects.get_mut(object_type).unwrap();
+        let before = records.len();
+        records.retain(|r| r["id"] != id);
+        assert_eq!(records.len() + 1, before, "{object_type} {id} exists");
+    }
+
+    /// Sets a property on one record without touching its modification date (a custom
+    /// property HubSpot does not index as a change, or a value seen only when asked for).
+    pub fn set_property(&self, object_type: &str, id: &str, name: &str, value: &str) {
+        let mut st = self.state.lock().unwrap();
+        let r = st
+            .objects
+            .get_mut(object_type)
+            .unwrap()
+            .iter_mut()
+            .find(|r| r["id"] == id)
+            .unwrap();
+        r["properties"][name] = json!(value);
+        index(r);
+    }
+
+    /// Replaces the associations of one record to one type (`contacts` → `companies`...).
+    pub fn associate(&self, object_type: &str, id: &str, to_type: &str, to_ids: &[String]) {
+        let mut st = self.state.lock().unwrap();
+        let r = st
+            .objects
+            .get_mut(object_type)
+            .unwrap()
+            .iter_mut()
+            .find(|r| r["id"] == id)
+            .unwrap();
+        r["associations"][to_type] = assoc("x", to_ids);
     }
 
     /// Search requests served so far.

@@ -1,16 +1,21 @@
 //! HubSpot CRM v3 HTTP client: bearer token, paging, typed errors, polite retries.
 //!
 //! The base URL comes from `[hubspot] api_base`, so tests point it at a local fake. Every
-//! request is counted (the sync summary reports it). 429 honours `Retry-After`; 5xx and
-//! timeouts are retried with exponential backoff and jitter, up to a cap.
+//! request is counted (the sync summary reports it) and timed (telemetry). Before each attempt
+//! the client waits for a slot in the rolling 10-second window (`requests_per_10s`) and, for
+//! search, the per-second search limit; a circuit breaker refuses requests for a while after
+//! several failures in a row. 429 honours `Retry-After`; 5xx and timeouts are retried with
+//! exponential backoff and jitter, up to a cap.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
-use super::wire::{ErrorBody, ObjectPage, PipelineList};
+use super::wire::{AssociationBatch, ErrorBody, ObjectPage, OwnerPage, PipelineList};
+use crate::connectors::politeness::{BreakerState, CircuitBreaker, RateWindow};
 
 /// What can go wrong talking to HubSpot, each with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +52,17 @@ pub enum HubSpotError {
         /// Parse error.
         source: serde_json::Error,
     },
+    /// The circuit breaker is open: HubSpot failed too often in a row, so CaseyOS stopped asking.
+    #[error(
+        "HubSpot is failing ({failures} errors in a row); CaseyOS pauses requests for {retry_in_secs} s \
+         instead of hammering it (see https://status.hubspot.com)"
+    )]
+    Unavailable {
+        /// Failures in a row that opened the breaker.
+        failures: u32,
+        /// Seconds until one trial request is let through.
+        retry_in_secs: u64,
+    },
     /// Connection refused, DNS, TLS, timeout after retries.
     #[error("cannot reach HubSpot at {base}: {source}")]
     Network {
@@ -78,6 +94,78 @@ impl Default for Retry {
     }
 }
 
+/// Everything tunable about a client; [`ClientOptions::from_config`] reads `[hubspot]`.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Retries and backoff.
+    pub retry: Retry,
+    /// Requests per rolling 10-second window (100, 190 or 110 depending on the app).
+    pub requests_per_10s: u32,
+    /// Search requests per second (HubSpot allows 5).
+    pub search_per_second: u32,
+    /// Failures in a row that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker refuses requests.
+    pub breaker_cooldown: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            retry: Retry::default(),
+            requests_per_10s: 100,
+            search_per_second: 5,
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Options from the `[hubspot]` configuration section.
+    pub fn from_config(c: &crate::config::HubSpot) -> ClientOptions {
+        ClientOptions {
+            requests_per_10s: c.requests_per_10s,
+            search_per_second: c.search_per_second,
+            breaker_failures: c.breaker_failures,
+            breaker_cooldown: Duration::from_secs(c.breaker_cooldown_seconds),
+            timeout: Duration::from_secs(c.timeout_seconds.max(1)),
+            ..ClientOptions::default()
+        }
+    }
+}
+
+/// One request as telemetry records it: never the token, never record contents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiEvent {
+    /// What was asked, e.g. `GET /crm/v3/objects/contacts`.
+    pub endpoint: String,
+    /// HTTP status, or `None` when no answer came (timeout, connection refused).
+    pub status: Option<u16>,
+    /// Round-trip time in milliseconds.
+    pub millis: u64,
+    /// Attempt number of this request (1 = first try).
+    pub attempt: u32,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+impl ApiEvent {
+    /// Whether this was a failure (no answer, or an error status).
+    pub fn is_error(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+struct Gate {
+    window: RateWindow,
+    search: RateWindow,
+    breaker: CircuitBreaker,
+}
+
 /// A HubSpot client for one account.
 pub struct HubSpotClient {
     http: reqwest::Client,
@@ -86,6 +174,8 @@ pub struct HubSpotClient {
     retry: Retry,
     requests: AtomicU64,
     jitter: AtomicU64,
+    gate: Mutex<Gate>,
+    events: Mutex<Vec<ApiEvent>>,
 }
 
 impl std::fmt::Debug for HubSpotClient {
@@ -99,10 +189,14 @@ impl std::fmt::Debug for HubSpotClient {
 
 impl HubSpotClient {
     /// A client for `api_base` (no trailing slash needed) with a private-app or OAuth token.
-    pub fn new(api_base: &str, token: SecretString, retry: Retry) -> Result<HubSpotClient, HubSpotError> {
+    pub fn new(
+        api_base: &str,
+        token: SecretString,
+        options: ClientOptions,
+    ) -> Result<HubSpotClient, HubSpotError> {
         let base = api_base.trim_end_matches('/').to_string();
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(options.timeout)
             .user_agent(concat!("CaseyOS/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|source| HubSpotError::Network {
@@ -118,10 +212,99 @@ impl HubSpotClient {
             http,
             base,
             token,
-            retry,
+            retry: options.retry,
             requests: AtomicU64::new(0),
             jitter: AtomicU64::new(seed),
+            gate: Mutex::new(Gate {
+                window: RateWindow::new(options.requests_per_10s, Duration::from_secs(10)),
+                search: RateWindow::new(options.search_per_second, Duration::from_secs(1)),
+                breaker: CircuitBreaker::new(options.breaker_failures, options.breaker_cooldown),
+            }),
+            events: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The circuit breaker as it stands (the TUI shows it).
+    pub fn breaker(&self) -> BreakerState {
+        self.gate
+            .lock()
+            .map(|g| g.breaker.state(Instant::now()))
+            .unwrap_or(BreakerState::Closed)
+    }
+
+    /// Takes the telemetry of the requests made since the last call.
+    pub fn take_events(&self) -> Vec<ApiEvent> {
+        self.events
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
+    }
+
+    fn record(&self, event: ApiEvent) {
+        if let Ok(mut e) = self.events.lock() {
+            e.push(event);
+        }
+    }
+
+    /// Waits for a slot in the rate windows; refuses at once while the breaker is open.
+    async fn admit(&self, search: bool) -> Result<(), HubSpotError> {
+        loop {
+            let wait = {
+                let mut g = self.gate.lock().map_err(|_| HubSpotError::Unavailable {
+                    failures: 0,
+                    retry_in_secs: 0,
+                })?;
+                let now = Instant::now();
+                if let Err(retry_in) = g.breaker.admit(now) {
+                    return Err(HubSpotError::Unavailable {
+                        failures: g.breaker.failures(),
+                        retry_in_secs: retry_in.as_secs_f64().ceil() as u64,
+                    });
+                }
+                let general = g.window.wait(now);
+                let searching = if search { g.search.wait(now) } else { None };
+                match general.max(searching) {
+                    Some(w) => w,
+                    None => {
+                        g.window.take(now);
+                        if search {
+                            g.search.take(now);
+                        }
+                        return Ok(());
+                    }
+                }
+            };
+            tracing::debug!(?wait, "HubSpot rate window full, waiting");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn outcome(&self, failed: bool) {
+        if let Ok(mut g) = self.gate.lock() {
+            if failed {
+                g.breaker.failure(Instant::now());
+            } else {
+                g.breaker.success();
+            }
+        }
+    }
+
+    /// `X-HubSpot-RateLimit-Remaining: 0` means the server's window is spent: hold off for
+    /// its interval rather than collect a 429.
+    fn observe_budget(&self, headers: &reqwest::header::HeaderMap) {
+        let num = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if num("x-hubspot-ratelimit-remaining") == Some(0) {
+            let interval = num("x-hubspot-ratelimit-interval-milliseconds").unwrap_or(10_000);
+            if let Ok(mut g) = self.gate.lock() {
+                g.window
+                    .block(Instant::now(), Duration::from_millis(interval.min(60_000)));
+            }
+        }
     }
 
     /// Requests sent so far (retries included).
@@ -133,7 +316,7 @@ impl HubSpotClient {
     pub async fn list_page(
         &self,
         object_type: &str,
-        properties: &[&str],
+        properties: &[String],
         associations: &[&str],
         after: Option<&str>,
     ) -> Result<ObjectPage, HubSpotError> {
@@ -159,6 +342,31 @@ impl HubSpotClient {
     ) -> Result<ObjectPage, HubSpotError> {
         self.send(&format!("/crm/v3/objects/{object_type}/search"), &[], Some(body))
             .await
+    }
+
+    /// `POST /crm/v4/associations/{from}/{to}/batch/read` for up to 100 ids.
+    pub async fn associations(
+        &self,
+        from_type: &str,
+        to_type: &str,
+        ids: &[&str],
+    ) -> Result<AssociationBatch, HubSpotError> {
+        let inputs: Vec<_> = ids.iter().map(|id| serde_json::json!({ "id": id })).collect();
+        self.send(
+            &format!("/crm/v4/associations/{from_type}/{to_type}/batch/read"),
+            &[],
+            Some(&serde_json::json!({ "inputs": inputs })),
+        )
+        .await
+    }
+
+    /// One page of `GET /crm/v3/owners`.
+    pub async fn owners_page(&self, after: Option<&str>) -> Result<OwnerPage, HubSpotError> {
+        let mut query = vec![("limit", "100".to_string())];
+        if let Some(a) = after {
+            query.push(("after", a.to_string()));
+        }
+        self.get("/crm/v3/owners", &query).await
     }
 
     /// `GET /crm/v3/pipelines/deals`.
@@ -193,45 +401,86 @@ impl HubSpotClient {
         body: Option<&serde_json::Value>,
     ) -> Result<T, HubSpotError> {
         let url = format!("{}{path}", self.base);
+        let search = path.ends_with("/search");
+        let endpoint = format!("{} {path}", if body.is_some() { "POST" } else { "GET" });
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.admit(search).await?;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let request = match body {
                 Some(b) => self.http.post(&url).json(b),
                 None => self.http.get(&url),
             };
+            let started = Instant::now();
             let sent = request
                 .bearer_auth(self.token.expose_secret())
                 .query(query)
                 .send()
                 .await;
             let last = attempt >= self.retry.attempts;
+            let millis = started.elapsed().as_millis() as u64;
             let resp = match sent {
                 Ok(r) => r,
-                Err(e) if !last && (e.is_timeout() || e.is_connect() || e.is_request()) => {
-                    tracing::warn!(path, attempt, "HubSpot request failed, retrying: {e}");
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                    continue;
-                }
-                Err(source) => {
+                Err(e) => {
+                    self.outcome(true);
+                    let kind = if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "no connection"
+                    };
+                    self.record(ApiEvent {
+                        endpoint: endpoint.clone(),
+                        status: None,
+                        millis,
+                        attempt,
+                        error: Some(kind.to_string()),
+                    });
+                    if !last && (e.is_timeout() || e.is_connect() || e.is_request()) {
+                        tracing::warn!(path, attempt, "HubSpot request failed, retrying: {e}");
+                        tokio::time::sleep(self.backoff(attempt)).await;
+                        continue;
+                    }
                     return Err(HubSpotError::Network {
                         base: self.base.clone(),
-                        source,
+                        source: e,
                     });
                 }
             };
             let status = resp.status().as_u16();
+            self.observe_budget(resp.headers());
             let retry_after = resp
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let body = resp.text().await.map_err(|source| HubSpotError::Network {
-                base: self.base.clone(),
-                source,
-            })?;
+            let body = match resp.text().await {
+                Ok(b) => b,
+                Err(source) => {
+                    self.outcome(true);
+                    self.record(ApiEvent {
+                        endpoint: endpoint.clone(),
+                        status: Some(status),
+                        millis: started.elapsed().as_millis() as u64,
+                        attempt,
+                        error: Some("body cut off".into()),
+                    });
+                    return Err(HubSpotError::Network {
+                        base: self.base.clone(),
+                        source,
+                    });
+                }
+            };
+            let millis = started.elapsed().as_millis() as u64;
+            self.outcome(status >= 500);
+            self.record(ApiEvent {
+                endpoint: endpoint.clone(),
+                status: Some(status),
+                millis,
+                attempt,
+                error: (status >= 400).then(|| format!("HTTP {status}")),
+            });
             match status {
                 200..=299 => {
                     return serde_json::from_str(&body).map_err(|source| HubSpotError::Malformed {

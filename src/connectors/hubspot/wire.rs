@@ -185,6 +185,85 @@ impl StageMetadata {
     }
 }
 
+/// `POST /crm/v4/associations/{from}/{to}/batch/read` response. Records without associations
+/// of that type are simply absent from `results` (HubSpot lists them under `errors`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssociationBatch {
+    /// One entry per record that has associations.
+    #[serde(default)]
+    pub results: Vec<AssociationBatchResult>,
+}
+
+/// The associations of one record in a v4 batch read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssociationBatchResult {
+    /// The record asked about.
+    pub from: AssociationFrom,
+    /// What it is associated with.
+    #[serde(default)]
+    pub to: Vec<AssociationTo>,
+}
+
+/// `{"id": "123"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssociationFrom {
+    /// Record id.
+    pub id: String,
+}
+
+/// One associated record in v4: the id is a number on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssociationTo {
+    /// Associated record id.
+    pub to_object_id: serde_json::Value,
+    /// Association types (labels), ignored by CaseyOS.
+    #[serde(default)]
+    pub association_types: Vec<serde_json::Value>,
+}
+
+impl AssociationTo {
+    /// The id as text, whether HubSpot sent a number or a string.
+    pub fn id(&self) -> Option<String> {
+        match &self.to_object_id {
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /crm/v3/owners` page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OwnerPage {
+    /// Owners (users who can own records).
+    #[serde(default)]
+    pub results: Vec<Owner>,
+    /// Cursor to the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paging: Option<Paging>,
+}
+
+/// A HubSpot owner: the user a deal or contact belongs to (`hubspot_owner_id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    /// Owner id (the value of `hubspot_owner_id`).
+    pub id: String,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// First name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// Whether the user was deactivated.
+    #[serde(default)]
+    pub archived: bool,
+}
+
 /// HubSpot's standard error body (`{category, correlationId, message, ...}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -228,6 +307,26 @@ mod tests {
         assert_eq!(c.prop("lastname"), None);
         assert_eq!(c.associated_ids("companies"), vec!["7".to_string()]);
         assert_eq!(page.paging.unwrap().next.unwrap().after, "52");
+    }
+
+    #[test]
+    fn parses_a_v4_association_batch_and_an_owner_page() {
+        let json = r#"{"status":"COMPLETE","results":[
+            {"from":{"id":"51"},"to":[{"toObjectId":7,"associationTypes":[{"category":"HUBSPOT_DEFINED","typeId":1,"label":null}]},
+                                      {"toObjectId":"8","associationTypes":[]}]}],
+            "errors":[{"status":"error","category":"OBJECT_NOT_FOUND","message":"No associations found for 52"}],
+            "startedAt":"2026-11-01T00:00:00Z","completedAt":"2026-11-01T00:00:01Z"}"#;
+        let b: AssociationBatch = serde_json::from_str(json).unwrap();
+        assert_eq!(b.results[0].from.id, "51");
+        let ids: Vec<_> = b.results[0].to.iter().filter_map(AssociationTo::id).collect();
+        assert_eq!(ids, ["7", "8"]);
+        let o: OwnerPage = serde_json::from_str(
+            r#"{"results":[{"id":"901","email":"ana@acme.example","firstName":"Ana","lastName":"Ruiz","userId":11,"archived":false,
+                "createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:00Z","teams":[]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(o.results[0].first_name.as_deref(), Some("Ana"));
+        assert!(o.paging.is_none());
     }
 
     #[test]
