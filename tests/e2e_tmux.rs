@@ -2,6 +2,10 @@
 //! Skipped, with the reason printed, where tmux is not installed (`.ci/run` installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support {
+    pub mod fake_hubspot;
+}
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,6 +15,35 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A detached 120×30 session running `cmd` (sh -c), its server on a socket in `dir`.
+    fn start(dir: &Path, cmd: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: dir.join("tmux.sock"),
+        };
+        let started = Command::new("tmux")
+            .arg("-S")
+            .arg(&tmux.socket)
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "casey",
+                "-x",
+                "120",
+                "-y",
+                "30",
+                "sh",
+                "-c",
+                cmd,
+            ])
+            .status()
+            .unwrap();
+        assert!(started.success());
+        tmux
+    }
+
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-S")
@@ -71,47 +104,46 @@ fn wait_for_file(path: &Path) -> String {
     }
 }
 
-#[test]
-fn demo_tui_in_tmux_accepts_persists_and_quits_cleanly() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux); the end-to-end test needs it");
-        return;
-    }
+/// A temporary data dir with an empty config, and the shell command that runs `casey ARGS`
+/// there with `env` set, writing its exit code to `rc` when it ends.
+struct Scene {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    rc: PathBuf,
+    cmd: String,
+}
+
+fn scene(env: &str, args: &str) -> Scene {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
     let rc = dir.path().join("rc");
-    let bin = env!("CARGO_BIN_EXE_casey");
     let cmd = format!(
-        "env CASEYOS_DATA_DIR='{}' CASEYOS_CONFIG='{}' CASEYOS_NOW=2026-11-20T15:00:00Z TERM=xterm-256color '{bin}' demo; echo $? > '{}'",
+        "env CASEYOS_DATA_DIR='{}' CASEYOS_CONFIG='{}' {env} TERM=xterm-256color '{}' {args}; echo $? > '{}'",
         dir.path().display(),
         config.display(),
+        env!("CARGO_BIN_EXE_casey"),
         rc.display()
     );
-    let tmux = Tmux {
-        socket: dir.path().join("tmux.sock"),
-    };
-    let started = Command::new("tmux")
-        .arg("-S")
-        .arg(&tmux.socket)
-        .args([
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "casey",
-            "-x",
-            "120",
-            "-y",
-            "30",
-            "sh",
-            "-c",
-            &cmd,
-        ])
-        .status()
-        .unwrap();
-    assert!(started.success());
+    Scene { dir, config, rc, cmd }
+}
+
+fn tmux_missing() -> bool {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux); the end-to-end test needs it");
+        return true;
+    }
+    false
+}
+
+#[test]
+fn demo_tui_in_tmux_accepts_persists_and_quits_cleanly() {
+    if tmux_missing() {
+        return;
+    }
+    let Scene { dir, config, rc, cmd } = scene("CASEYOS_NOW=2026-11-20T15:00:00Z", "demo");
+    let bin = env!("CARGO_BIN_EXE_casey");
+    let tmux = Tmux::start(dir.path(), &cmd);
 
     // The first frame can be captured while the terminal is still receiving it, so wait for
     // the whole of it (list and detail pane) rather than for its first line.
@@ -160,4 +192,41 @@ fn demo_tui_in_tmux_accepts_persists_and_quits_cleanly() {
         "exactly the move accepted in the TUI is accepted"
     );
     assert_eq!(accepted[0]["rank"], 2, "it was the second move");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_tui_syncs_hubspot_in_the_background_and_shows_the_new_moves() {
+    use support::fake_hubspot::{FakeHubSpot, TOKEN};
+    if tmux_missing() {
+        return;
+    }
+    let fake = FakeHubSpot::start(5, 20, 5, 5).await;
+    let base = fake.server.uri();
+    let Scene { dir, rc, cmd, .. } = scene(
+        &format!(
+            "CASEYOS_NOW=2026-11-21T00:00:00Z CASEYOS_HUBSPOT__API_BASE='{base}' CASEYOS_HUBSPOT_TOKEN='{TOKEN}'"
+        ),
+        "",
+    );
+    let screen = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(dir.path(), &cmd);
+        // Nothing is mirrored at first; the background sync starts on the first tick, and
+        // the moves it brings (five overdue tasks) appear without a key press.
+        let screen = tmux.wait_for("the synced moves", |s| {
+            s.contains("synced 00:00") && s.contains("Today's Moves (5)")
+        });
+        tmux.keys(&["r"]);
+        tmux.wait_for("the second sync", |s| s.contains("hubspot: 0 fetched"));
+        tmux.keys(&["q"]);
+        assert_eq!(wait_for_file(&rc).trim(), "0", "casey exits 0 on q");
+        screen
+    })
+    .await
+    .unwrap();
+    assert!(screen.contains("overdue"), "{screen}");
+    assert!(!screen.contains(TOKEN));
+    assert!(
+        fake.log().iter().any(|r| r.starts_with("/crm/v3/objects/tasks")),
+        "the TUI synced against the fake"
+    );
 }

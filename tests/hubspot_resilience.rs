@@ -16,7 +16,7 @@ use caseyos::connectors::politeness::BreakerState;
 use caseyos::store::Store;
 use caseyos::sync::hubspot::{SyncError, SyncOptions, sync};
 use support::fake_hubspot::{FakeHubSpot, Fault, FaultKind, TOKEN};
-use support::hubspot_client::{client, client_with, count, hours, incremental, options, t0};
+use support::hubspot_client::{client, client_with, count, first_sync, hours, incremental, options, run, t0};
 
 /// Everything mirrored from HubSpot, in a comparable form.
 fn digest(store: &Store) -> String {
@@ -97,27 +97,10 @@ fn change(fake: &FakeHubSpot) {
 async fn a_sync_dropped_at_random_pages_and_resumed_converges_to_the_same_mirror() {
     let shape = (30, 1_200, 150, 20);
     let reference = FakeHubSpot::start(shape.0, shape.1, shape.2, shape.3).await;
-    let mut expected = Store::open_in_memory().unwrap();
-    sync(
-        &client(&reference, TOKEN),
-        &mut expected,
-        &incremental(),
-        t0(),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let mut expected = first_sync(&reference).await;
     let first = digest(&expected);
     change(&reference);
-    sync(
-        &client(&reference, TOKEN),
-        &mut expected,
-        &incremental(),
-        hours(9),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    run(&reference, &mut expected, hours(9)).await;
     let changed = digest(&expected);
     assert_ne!(first, changed);
 
@@ -145,15 +128,7 @@ async fn a_sync_dropped_at_random_pages_and_resumed_converges_to_the_same_mirror
         assert!(kills >= 1, "seed {seed}: killed {kills} times");
         assert_eq!(digest(&store), changed, "seed {seed}: after the changes");
         // Nothing is left half done: the next run finds nothing new.
-        let next = sync(
-            &client(&fake, TOKEN),
-            &mut store,
-            &incremental(),
-            hours(10),
-            |_| {},
-        )
-        .await
-        .unwrap();
+        let next = run(&fake, &mut store, hours(10)).await;
         assert_eq!(next.requests, 5, "seed {seed}");
     }
 }
@@ -161,16 +136,7 @@ async fn a_sync_dropped_at_random_pages_and_resumed_converges_to_the_same_mirror
 #[tokio::test]
 async fn slow_answers_time_out_and_are_retried_until_the_mirror_converges() {
     let reference = FakeHubSpot::start(10, 300, 20, 5).await;
-    let mut expected = Store::open_in_memory().unwrap();
-    sync(
-        &client(&reference, TOKEN),
-        &mut expected,
-        &incremental(),
-        t0(),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let mut expected = first_sync(&reference).await;
 
     let fake = FakeHubSpot::start(10, 300, 20, 5).await;
     let impatient = ClientOptions {
@@ -201,15 +167,7 @@ async fn slow_answers_time_out_and_are_retried_until_the_mirror_converges() {
     for f in [&reference, &fake] {
         f.modify("contacts", 0, 50, "2026-11-21T08:00:00.000Z");
     }
-    sync(
-        &client(&reference, TOKEN),
-        &mut expected,
-        &incremental(),
-        hours(9),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    run(&reference, &mut expected, hours(9)).await;
     fake.inject(Fault {
         object_type: "contacts/search",
         offset: 0,
@@ -248,10 +206,7 @@ async fn slow_answers_time_out_and_are_retried_until_the_mirror_converges() {
 #[tokio::test]
 async fn searches_stay_within_five_per_second() {
     let fake = FakeHubSpot::start(5, 2_000, 0, 0).await;
-    let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
+    let mut store = first_sync(&fake).await;
     fake.modify("contacts", 0, 2_000, "2026-11-21T08:00:00.000Z");
     fake.limit_searches(5);
     let polite = ClientOptions {
@@ -340,10 +295,7 @@ async fn a_failing_service_opens_the_breaker_and_is_left_alone() {
 #[tokio::test]
 async fn records_deleted_in_hubspot_leave_the_mirror_and_the_moves() {
     let fake = FakeHubSpot::start(10, 100, 10, 10).await;
-    let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
+    let mut store = first_sync(&fake).await;
     let config = caseyos::config::Config::default();
     let about = |store: &Store, id: &str, now| {
         caseyos::today::moves(store, &config, now)
@@ -367,27 +319,11 @@ async fn records_deleted_in_hubspot_leave_the_mirror_and_the_moves() {
     fake.delete("contacts", "100009");
     fake.delete("companies", "20003");
     // Deletions are looked for once a day: an hour later nothing is removed yet...
-    let soon = sync(
-        &client(&fake, TOKEN),
-        &mut store,
-        &incremental(),
-        hours(1),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let soon = run(&fake, &mut store, hours(1)).await;
     assert_eq!((soon.deleted, soon.requests), (0, 5));
     assert_eq!(count(&store, "deals"), 10);
     // ...a day later they are, with their associations and moves.
-    let later = sync(
-        &client(&fake, TOKEN),
-        &mut store,
-        &incremental(),
-        hours(25),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let later = run(&fake, &mut store, hours(25)).await;
     assert_eq!(later.deleted, 4);
     assert_eq!(
         (
@@ -456,10 +392,7 @@ async fn extra_properties_from_config_are_mirrored_and_owners_are_fetched() {
 #[tokio::test]
 async fn a_dropped_search_resumes_after_the_last_page_that_landed() {
     let fake = FakeHubSpot::start(5, 900, 0, 0).await;
-    let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
+    let mut store = first_sync(&fake).await;
     change(&fake);
     // Companies (one empty page), then the first page of contacts lands: 08:00 and 08:01.
     assert!(!sync_until_page(&fake, &mut store, hours(9), 2).await);
@@ -475,15 +408,7 @@ async fn a_dropped_search_resumes_after_the_last_page_that_landed() {
         "the next run starts at the last timestamp that landed, not at the last sync"
     );
     let before = fake.searches();
-    sync(
-        &client(&fake, TOKEN),
-        &mut store,
-        &incremental(),
-        hours(9),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    run(&fake, &mut store, hours(9)).await;
     // From 08:01 on: 600 records (the 08:01 group is read again), three pages instead of four.
     assert_eq!(
         fake.searches() - before,

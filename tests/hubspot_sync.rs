@@ -11,7 +11,7 @@ use caseyos::connectors::hubspot::client::HubSpotError;
 use caseyos::store::Store;
 use caseyos::sync::hubspot::{SyncError, sync};
 use support::fake_hubspot::{FakeHubSpot, Fault, FaultKind, TOKEN};
-use support::hubspot_client::{client, count, full, hours, incremental, t0};
+use support::hubspot_client::{client, count, first_sync, full, hours, incremental, run, t0};
 
 #[tokio::test]
 async fn first_sync_of_5000_contacts_mirrors_exactly() {
@@ -108,9 +108,7 @@ async fn a_malformed_page_keeps_earlier_pages_and_the_next_run_resumes_there() {
     );
 
     let before = fake.log().len();
-    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
+    run(&fake, &mut store, t0()).await;
     assert_eq!(count(&store, "contacts"), 450);
     assert_eq!(count(&store, "companies"), 150);
     let resumed: Vec<String> = fake.log()[before..].to_vec();
@@ -138,16 +136,7 @@ async fn a_malformed_page_keeps_earlier_pages_and_the_next_run_resumes_there() {
 #[tokio::test]
 async fn rate_limits_and_server_errors_are_retried_and_converge() {
     let clean = FakeHubSpot::start(30, 250, 40, 5).await;
-    let mut expected = Store::open_in_memory().unwrap();
-    sync(
-        &client(&clean, TOKEN),
-        &mut expected,
-        &incremental(),
-        t0(),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let expected = first_sync(&clean).await;
 
     let flaky = FakeHubSpot::start(30, 250, 40, 5).await;
     flaky.inject(Fault {
@@ -169,9 +158,7 @@ async fn rate_limits_and_server_errors_are_retried_and_converge() {
         times: 2,
     });
     let mut store = Store::open_in_memory().unwrap();
-    let summary = sync(&client(&flaky, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
+    let summary = run(&flaky, &mut store, t0()).await;
     assert_eq!(
         summary.requests,
         2 + 1 + 3 + 1 + 1 + 1 + 5,
@@ -211,10 +198,7 @@ async fn persistent_server_errors_give_up_with_the_status() {
 #[tokio::test]
 async fn a_full_sync_starts_over() {
     let fake = FakeHubSpot::start(10, 120, 0, 0).await;
-    let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
+    let mut store = first_sync(&fake).await;
     let before = fake.log().len();
     let summary = sync(&client(&fake, TOKEN), &mut store, &full(), t0(), |_| {})
         .await
@@ -302,10 +286,7 @@ fn names(store: &Store) -> std::collections::HashMap<String, String> {
 #[tokio::test]
 async fn a_second_sync_after_300_changes_fetches_only_those() {
     let fake = FakeHubSpot::start(50, 3_000, 100, 10).await;
-    let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
+    let mut store = first_sync(&fake).await;
     let associations = store.table_count("associations").unwrap();
     assert_eq!(
         associations,
@@ -366,19 +347,8 @@ async fn a_second_sync_after_300_changes_fetches_only_those() {
 #[tokio::test]
 async fn a_no_change_incremental_sync_is_one_request_per_object_type() {
     let fake = FakeHubSpot::start(20, 300, 20, 5).await;
-    let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
-    let summary = sync(
-        &client(&fake, TOKEN),
-        &mut store,
-        &incremental(),
-        hours(1),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let mut store = first_sync(&fake).await;
+    let summary = run(&fake, &mut store, hours(1)).await;
     assert_eq!(
         summary.requests, 5,
         "companies, contacts, deals, tasks, notes; pipelines at most daily"
@@ -389,21 +359,10 @@ async fn a_no_change_incremental_sync_is_one_request_per_object_type() {
 #[tokio::test]
 async fn more_than_10k_changes_sharing_one_timestamp_complete_without_gaps() {
     let fake = FakeHubSpot::start(5, 12_500, 0, 0).await;
-    let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
+    let mut store = first_sync(&fake).await;
     fake.modify("contacts", 0, 12_500, "2026-11-21T08:00:00.000Z");
     let before = fake.searches();
-    sync(
-        &client(&fake, TOKEN),
-        &mut store,
-        &incremental(),
-        hours(9),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    run(&fake, &mut store, hours(9)).await;
     let names = names(&store);
     assert_eq!(names.len(), 12_500);
     assert!(
@@ -417,36 +376,17 @@ async fn more_than_10k_changes_sharing_one_timestamp_complete_without_gaps() {
         "bounded: {searches} search requests"
     );
     // The next sync finds nothing new: one request per type.
-    let third = sync(
-        &client(&fake, TOKEN),
-        &mut store,
-        &incremental(),
-        hours(10),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let third = run(&fake, &mut store, hours(10)).await;
     assert_eq!(third.requests, 5);
 }
 
 #[tokio::test]
 async fn late_indexed_records_inside_the_overlap_are_still_picked_up() {
     let fake = FakeHubSpot::start(5, 50, 0, 0).await;
-    let mut store = Store::open_in_memory().unwrap();
-    sync(&client(&fake, TOKEN), &mut store, &incremental(), t0(), |_| {})
-        .await
-        .unwrap();
+    let mut store = first_sync(&fake).await;
     // Saved 2 minutes before the last sync started, but indexed by search only after it.
     let late = (t0() - chrono::Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     fake.modify("contacts", 7, 1, &late);
-    sync(
-        &client(&fake, TOKEN),
-        &mut store,
-        &incremental(),
-        hours(1),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    run(&fake, &mut store, hours(1)).await;
     assert_eq!(names(&store)["100007"], "changed 100007");
 }

@@ -1523,14 +1523,110 @@ fn outbox_and_stats_have_no_selected_move() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn r_syncs() {
+fn r_asks_for_a_sync_even_with_nothing_to_sync_and_the_runtime_answers() {
     let mut app = demo();
     assert_eq!(ch(&mut app, 'r'), vec![Effect::Sync]);
-    let (level, msg) = status(&app);
-    assert_eq!(level, Level::Info);
-    assert!(msg.contains("sync"), "{msg}");
+    assert_eq!(app.sync.running, None, "no account: nothing runs");
     assert_eq!(app.mode, Mode::Normal);
     assert!(!app.quitting);
+    app.update(Action::Done(
+        "demo data is bundled with casey: there is nothing to sync".into(),
+    ));
+    assert!(status(&app).1.contains("nothing to sync"));
+}
+
+fn connected(every_minutes: Option<i64>) -> App {
+    let mut app = app_with(
+        Source::Live,
+        SafetyMode::DraftOnly,
+        Keymap::defaults(),
+        snapshot(),
+    );
+    app.sync.available = true;
+    app.sync.every = every_minutes.map(Duration::minutes);
+    app
+}
+
+#[test]
+fn r_starts_one_sync_at_a_time() {
+    let mut app = connected(None);
+    assert_eq!(ch(&mut app, 'r'), vec![Effect::Sync]);
+    assert_eq!(app.sync.running.as_deref(), Some("starting"));
+    assert_eq!(app.sync.started_at, Some(now()));
+    assert_eq!(ch(&mut app, 'r'), vec![], "not twice at once");
+    assert!(status(&app).1.contains("already running"));
+    app.update(Action::SyncFinished(Ok("hubspot: 3 fetched".into())));
+    assert_eq!(ch(&mut app, 'r'), vec![Effect::Sync], "again once it ended");
+}
+
+#[test]
+fn background_sync_runs_every_interval_and_never_overlaps() {
+    let mut app = connected(Some(10));
+    // The first tick of a session syncs at once.
+    assert_eq!(app.update(Action::Tick(now())), vec![Effect::Sync]);
+    assert_eq!(
+        app.update(Action::Tick(now() + Duration::minutes(11))),
+        vec![Effect::Reload],
+        "still running: no second sync, only the idle re-detection"
+    );
+    assert_eq!(
+        app.update(Action::SyncFinished(Ok(
+            "hubspot: 12 fetched, 3 changed, 0 deleted".into()
+        ))),
+        vec![Effect::Reload],
+        "new and changed records are detected again"
+    );
+    assert_eq!(app.sync.last_ok, Some(now() + Duration::minutes(11)));
+    assert_eq!(
+        status(&app),
+        (Level::Info, "hubspot: 12 fetched, 3 changed, 0 deleted".into())
+    );
+    // Ten minutes after the last start, not after the last end.
+    assert_eq!(app.update(Action::Tick(now() + Duration::minutes(9))), vec![]);
+    assert_eq!(
+        app.update(Action::Tick(now() + Duration::minutes(20))),
+        vec![Effect::Sync]
+    );
+}
+
+#[test]
+fn no_background_sync_without_an_account_or_an_interval() {
+    for mut app in [connected(None), {
+        let mut a = connected(Some(10));
+        a.sync.available = false;
+        a
+    }] {
+        for m in [0, 30, 600] {
+            let fx = app.update(Action::Tick(now() + Duration::minutes(m)));
+            assert!(!fx.contains(&Effect::Sync), "{fx:?}");
+        }
+        assert_eq!(app.sync.running, None);
+    }
+}
+
+#[test]
+fn sync_progress_and_failures_reach_the_header_and_the_status_line() {
+    let mut app = connected(None);
+    app.update(Action::SyncProgress("late message".into()));
+    assert_eq!(app.sync.running, None, "progress of no running sync is ignored");
+    ch(&mut app, 'r');
+    app.update(Action::SyncProgress("hubspot contacts 1200".into()));
+    assert_eq!(app.sync.running.as_deref(), Some("hubspot contacts 1200"));
+    let why = "HubSpot rejected the token (401): run `casey auth hubspot` or check CASEYOS_HUBSPOT_TOKEN";
+    assert_eq!(app.update(Action::SyncFinished(Err(why.into()))), vec![]);
+    assert_eq!(app.sync.running, None);
+    assert_eq!(app.sync.failed.as_deref(), Some(why));
+    let (level, msg) = status(&app);
+    assert_eq!(level, Level::Error);
+    assert!(
+        msg.starts_with("sync failed: ") && msg.contains("casey auth hubspot"),
+        "{msg}"
+    );
+    // The next good sync clears the failure.
+    ch(&mut app, 'r');
+    app.update(Action::SyncFinished(Ok("hubspot: 0 fetched".into())));
+    assert_eq!(app.sync.failed, None);
+    assert!(app.sync.last_ok.is_some());
 }
 
 #[test]

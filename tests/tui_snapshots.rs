@@ -198,6 +198,37 @@ fn a_narrow_header_drops_whole_items_never_half_words() {
 }
 
 #[test]
+fn header_shows_a_running_sync_then_a_failure_then_the_last_sync() {
+    let (mut store, config, clock) = demo_store();
+    let mut app = app_over(snapshot(&mut store, &config, &clock).unwrap(), Source::Live);
+    app.sync.available = true;
+    press(&mut app, KeyCode::Char('r'));
+    app.update(Action::SyncProgress("hubspot contacts 1200".into()));
+    let running = render_lines(&app, W, H);
+    app.update(Action::SyncFinished(Err(
+        "HubSpot rejected the token (401): run `casey auth hubspot` or check CASEYOS_HUBSPOT_TOKEN".into(),
+    )));
+    let failed = render_lines(&app, W, H);
+    press(&mut app, KeyCode::Char('r'));
+    app.update(Action::SyncFinished(Ok(
+        "hubspot: 12 fetched, 3 changed, 0 deleted · 7 requests · 0.4 s".into(),
+    )));
+    let done = render_lines(&app, W, H);
+    let footer = |lines: &[String]| lines[lines.len() - 2].clone();
+    insta::assert_snapshot!(
+        [
+            running[0].clone(),
+            footer(&running),
+            failed[0].clone(),
+            footer(&failed),
+            done[0].clone(),
+            footer(&done),
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
 fn small_and_wide_terminals_render() {
     let app = demo_app();
     for (w, h) in [(40, 10), (80, 24), (200, 60), (20, 5)] {

@@ -139,16 +139,12 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
     if !hubspot {
         return Ok(());
     }
-    let token = std::env::var("CASEYOS_HUBSPOT_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| secrecy::SecretString::from(t.trim().to_string()))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no HubSpot token: set CASEYOS_HUBSPOT_TOKEN to a private-app token \
+    let token = crate::connectors::hubspot::token_from_env().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no HubSpot token: set CASEYOS_HUBSPOT_TOKEN to a private-app token \
                  (scopes crm.objects.contacts/companies/deals.read)"
-            )
-        })?;
+        )
+    })?;
     let client = crate::connectors::hubspot::client::HubSpotClient::new(
         &ctx.config.hubspot.api_base,
         token,
@@ -167,7 +163,7 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
         ctx.clock.now(),
         |p: &crate::sync::hubspot::Progress| {
             if interactive {
-                eprint!("\r\x1b[2K{}", output::sync_progress(p));
+                eprint!("\r\x1b[2K{}", p.describe());
             }
         },
     ));
@@ -175,5 +171,5 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
         eprintln!();
     }
     let summary = summary?;
-    output::print(&output::sync_summary("hubspot", &summary))
+    output::print(&format!("{}\n", summary.describe()))
 }

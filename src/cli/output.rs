@@ -213,35 +213,3 @@ pub fn whats_up(moves: &[Move], counts: &Counts, now: DateTime<Utc>) -> String {
     }
     s
 }
-
-/// One line of sync progress: what, how far, and a bar when the total is known.
-pub fn sync_progress(p: &crate::sync::hubspot::Progress) -> String {
-    use crate::sync::hubspot::Phase;
-    let phase = match p.phase {
-        Phase::Listing => "listing",
-        Phase::Searching => "changes",
-        Phase::CheckingDeletions => "deletions",
-    };
-    let head = format!("hubspot {:<9} {phase:<9}", p.object_type);
-    match p.total {
-        Some(total) if total > 0 => {
-            let done = p.fetched.min(total);
-            let filled = (done * 20 / total) as usize;
-            format!(
-                "{head} [{}{}] {done}/{total} · {} pages",
-                "█".repeat(filled),
-                "·".repeat(20 - filled),
-                p.pages
-            )
-        }
-        _ => format!("{head} {} records · {} pages", p.fetched, p.pages),
-    }
-}
-
-/// The closing line of `casey sync`.
-pub fn sync_summary(source: &str, s: &crate::sync::hubspot::Summary) -> String {
-    format!(
-        "{source}: {} fetched, {} changed, {} deleted · {} requests · {:.1} s\n",
-        s.fetched, s.changed, s.deleted, s.requests, s.seconds
-    )
-}

@@ -163,6 +163,34 @@ impl Progress {
             total: None,
         }
     }
+
+    /// One line for a terminal: what, how far, and a bar when the total is known.
+    pub fn describe(&self) -> String {
+        let phase = match self.phase {
+            Phase::Listing => "listing",
+            Phase::Searching => "changes",
+            Phase::CheckingDeletions => "deletions",
+        };
+        let head = format!("hubspot {:<9} {phase:<9}", self.object_type);
+        match self.total {
+            Some(total) if total > 0 => {
+                let done = self.fetched.min(total);
+                let filled = (done * 20 / total) as usize;
+                format!(
+                    "{head} [{}{}] {done}/{total} · {} pages",
+                    "█".repeat(filled),
+                    "·".repeat(20 - filled),
+                    self.pages
+                )
+            }
+            _ => format!("{head} {} records · {} pages", self.fetched, self.pages),
+        }
+    }
+
+    /// A few words for the TUI header: `hubspot contacts 1200`.
+    pub fn short(&self) -> String {
+        format!("hubspot {} {}", self.object_type, self.fetched)
+    }
 }
 
 /// What a sync did.
@@ -178,6 +206,16 @@ pub struct Summary {
     pub requests: u64,
     /// Wall time.
     pub seconds: f64,
+}
+
+impl Summary {
+    /// The closing line of a sync.
+    pub fn describe(&self) -> String {
+        format!(
+            "hubspot: {} fetched, {} changed, {} deleted · {} requests · {:.1} s",
+            self.fetched, self.changed, self.deleted, self.requests, self.seconds
+        )
+    }
 }
 
 /// How to sync; [`SyncOptions::from_config`] reads `[hubspot]`.

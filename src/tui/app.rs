@@ -102,6 +102,27 @@ pub enum Action {
     Failed(String),
     /// An effect succeeded with a message for the status line.
     Done(String),
+    /// A running sync reports how far it got (a few words).
+    SyncProgress(String),
+    /// A sync ended: its summary, or why it failed and what to do.
+    SyncFinished(Result<String, String>),
+}
+
+/// Background sync as the header shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncState {
+    /// An account is connected, so `r` really syncs (otherwise it says what to connect).
+    pub available: bool,
+    /// Time between background syncs; `None`: only on `r`.
+    pub every: Option<Duration>,
+    /// While a sync runs: how far it got.
+    pub running: Option<String>,
+    /// When the last sync was started (app clock).
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the last sync finished well.
+    pub last_ok: Option<DateTime<Utc>>,
+    /// Why the last sync failed, until one succeeds.
+    pub failed: Option<String>,
 }
 
 /// Everything the screen shows that comes from the store.
@@ -201,6 +222,8 @@ pub struct App {
     pub loaded_at: DateTime<Utc>,
     /// Set once the operator quits.
     pub quitting: bool,
+    /// Background sync.
+    pub sync: SyncState,
 }
 
 /// How often an open TUI re-detects moves while idle.
@@ -243,6 +266,7 @@ impl App {
             counts: (0, 0),
             loaded_at: now,
             quitting: false,
+            sync: SyncState::default(),
         };
         app.refresh_rows();
         app
@@ -365,10 +389,36 @@ impl App {
             }
             Action::Tick(now) => {
                 self.now = now;
+                if let Some(every) = self.sync.every.filter(|_| self.sync.available)
+                    && self.sync.running.is_none()
+                    && self.sync.started_at.is_none_or(|at| now - at >= every)
+                {
+                    return self.start_sync(false);
+                }
                 if now - self.loaded_at >= REFRESH_EVERY {
                     self.loaded_at = now;
                     return vec![Effect::Reload];
                 }
+                vec![]
+            }
+            Action::SyncProgress(text) => {
+                if self.sync.running.is_some() {
+                    self.sync.running = Some(text);
+                }
+                vec![]
+            }
+            Action::SyncFinished(Ok(summary)) => {
+                self.sync.running = None;
+                self.sync.last_ok = Some(self.now);
+                self.sync.failed = None;
+                self.info(summary);
+                // New and changed records: detect again.
+                vec![Effect::Reload]
+            }
+            Action::SyncFinished(Err(why)) => {
+                self.sync.running = None;
+                self.status = Some((Level::Error, format!("sync failed: {why}")));
+                self.sync.failed = Some(why);
                 vec![]
             }
             Action::Loaded(snapshot) => {
@@ -393,6 +443,22 @@ impl App {
                 vec![]
             }
         }
+    }
+
+    /// Starts a sync unless one is running (the `r` key and the background timer).
+    fn start_sync(&mut self, manual: bool) -> Vec<Effect> {
+        if self.sync.running.is_some() {
+            self.info("a sync is already running");
+            return vec![];
+        }
+        if self.sync.available {
+            self.sync.started_at = Some(self.now);
+            self.sync.running = Some("starting".into());
+            if manual {
+                self.info("syncing in the background · keys keep working");
+            }
+        }
+        vec![Effect::Sync]
     }
 
     /// Moves in the list by state, for the header.

@@ -1,8 +1,12 @@
 //! The runtime: reads terminal events, feeds them to [`App::update`], performs the effects
 //! against the mirror and redraws. The only place in the TUI that does I/O.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
+use tokio::sync::mpsc;
 
 use super::app::{Action, App, Effect, Snapshot, Source};
 use super::keymap::Keymap;
@@ -12,7 +16,9 @@ use super::view;
 use crate::Clock;
 use crate::actions;
 use crate::config::Config;
+use crate::connectors::hubspot::client::{ClientOptions, HubSpotClient};
 use crate::store::Store;
+use crate::sync::hubspot::SyncOptions;
 use crate::today;
 
 /// Messages shown per thread in the detail pane.
@@ -36,6 +42,58 @@ pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::sto
     })
 }
 
+/// Runs HubSpot syncs in the background on their own connection to the mirror, reporting
+/// progress to the UI loop. One client for the session, so the circuit breaker and the rate
+/// windows carry over from one sync to the next.
+struct Syncer {
+    client: Arc<HubSpotClient>,
+    database: PathBuf,
+    options: SyncOptions,
+    tx: mpsc::UnboundedSender<Action>,
+}
+
+impl Syncer {
+    /// A syncer for the operator's mirror when a HubSpot token is available.
+    fn new(store: &Store, config: &Config, tx: mpsc::UnboundedSender<Action>) -> Option<Syncer> {
+        let token = crate::connectors::hubspot::token_from_env()?;
+        let database = store.path()?.to_path_buf();
+        let client = HubSpotClient::new(
+            &config.hubspot.api_base,
+            token,
+            ClientOptions::from_config(&config.hubspot),
+        )
+        .ok()?;
+        Some(Syncer {
+            client: Arc::new(client),
+            database,
+            options: SyncOptions::from_config(&config.hubspot, false),
+            tx,
+        })
+    }
+
+    /// Starts one sync; its progress and end arrive as actions on the channel. Dropping it
+    /// half-way (quitting) is safe: every page lands whole with its cursor.
+    fn start(&self, now: chrono::DateTime<chrono::Utc>) {
+        let client = self.client.clone();
+        let database = self.database.clone();
+        let options = self.options.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let progress_tx = tx.clone();
+            let result = async {
+                let mut store = Store::open(&database)?;
+                let summary = crate::sync::hubspot::sync(&client, &mut store, &options, now, |p| {
+                    let _ = progress_tx.send(Action::SyncProgress(p.short()));
+                })
+                .await?;
+                anyhow::Ok(summary.describe())
+            }
+            .await;
+            let _ = tx.send(Action::SyncFinished(result.map_err(|e| format!("{e:#}"))));
+        });
+    }
+}
+
 /// Runs the TUI until the operator quits.
 pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock) -> anyhow::Result<()> {
     let keymap =
@@ -50,6 +108,17 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
         config.aps.clone(),
         data,
     );
+    let (sync_tx, mut sync_rx) = mpsc::unbounded_channel();
+    let syncer = match source {
+        Source::Live => Syncer::new(&store, &config, sync_tx),
+        Source::Demo => None,
+    };
+    app.sync.available = syncer.is_some();
+    if config.general.sync_interval_minutes > 0 {
+        app.sync.every = Some(chrono::Duration::minutes(i64::from(
+            config.general.sync_interval_minutes,
+        )));
+    }
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app.update(Action::Resize(size.width, size.height));
@@ -66,6 +135,7 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
                 None => break,
             },
             _ = tick.tick() => Action::Tick(clock.now()),
+            Some(action) = sync_rx.recv() => action,
         };
         let mut queue = app.update(action);
         while !queue.is_empty() {
@@ -73,6 +143,12 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
             for effect in effects {
                 if effect == Effect::Quit {
                     return Ok(());
+                }
+                if effect == Effect::Sync
+                    && let Some(syncer) = &syncer
+                {
+                    syncer.start(clock.now());
+                    continue;
                 }
                 let reply = perform(&mut store, &config, &clock, source, effect, &mut guard);
                 for action in reply {
@@ -138,11 +214,12 @@ fn apply(
             actions::undo(store, now)?;
             Ok(None)
         }
+        // Reached only when there is nothing to sync with (a syncer takes it otherwise).
         Effect::Sync => Ok(Some(match source {
             Source::Demo => "demo data is bundled with casey: there is nothing to sync".to_string(),
             Source::Live => {
                 return Err(anyhow::anyhow!(
-                    "no account is connected yet: run `casey auth hubspot` and `casey auth google`"
+                    "no account is connected yet: run `casey auth hubspot` (or set CASEYOS_HUBSPOT_TOKEN)"
                 ));
             }
         })),

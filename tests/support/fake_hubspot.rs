@@ -519,29 +519,29 @@ impl FakeHubSpot {
     /// Sets a property on one record without touching its modification date (a custom
     /// property HubSpot does not index as a change, or a value seen only when asked for).
     pub fn set_property(&self, object_type: &str, id: &str, name: &str, value: &str) {
+        self.edit(object_type, id, |r| {
+            r["properties"][name] = json!(value);
+            index(r);
+        });
+    }
+
+    fn edit(&self, object_type: &str, id: &str, change: impl FnOnce(&mut Value)) {
         let mut st = self.state.lock().unwrap();
-        let r = st
+        let record = st
             .objects
             .get_mut(object_type)
             .unwrap()
             .iter_mut()
             .find(|r| r["id"] == id)
-            .unwrap();
-        r["properties"][name] = json!(value);
-        index(r);
+            .unwrap_or_else(|| panic!("{object_type} {id} exists"));
+        change(record);
     }
 
     /// Replaces the associations of one record to one type (`contacts` → `companies`...).
     pub fn associate(&self, object_type: &str, id: &str, to_type: &str, to_ids: &[String]) {
-        let mut st = self.state.lock().unwrap();
-        let r = st
-            .objects
-            .get_mut(object_type)
-            .unwrap()
-            .iter_mut()
-            .find(|r| r["id"] == id)
-            .unwrap();
-        r["associations"][to_type] = assoc("x", to_ids);
+        self.edit(object_type, id, |r| {
+            r["associations"][to_type] = assoc("x", to_ids)
+        });
     }
 
     /// Search requests served so far.

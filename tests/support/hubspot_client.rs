@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use caseyos::connectors::hubspot::client::{ClientOptions, HubSpotClient, Retry};
 use caseyos::store::Store;
-use caseyos::sync::hubspot::SyncOptions;
+use caseyos::sync::hubspot::{Summary, SyncOptions, sync};
 use secrecy::SecretString;
 
-use super::fake_hubspot::FakeHubSpot;
+use super::fake_hubspot::{FakeHubSpot, TOKEN};
 
 /// Test options: tiny backoff, and rate limits high enough not to slow the suite down (the
 /// limits themselves have their own test).
@@ -58,4 +58,18 @@ pub fn hours(h: i64) -> chrono::DateTime<chrono::Utc> {
 
 pub fn count(store: &Store, table: &str) -> usize {
     store.table_count(table).unwrap()
+}
+
+/// One incremental sync (or the first) against the fake with the test client; must succeed.
+pub async fn run(fake: &FakeHubSpot, store: &mut Store, now: chrono::DateTime<chrono::Utc>) -> Summary {
+    sync(&client(fake, TOKEN), store, &incremental(), now, |_| {})
+        .await
+        .unwrap()
+}
+
+/// A fresh in-memory mirror after a first sync at [`t0`].
+pub async fn first_sync(fake: &FakeHubSpot) -> Store {
+    let mut store = Store::open_in_memory().unwrap();
+    run(fake, &mut store, t0()).await;
+    store
 }

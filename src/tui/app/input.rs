@@ -185,10 +185,7 @@ impl App {
                 self.quitting = true;
                 return vec![Effect::Quit];
             }
-            Command::Sync => {
-                self.info("syncing…");
-                return vec![Effect::Sync];
-            }
+            Command::Sync => return self.start_sync(true),
             Command::Undo => return self.undo(),
             Command::Accept => {
                 let Some(m) = self.selected_move() else {

@@ -75,6 +75,7 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     // Most important first; whatever does not fit the width is left out whole.
     let extras = [
         (format!(" · {open} open · {accepted} accepted"), theme.text),
+        sync_item(app, theme),
         (format!(" · {mode}"), theme.dim),
         (format!(" · outbox {}", c.outbox_pending), theme.text),
         (
@@ -94,6 +95,23 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The sync state for the header: running (with progress), failed, or when it last worked.
+fn sync_item(app: &App, theme: &Theme) -> (String, ratatui::style::Style) {
+    let s = &app.sync;
+    if let Some(progress) = &s.running {
+        (
+            format!(" · ⟳ {}", crate::domain::text::sanitize_line(progress)),
+            theme.warn,
+        )
+    } else if s.failed.is_some() {
+        (" · sync failed".to_string(), theme.error)
+    } else if let Some(at) = s.last_ok {
+        (format!(" · synced {}", at.format("%H:%M")), theme.dim)
+    } else {
+        (String::new(), theme.dim)
+    }
 }
 
 fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
