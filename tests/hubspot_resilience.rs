@@ -293,6 +293,26 @@ async fn a_failing_service_opens_the_breaker_and_is_left_alone() {
 }
 
 #[tokio::test]
+async fn request_telemetry_is_kept_for_a_month() {
+    let fake = FakeHubSpot::start(2, 2, 0, 0).await;
+    let mut store = Store::open_in_memory().unwrap();
+    let logged = |store: &Store| {
+        store
+            .telemetry_counts()
+            .unwrap()
+            .into_iter()
+            .find(|(e, _)| e == "api_request")
+            .map_or(0, |(_, n)| n as u64)
+    };
+    let first = run(&fake, &mut store, t0()).await.requests;
+    assert_eq!(logged(&store), first, "one event per request");
+    let day29 = run(&fake, &mut store, hours(24 * 29)).await.requests;
+    assert_eq!(logged(&store), first + day29, "nothing is a month old yet");
+    let day31 = run(&fake, &mut store, hours(24 * 31)).await.requests;
+    assert_eq!(logged(&store), day29 + day31, "the first sync's events are gone");
+}
+
+#[tokio::test]
 async fn records_deleted_in_hubspot_leave_the_mirror_and_the_moves() {
     let fake = FakeHubSpot::start(10, 100, 10, 10).await;
     let mut store = first_sync(&fake).await;

@@ -264,6 +264,19 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets events of the given kinds recorded before `before` (request telemetry would
+    /// otherwise grow by thousands of rows a day). Returns how many were removed.
+    pub fn prune_telemetry(&self, events: &[&str], before: DateTime<Utc>) -> Result<usize> {
+        let mut removed = 0;
+        let mut st = self
+            .conn()
+            .prepare_cached("DELETE FROM telemetry WHERE event = ?1 AND at < ?2")?;
+        for event in events {
+            removed += st.execute(params![event, ts(before)])?;
+        }
+        Ok(removed)
+    }
+
     /// Records several telemetry events in one transaction.
     pub fn telemetry_many(&mut self, events: &[(&str, serde_json::Value)], at: DateTime<Utc>) -> Result<()> {
         let tx = self.conn_mut().transaction()?;

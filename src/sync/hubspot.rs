@@ -264,6 +264,8 @@ fn raw(o: &CrmObject) -> String {
 /// How far before a sync's start the next one searches again: search results are eventually
 /// consistent, so a record saved just before the last sync may only show up now.
 pub const OVERLAP_MS: i64 = 5 * 60 * 1000;
+/// Days request telemetry is kept.
+pub const TELEMETRY_DAYS: i64 = 30;
 /// Results one search query can page through (HubSpot answers 400 beyond it).
 const SEARCH_CAP: usize = 10_000;
 const SEARCH_PAGE: usize = 200;
@@ -363,10 +365,14 @@ pub async fn sync(
         summary: Summary::default(),
     };
     let result = run_all(&mut run, store, options, &mut progress).await;
-    // Whatever happened, the latency and errors of the requests made are kept.
+    // Whatever happened, the latency and errors of the requests made are kept (for a month).
     let flushed = run.flush_telemetry(store);
     result?;
     flushed?;
+    store.prune_telemetry(
+        &["api_request", "api_error"],
+        now - chrono::Duration::days(TELEMETRY_DAYS),
+    )?;
     let mut summary = run.summary;
     summary.requests = client.requests() - requests_before;
     summary.seconds = started.elapsed().as_secs_f64();
