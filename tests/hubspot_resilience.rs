@@ -242,6 +242,20 @@ async fn searches_stay_within_five_per_second() {
 }
 
 #[tokio::test]
+async fn a_spent_budget_announced_in_the_headers_is_waited_out() {
+    let fake = FakeHubSpot::start(3, 150, 3, 0).await;
+    // The very first answer says the 10-second budget is spent for the next 400 ms.
+    fake.spend_budget(400);
+    let store = first_sync(&fake).await;
+    assert_eq!(
+        fake.budget_429s(),
+        0,
+        "the client waited instead of collecting a 429"
+    );
+    assert_eq!(count(&store, "contacts"), 150);
+}
+
+#[tokio::test]
 async fn a_failing_service_opens_the_breaker_and_is_left_alone() {
     let fake = FakeHubSpot::start(3, 3, 3, 0).await;
     fake.inject(Fault {

@@ -60,6 +60,9 @@ struct State {
     search_limit: Option<usize>,
     recent_searches: VecDeque<Instant>,
     search_429s: usize,
+    /// Announce a spent 10-second budget on the next answer: (interval ms, when announced).
+    spend_budget: Option<(u64, Option<Instant>)>,
+    budget_429s: usize,
 }
 
 /// Keeps only the requested properties (and the modification date HubSpot always sends).
@@ -179,6 +182,42 @@ fn error(status: u16, category: &str, message: &str) -> ResponseTemplate {
 
 impl Respond for Handler {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        // A spent budget: the answer says `Remaining: 0`; asking again within (most of) the
+        // interval is a 429, as HubSpot would answer.
+        let announce = {
+            let mut st = self.0.lock().unwrap();
+            match st.spend_budget {
+                Some((interval, Some(at))) => {
+                    if at.elapsed() < Duration::from_millis(interval * 8 / 10) {
+                        st.budget_429s += 1;
+                        return rate_limited("TEN_SECONDLY_ROLLING");
+                    }
+                    st.spend_budget = None;
+                    None
+                }
+                Some((interval, None)) => {
+                    st.spend_budget = Some((interval, Some(Instant::now())));
+                    Some(interval)
+                }
+                None => None,
+            }
+        };
+        let answer = self.handle(req);
+        match announce {
+            Some(interval) => answer
+                .insert_header("X-HubSpot-RateLimit-Max", "100")
+                .insert_header("X-HubSpot-RateLimit-Remaining", "0")
+                .insert_header(
+                    "X-HubSpot-RateLimit-Interval-Milliseconds",
+                    interval.to_string().as_str(),
+                ),
+            None => answer,
+        }
+    }
+}
+
+impl Handler {
+    fn handle(&self, req: &Request) -> ResponseTemplate {
         let mut st = self.0.lock().unwrap();
         let query: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
         st.log.push(format!(
@@ -500,6 +539,17 @@ impl FakeHubSpot {
     /// Enforces HubSpot's search limit: more than `per_second` searches within a second get 429.
     pub fn limit_searches(&self, per_second: usize) {
         self.state.lock().unwrap().search_limit = Some(per_second);
+    }
+
+    /// The next answer says the 10-second budget is spent (`Remaining: 0`) for `interval_ms`;
+    /// requests inside that interval are refused with 429 and counted.
+    pub fn spend_budget(&self, interval_ms: u64) {
+        self.state.lock().unwrap().spend_budget = Some((interval_ms, None));
+    }
+
+    /// Requests refused because they ignored a spent budget.
+    pub fn budget_429s(&self) -> usize {
+        self.state.lock().unwrap().budget_429s
     }
 
     /// Searches refused by the search limit.
