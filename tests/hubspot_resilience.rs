@@ -16,7 +16,9 @@ use caseyos::connectors::politeness::BreakerState;
 use caseyos::store::Store;
 use caseyos::sync::hubspot::{SyncError, SyncOptions, sync};
 use support::fake_hubspot::{FakeHubSpot, Fault, FaultKind, TOKEN};
-use support::hubspot_client::{client, client_with, count, first_sync, hours, incremental, options, run, t0};
+use support::hubspot_client::{
+    client, client_with, count, first_sync, hours, incremental, options, run, run_with, t0,
+};
 
 /// Everything mirrored from HubSpot, in a comparable form.
 fn digest(store: &Store) -> String {
@@ -152,15 +154,7 @@ async fn slow_answers_time_out_and_are_retried_until_the_mirror_converges() {
         });
     }
     let mut store = Store::open_in_memory().unwrap();
-    sync(
-        &client_with(&fake, TOKEN, impatient.clone()),
-        &mut store,
-        &incremental(),
-        t0(),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    run_with(&fake, impatient.clone(), &mut store, t0()).await;
     assert_eq!(digest(&store), digest(&expected));
 
     // Searches time out too.
@@ -174,15 +168,7 @@ async fn slow_answers_time_out_and_are_retried_until_the_mirror_converges() {
         kind: FaultKind::Slow(Duration::from_secs(30)),
         times: 1,
     });
-    sync(
-        &client_with(&fake, TOKEN, impatient),
-        &mut store,
-        &incremental(),
-        hours(9),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    run_with(&fake, impatient, &mut store, hours(9)).await;
     assert_eq!(digest(&store), digest(&expected));
     let telemetry: std::collections::HashMap<String, i64> =
         store.telemetry_counts().unwrap().into_iter().collect();
@@ -214,15 +200,7 @@ async fn searches_stay_within_five_per_second() {
         ..options()
     };
     let before = fake.searches();
-    sync(
-        &client_with(&fake, TOKEN, polite),
-        &mut store,
-        &incremental(),
-        hours(9),
-        |_| {},
-    )
-    .await
-    .unwrap();
+    run_with(&fake, polite, &mut store, hours(9)).await;
     assert_eq!(
         fake.searches() - before,
         10 + 4,

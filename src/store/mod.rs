@@ -20,6 +20,29 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_owners.sql"),
 ];
 
+/// Every table of the schema (the names [`Store::table_count`] accepts).
+pub(crate) const TABLES: &[&str] = &[
+    "contacts",
+    "companies",
+    "deals",
+    "pipelines",
+    "stages",
+    "associations",
+    "tasks",
+    "notes",
+    "threads",
+    "messages",
+    "drafts",
+    "moves",
+    "decisions",
+    "outcomes",
+    "telemetry",
+    "owners",
+    "outbox",
+    "sync_cursors",
+    "audit_log",
+];
+
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -237,25 +260,7 @@ mod tests {
     #[test]
     fn every_table_the_product_needs_exists() {
         let store = Store::open_in_memory().unwrap();
-        for t in [
-            "contacts",
-            "companies",
-            "deals",
-            "pipelines",
-            "stages",
-            "tasks",
-            "notes",
-            "threads",
-            "messages",
-            "drafts",
-            "moves",
-            "decisions",
-            "outcomes",
-            "telemetry",
-            "outbox",
-            "sync_cursors",
-            "audit_log",
-        ] {
+        for t in TABLES {
             let n: i64 = store
                 .conn()
                 .query_row(

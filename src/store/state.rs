@@ -343,28 +343,7 @@ impl Store {
 
     /// Rows in one mirror table (for `casey doctor` and tests); unknown names are refused.
     pub fn table_count(&self, table: &str) -> Result<usize> {
-        const TABLES: &[&str] = &[
-            "contacts",
-            "companies",
-            "deals",
-            "pipelines",
-            "stages",
-            "associations",
-            "tasks",
-            "notes",
-            "threads",
-            "messages",
-            "drafts",
-            "moves",
-            "decisions",
-            "outcomes",
-            "telemetry",
-            "owners",
-            "outbox",
-            "sync_cursors",
-            "audit_log",
-        ];
-        let Some(t) = TABLES.iter().find(|t| **t == table) else {
+        let Some(t) = super::TABLES.iter().find(|t| **t == table) else {
             return Err(rusqlite::Error::InvalidParameterName(table.to_string()).into());
         };
         let n: i64 = self

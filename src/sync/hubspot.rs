@@ -276,6 +276,11 @@ fn modified_ms(o: &CrmObject, prop: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// A cursor holding milliseconds since the epoch (`<type>:modified`, `pipelines`...).
+fn ms_cursor(store: &Store, key: &str) -> Result<Option<i64>, SyncError> {
+    Ok(store.cursor(SOURCE, key)?.and_then(|c| c.parse().ok()))
+}
+
 fn object_id(o: &CrmObject) -> i64 {
     o.id.parse().unwrap_or(0)
 }
@@ -391,10 +396,7 @@ async fn run_all(
     let now_ms = run.now.timestamp_millis();
     let floor = run.floor;
     let daily_due = |store: &Store, key: &str, hours: u32| -> Result<bool, SyncError> {
-        Ok(store
-            .cursor(SOURCE, key)?
-            .and_then(|c| c.parse::<i64>().ok())
-            .is_none_or(|at| now_ms - at >= i64::from(hours) * 3600 * 1000))
+        Ok(ms_cursor(store, key)?.is_none_or(|at| now_ms - at >= i64::from(hours) * 3600 * 1000))
     };
     if daily_due(store, "pipelines", 24)? {
         reference_data(run, store, now_ms).await?;
@@ -413,13 +415,9 @@ async fn run_all(
         };
         match store.cursor(SOURCE, &list_key)?.as_deref() {
             Some(COMPLETE) => {
-                let since = store
-                    .cursor(SOURCE, &format!("{}:modified", spec.object_type))?
-                    .and_then(|c| c.parse::<i64>().ok())
-                    .unwrap_or(0);
+                let since = ms_cursor(store, &pass.key("modified"))?.unwrap_or(0);
                 incremental(run, store, &pass, since, floor, progress).await?;
-                let deletions_key = format!("{}:deletions", spec.object_type);
-                if daily_due(store, &deletions_key, options.deletion_check_hours)? {
+                if daily_due(store, &pass.key("deletions"), options.deletion_check_hours)? {
                     deletions(run, store, &pass, floor, progress).await?;
                 }
             }
@@ -495,12 +493,7 @@ async fn list(
     let deletions_key = pass.key("deletions");
     // Changes made while the listing runs are caught by the first search, which starts before
     // the listing did (a resumed listing keeps the start of the first attempt).
-    let start = match (
-        &after,
-        store
-            .cursor(SOURCE, &modified_key)?
-            .and_then(|c| c.parse::<i64>().ok()),
-    ) {
+    let start = match (&after, ms_cursor(store, &modified_key)?) {
         (Some(_), Some(earlier)) => earlier,
         _ => floor,
     };

@@ -62,9 +62,25 @@ pub fn count(store: &Store, table: &str) -> usize {
 
 /// One incremental sync (or the first) against the fake with the test client; must succeed.
 pub async fn run(fake: &FakeHubSpot, store: &mut Store, now: chrono::DateTime<chrono::Utc>) -> Summary {
-    sync(&client(fake, TOKEN), store, &incremental(), now, |_| {})
-        .await
-        .unwrap()
+    run_with(fake, options(), store, now).await
+}
+
+/// The same with a client of other options.
+pub async fn run_with(
+    fake: &FakeHubSpot,
+    options: ClientOptions,
+    store: &mut Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Summary {
+    sync(
+        &client_with(fake, TOKEN, options),
+        store,
+        &incremental(),
+        now,
+        |_| {},
+    )
+    .await
+    .unwrap()
 }
 
 /// A fresh in-memory mirror after a first sync at [`t0`].

@@ -240,7 +240,22 @@ impl HubSpotClient {
             .unwrap_or_default()
     }
 
-    fn record(&self, event: ApiEvent) {
+    /// Notes one attempt for telemetry, timed from `started`.
+    fn record(
+        &self,
+        endpoint: &str,
+        status: Option<u16>,
+        started: Instant,
+        attempt: u32,
+        error: Option<String>,
+    ) {
+        let event = ApiEvent {
+            endpoint: endpoint.to_string(),
+            status,
+            millis: started.elapsed().as_millis() as u64,
+            attempt,
+            error,
+        };
         if let Ok(mut e) = self.events.lock() {
             e.push(event);
         }
@@ -419,7 +434,6 @@ impl HubSpotClient {
                 .send()
                 .await;
             let last = attempt >= self.retry.attempts;
-            let millis = started.elapsed().as_millis() as u64;
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
@@ -429,13 +443,7 @@ impl HubSpotClient {
                     } else {
                         "no connection"
                     };
-                    self.record(ApiEvent {
-                        endpoint: endpoint.clone(),
-                        status: None,
-                        millis,
-                        attempt,
-                        error: Some(kind.to_string()),
-                    });
+                    self.record(&endpoint, None, started, attempt, Some(kind.to_string()));
                     if !last && (e.is_timeout() || e.is_connect() || e.is_request()) {
                         tracing::warn!(path, attempt, "HubSpot request failed, retrying: {e}");
                         tokio::time::sleep(self.backoff(attempt)).await;
@@ -459,28 +467,22 @@ impl HubSpotClient {
                 Ok(b) => b,
                 Err(source) => {
                     self.outcome(true);
-                    self.record(ApiEvent {
-                        endpoint: endpoint.clone(),
-                        status: Some(status),
-                        millis: started.elapsed().as_millis() as u64,
+                    self.record(
+                        &endpoint,
+                        Some(status),
+                        started,
                         attempt,
-                        error: Some("body cut off".into()),
-                    });
+                        Some("body cut off".into()),
+                    );
                     return Err(HubSpotError::Network {
                         base: self.base.clone(),
                         source,
                     });
                 }
             };
-            let millis = started.elapsed().as_millis() as u64;
             self.outcome(status >= 500);
-            self.record(ApiEvent {
-                endpoint: endpoint.clone(),
-                status: Some(status),
-                millis,
-                attempt,
-                error: (status >= 400).then(|| format!("HTTP {status}")),
-            });
+            let error = (status >= 400).then(|| format!("HTTP {status}"));
+            self.record(&endpoint, Some(status), started, attempt, error);
             match status {
                 200..=299 => {
                     return serde_json::from_str(&body).map_err(|source| HubSpotError::Malformed {
