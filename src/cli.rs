@@ -71,15 +71,16 @@ pub enum Command {
     },
     /// A short summary: new replies, moves due, drafts, outbox.
     WhatsUp,
-    /// Mirror HubSpot (and, later, Gmail) into the local database, with progress.
+    /// Mirror HubSpot and Gmail into the local database, with progress (every connected
+    /// account when no source is named).
     Sync {
-        /// Sync HubSpot (the default when no source is named).
+        /// Sync HubSpot.
         #[arg(long)]
         hubspot: bool,
         /// Sync Gmail.
         #[arg(long)]
         gmail: bool,
-        /// Fetch everything again instead of resuming.
+        /// List everything again instead of fetching only what changed.
         #[arg(long)]
         full: bool,
     },
@@ -155,7 +156,7 @@ pub fn main() -> ExitCode {
         Some(Command::Moves { json, limit, all }) => commands::moves(&ctx, json, limit, all),
         Some(Command::Explain { query, json }) => commands::explain(&ctx, &query, json),
         Some(Command::WhatsUp) => commands::whats_up(&ctx),
-        Some(Command::Sync { hubspot, gmail, full }) => commands::sync(&ctx, hubspot || !gmail, gmail, full),
+        Some(Command::Sync { hubspot, gmail, full }) => commands::sync(&ctx, hubspot, gmail, full),
         Some(Command::Config {
             action: ConfigAction::Check,
         }) => commands::config_check(&ctx),

@@ -117,8 +117,18 @@ pub struct Google {
     pub token_url: String,
     /// Desktop OAuth client id.
     pub client_id: String,
-    /// Gmail search query for the first sync.
+    /// Desktop OAuth client secret (not confidential for installed apps).
+    pub client_secret: String,
+    /// Gmail search query of the messages to mirror.
     pub first_sync_query: String,
+    /// Mirror only threads with an address known in HubSpot.
+    pub only_known_contacts: bool,
+    /// Quota units per minute CaseyOS may spend.
+    pub units_per_minute: u32,
+    /// Requests in flight at once during a sync.
+    pub concurrency: u32,
+    /// Per-request timeout in seconds.
+    pub timeout_seconds: u64,
 }
 
 /// Outbound safety mode.
@@ -391,6 +401,27 @@ impl Config {
             if value == 0 {
                 return Err((format!("hubspot.{key}"), "must be at least 1".into()));
             }
+        }
+        for (key, value) in [
+            ("units_per_minute", u64::from(self.google.units_per_minute)),
+            ("concurrency", u64::from(self.google.concurrency)),
+            ("timeout_seconds", self.google.timeout_seconds),
+        ] {
+            if value == 0 {
+                return Err((format!("google.{key}"), "must be at least 1".into()));
+            }
+        }
+        if self.google.concurrency > 50 {
+            return Err((
+                "google.concurrency".into(),
+                "at most 50 requests in flight (Google's advice for batches); 8 is plenty".into(),
+            ));
+        }
+        if self.google.first_sync_query.trim().is_empty() {
+            return Err((
+                "google.first_sync_query".into(),
+                "must not be empty (it would mirror the whole mailbox); the default is \"newer_than:180d\"".into(),
+            ));
         }
         for (kind, names) in [
             ("contacts", &self.hubspot.extra_properties.contacts),

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod actions;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connectors;

@@ -128,48 +128,105 @@ pub fn config_check(ctx: &Context) -> anyhow::Result<()> {
     ))
 }
 
-/// `casey sync`.
+/// `casey sync`: the named sources, or every connected one. Each source syncs on its own; a
+/// failure of one does not stop the other, and the command fails if any did.
 pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Result<()> {
     if ctx.demo {
         anyhow::bail!("the demo data is bundled with casey; there is nothing to sync");
     }
-    if gmail {
-        anyhow::bail!("Gmail sync is not available in this version yet; `casey sync --hubspot` works");
+    let hubspot_token = crate::connectors::hubspot::token_from_env();
+    let google = crate::auth::google_tokens(&ctx.config);
+    let named = hubspot || gmail;
+    let (hubspot, gmail) = if named {
+        (hubspot, gmail)
+    } else {
+        (hubspot_token.is_some(), google.is_some())
+    };
+    if !hubspot && !gmail {
+        anyhow::bail!(
+            "no account is connected: set CASEYOS_HUBSPOT_TOKEN to a HubSpot private-app token, and \
+             CASEYOS_GOOGLE_REFRESH_TOKEN (with [google] client_id) or CASEYOS_GOOGLE_TOKEN for Gmail"
+        );
     }
-    if !hubspot {
-        return Ok(());
-    }
-    let token = crate::connectors::hubspot::token_from_env().ok_or_else(|| {
-        anyhow::anyhow!(
-            "no HubSpot token: set CASEYOS_HUBSPOT_TOKEN to a private-app token \
-                 (scopes crm.objects.contacts/companies/deals.read)"
-        )
-    })?;
-    let client = crate::connectors::hubspot::client::HubSpotClient::new(
-        &ctx.config.hubspot.api_base,
-        token,
-        crate::connectors::hubspot::client::ClientOptions::from_config(&ctx.config.hubspot),
-    )?;
     let mut store = open_store(ctx, false, false)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let options = crate::sync::hubspot::SyncOptions::from_config(&ctx.config.hubspot, full);
-    let summary = rt.block_on(crate::sync::hubspot::sync(
-        &client,
-        &mut store,
-        &options,
-        ctx.clock.now(),
-        |p: &crate::sync::hubspot::Progress| {
-            if interactive {
-                eprint!("\r\x1b[2K{}", p.describe());
-            }
-        },
-    ));
+    let show = |line: String| {
+        if interactive {
+            eprint!("\r\x1b[2K{line}");
+        }
+    };
+    let mut failures = Vec::new();
+    if hubspot {
+        let result = (|| -> anyhow::Result<String> {
+            let token = hubspot_token.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no HubSpot token: set CASEYOS_HUBSPOT_TOKEN to a private-app token \
+                     (scopes crm.objects.contacts/companies/deals.read)"
+                )
+            })?;
+            let client = crate::connectors::hubspot::client::HubSpotClient::new(
+                &ctx.config.hubspot.api_base,
+                token,
+                crate::connectors::hubspot::client::ClientOptions::from_config(&ctx.config.hubspot),
+            )?;
+            let options = crate::sync::hubspot::SyncOptions::from_config(&ctx.config.hubspot, full);
+            let summary = rt.block_on(crate::sync::hubspot::sync(
+                &client,
+                &mut store,
+                &options,
+                ctx.clock.now(),
+                |p: &crate::sync::hubspot::Progress| show(p.describe()),
+            ));
+            Ok(summary?.describe())
+        })();
+        finish(interactive, result, &mut failures)?;
+    }
+    if gmail {
+        let result = (|| -> anyhow::Result<String> {
+            let tokens = google.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no Google account: run `casey auth google`, or set CASEYOS_GOOGLE_REFRESH_TOKEN \
+                     (with [google] client_id) or CASEYOS_GOOGLE_TOKEN"
+                )
+            })?;
+            let client = crate::connectors::gmail::client::GmailClient::new(
+                &ctx.config.google.api_base,
+                std::sync::Arc::new(tokens),
+                crate::connectors::gmail::client::GmailOptions::from_config(&ctx.config.google),
+            )?;
+            let options = crate::sync::gmail::SyncOptions::from_config(&ctx.config.google, full);
+            let summary = rt.block_on(crate::sync::gmail::sync(
+                &client,
+                &mut store,
+                &options,
+                ctx.clock.now(),
+                |p: &crate::sync::gmail::Progress| show(p.describe()),
+            ));
+            Ok(summary?.describe())
+        })();
+        finish(interactive, result, &mut failures)?;
+    }
+    match failures.as_slice() {
+        [] => Ok(()),
+        [one] => Err(anyhow::anyhow!("{one}")),
+        many => Err(anyhow::anyhow!("{}", many.join("\nerror: "))),
+    }
+}
+
+/// Ends one source's progress line and prints its summary, or keeps its error for the end.
+fn finish(interactive: bool, result: anyhow::Result<String>, failures: &mut Vec<String>) -> anyhow::Result<()> {
     if interactive {
         eprintln!();
     }
-    let summary = summary?;
-    output::print(&format!("{}\n", summary.describe()))
+    match result {
+        Ok(line) => output::print(&format!("{line}\n")),
+        Err(e) => {
+            tracing::error!("{e:#}");
+            failures.push(format!("{e:#}"));
+            Ok(())
+        }
+    }
 }

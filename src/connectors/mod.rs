@@ -5,5 +5,6 @@
 //! all pass through the same parsing code.
 
 pub mod gmail;
+pub mod http;
 pub mod hubspot;
 pub mod politeness;

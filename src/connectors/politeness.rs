@@ -76,6 +76,79 @@ impl RateWindow {
     }
 }
 
+/// A rolling budget of weighted units: at most `capacity` units in any `interval`. Gmail
+/// charges each method a different number of quota units (messages.get 5, history.list 2...)
+/// against 15,000 per user per minute.
+#[derive(Debug, Clone)]
+pub struct UnitWindow {
+    capacity: u64,
+    interval: Duration,
+    spent: VecDeque<(Instant, u64)>,
+    in_window: u64,
+    blocked_until: Option<Instant>,
+}
+
+impl UnitWindow {
+    /// `capacity` units per `interval` (a capacity of 0 is treated as 1).
+    pub fn new(capacity: u64, interval: Duration) -> UnitWindow {
+        UnitWindow {
+            capacity: capacity.max(1),
+            interval,
+            spent: VecDeque::new(),
+            in_window: 0,
+            blocked_until: None,
+        }
+    }
+
+    /// Spends `units` at `now` if the window has room (`None`), or says how long to wait
+    /// before asking again (nothing is spent then). A request costing more than the whole
+    /// capacity is let through once the window is empty, so it cannot wait forever.
+    pub fn reserve(&mut self, now: Instant, units: u64) -> Option<Duration> {
+        if let Some(until) = self.blocked_until {
+            if now < until {
+                return Some(until - now);
+            }
+            self.blocked_until = None;
+        }
+        while let Some(&(t, u)) = self.spent.front() {
+            if now.saturating_duration_since(t) < self.interval {
+                break;
+            }
+            self.spent.pop_front();
+            self.in_window -= u;
+        }
+        if self.in_window + units <= self.capacity || self.spent.is_empty() {
+            self.spent.push_back((now, units));
+            self.in_window += units;
+            return None;
+        }
+        // Wait until enough of the oldest spending has left the window.
+        let mut freed = 0;
+        for &(t, u) in &self.spent {
+            freed += u;
+            if self.in_window - freed + units <= self.capacity {
+                return Some(
+                    (t + self.interval)
+                        .saturating_duration_since(now)
+                        .max(Duration::from_millis(1)),
+                );
+            }
+        }
+        Some(self.interval)
+    }
+
+    /// Units spent within the window as of the last reservation.
+    pub fn in_window(&self) -> u64 {
+        self.in_window
+    }
+
+    /// The server said the budget is spent: hold everything for `for_`.
+    pub fn block(&mut self, now: Instant, for_: Duration) {
+        let until = now + for_;
+        self.blocked_until = Some(self.blocked_until.map_or(until, |u| u.max(until)));
+    }
+}
+
 /// Breaker state as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
@@ -213,6 +286,51 @@ mod tests {
         w.block(t0, ms(2_000));
         assert_eq!(w.reserve(t0 + ms(500)), Some(ms(1_500)));
         assert_eq!(w.reserve(t0 + ms(2_000)), None);
+    }
+
+    #[test]
+    fn a_unit_window_never_spends_more_than_its_capacity_in_any_interval() {
+        let t0 = Instant::now();
+        let mut w = UnitWindow::new(15_000, Duration::from_secs(60));
+        // A mix of Gmail methods: messages.get 5, threads.get 10, history.list 2, list 5.
+        let costs = [5u64, 10, 2, 5, 5, 10, 1];
+        let mut spent: Vec<(Instant, u64)> = Vec::new();
+        let mut now = t0;
+        let mut i = 0;
+        while spent.len() < 10_000 {
+            let units = costs[i % costs.len()];
+            match w.reserve(now, units) {
+                None => {
+                    spent.push((now, units));
+                    i += 1;
+                }
+                Some(wait) => now += wait,
+            }
+        }
+        for (k, &(t, _)) in spent.iter().enumerate() {
+            let units: u64 = spent[k..]
+                .iter()
+                .take_while(|&&(u, _)| u - t < Duration::from_secs(60))
+                .map(|&(_, n)| n)
+                .sum();
+            assert!(units <= 15_000, "{units} units within a minute");
+        }
+        // 10,000 requests averaging 38/7 units are ~54k units: just over three full minutes.
+        let total: u64 = spent.iter().map(|&(_, n)| n).sum();
+        let minutes = (now - t0).as_secs_f64() / 60.0;
+        assert!(minutes >= (total / 15_000) as f64 && minutes < (total / 15_000 + 1) as f64, "{minutes}");
+    }
+
+    #[test]
+    fn a_unit_window_lets_an_oversized_request_through_when_empty_and_honours_blocks() {
+        let t0 = Instant::now();
+        let mut w = UnitWindow::new(10, Duration::from_secs(1));
+        assert_eq!(w.reserve(t0, 25), None);
+        assert_eq!(w.reserve(t0, 1), Some(Duration::from_secs(1)));
+        assert_eq!(w.reserve(t0 + Duration::from_secs(1), 1), None);
+        w.block(t0 + Duration::from_secs(1), ms(300));
+        assert_eq!(w.reserve(t0 + Duration::from_secs(1), 1), Some(ms(300)));
+        assert_eq!(w.in_window(), 1);
     }
 
     #[test]

@@ -217,6 +217,38 @@ pub struct Message {
     pub automated: bool,
 }
 
+/// A message as the mirror stores it: the domain view plus the threading headers a reply in
+/// thread needs and what sync keeps track of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    /// The message.
+    pub message: Message,
+    /// `In-Reply-To` header.
+    pub in_reply_to: Option<String>,
+    /// `References` header.
+    pub references: Option<String>,
+    /// Gmail history id of its last change.
+    pub history_id: Option<String>,
+    /// The headers alone mark the sender as a machine (no-reply address, `List-Unsubscribe`).
+    pub automated_sender: bool,
+    /// Gmail's size estimate in bytes.
+    pub size_estimate: Option<u64>,
+}
+
+impl MessageRecord {
+    /// A record with only the `In-Reply-To` header (demo data, tests).
+    pub fn new(message: Message, in_reply_to: Option<String>) -> MessageRecord {
+        MessageRecord {
+            message,
+            in_reply_to,
+            references: None,
+            history_id: None,
+            automated_sender: false,
+            size_estimate: None,
+        }
+    }
+}
+
 /// A draft waiting in Gmail or created by CaseyOS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Draft {

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Result, Store, parse_ts_opt as parse_ts, ts_opt as ts};
-use crate::domain::entities::{Company, Contact, Deal, Draft, Mailbox, Message, Mirror, Note, Stage, Task};
+use crate::domain::entities::{
+    Company, Contact, Deal, Draft, Mailbox, Message, MessageRecord, Mirror, Note, Stage, Task,
+};
 use crate::domain::moves::MoveContext;
 
 /// A set of records written atomically: a sync page, or the whole demo data set.
@@ -26,10 +28,12 @@ pub struct MirrorBatch {
     pub tasks: Vec<(Task, String)>,
     /// Notes with their vendor JSON.
     pub notes: Vec<(Note, String)>,
-    /// Messages.
-    pub messages: Vec<(Message, Option<String>)>,
-    /// Drafts.
-    pub drafts: Vec<Draft>,
+    /// Messages with their threading headers.
+    pub messages: Vec<MessageRecord>,
+    /// The Gmail listing these messages were fetched in (sync); `None` for the demo data.
+    pub listing: Option<i64>,
+    /// Drafts, with the Gmail message id behind each (when known).
+    pub drafts: Vec<(Draft, Option<String>)>,
     /// The records came without associations (search results): keep the stored ones.
     pub keep_associations: bool,
 }
@@ -80,13 +84,7 @@ impl Store {
                 }
             }
         }
-        for (source, object_type, value) in cursors {
-            tx.execute(
-                "INSERT INTO sync_cursors(source, object_type, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(source, object_type) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-                params![source, object_type, value, super::ts(chrono::Utc::now())],
-            )?;
-        }
+        super::write_cursors(&tx, cursors)?;
         {
             let mut assoc_del =
                 tx.prepare_cached("DELETE FROM associations WHERE from_type = ?1 AND from_id = ?2")?;
@@ -232,15 +230,21 @@ impl Store {
             }
             let mut st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO messages(id, thread_id, at, from_name, from_email, to_json, cc_json, subject,
-                   snippet, body, labels_json, message_id_header, in_reply_to, outbound, automated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                   snippet, body, labels_json, message_id_header, in_reply_to, outbound, automated,
+                   references_header, history_id, listing, automated_sender, size_estimate)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             )?;
             let mut thread = tx.prepare_cached(
                 "INSERT INTO threads(id, subject, last_message_at, message_count) VALUES (?1, ?2, ?3, 0)
                  ON CONFLICT(id) DO NOTHING",
             )?;
+            let mut unaddress = tx.prepare_cached("DELETE FROM message_addresses WHERE message_id = ?1")?;
+            let mut address = tx.prepare_cached(
+                "INSERT OR IGNORE INTO message_addresses(message_id, role, email) VALUES (?1, ?2, ?3)",
+            )?;
             let mut touched: Vec<&str> = Vec::new();
-            for (m, in_reply_to) in &b.messages {
+            for r in &b.messages {
+                let m = &r.message;
                 st.execute(params![
                     m.id,
                     m.thread_id,
@@ -254,30 +258,31 @@ impl Store {
                     m.body,
                     serde_json::to_string(&m.labels)?,
                     m.message_id_header,
-                    in_reply_to,
+                    r.in_reply_to,
                     m.outbound,
-                    m.automated
+                    m.automated,
+                    r.references,
+                    r.history_id,
+                    b.listing,
+                    r.automated_sender,
+                    r.size_estimate.map(|s| s.min(i64::MAX as u64) as i64)
                 ])?;
+                unaddress.execute([&m.id])?;
+                address.execute(params![m.id, "from", m.from.email])?;
+                for (role, list) in [("to", &m.to), ("cc", &m.cc)] {
+                    for a in list {
+                        address.execute(params![m.id, role, a.email])?;
+                    }
+                }
                 thread.execute(params![m.thread_id, m.subject, ts(Some(m.at))])?;
                 touched.push(&m.thread_id);
             }
-            touched.sort_unstable();
-            touched.dedup();
-            let mut refresh = tx.prepare_cached(
-                "UPDATE threads SET
-                   message_count = (SELECT count(*) FROM messages WHERE thread_id = ?1),
-                   last_message_at = (SELECT max(at) FROM messages WHERE thread_id = ?1),
-                   subject = coalesce((SELECT subject FROM messages WHERE thread_id = ?1 ORDER BY at LIMIT 1), subject)
-                 WHERE id = ?1",
-            )?;
-            for t in touched {
-                refresh.execute([t])?;
-            }
+            refresh_threads(&tx, touched)?;
             let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO drafts(id, thread_id, to_json, subject, body, updated_at, in_reply_to)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR REPLACE INTO drafts(id, thread_id, to_json, subject, body, updated_at, in_reply_to, message_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            for d in &b.drafts {
+            for (d, message_id) in &b.drafts {
                 st.execute(params![
                     d.id,
                     d.thread_id,
@@ -285,7 +290,8 @@ impl Store {
                     d.subject,
                     d.body,
                     ts(Some(d.updated_at)),
-                    d.in_reply_to
+                    d.in_reply_to,
+                    message_id
                 ])?;
             }
         }
@@ -549,7 +555,30 @@ impl Store {
     }
 }
 
-fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
+/// Recounts the given threads after their messages changed; threads left empty are removed.
+pub(crate) fn refresh_threads<'t>(
+    tx: &rusqlite::Transaction<'_>,
+    ids: impl IntoIterator<Item = &'t str>,
+) -> Result<()> {
+    let mut ids: Vec<&str> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut refresh = tx.prepare_cached(
+        "UPDATE threads SET
+           message_count = (SELECT count(*) FROM messages WHERE thread_id = ?1),
+           last_message_at = (SELECT max(at) FROM messages WHERE thread_id = ?1),
+           subject = coalesce((SELECT subject FROM messages WHERE thread_id = ?1 ORDER BY at LIMIT 1), subject)
+         WHERE id = ?1",
+    )?;
+    let mut drop_empty = tx.prepare_cached("DELETE FROM threads WHERE id = ?1 AND message_count = 0")?;
+    for t in ids {
+        refresh.execute([t])?;
+        drop_empty.execute([t])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     Ok(Contact {
         id: r.get("id")?,
         email: r.get("email")?,

@@ -4,6 +4,7 @@
 //! Opening a file written by a newer CaseyOS, or a file that is not a healthy SQLite database,
 //! fails with a clear error and leaves the file exactly as it was.
 
+mod gmail;
 mod mirror;
 mod state;
 
@@ -12,12 +13,14 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use mirror::MirrorBatch;
+pub use gmail::{LabelState, Reply};
 pub use state::{AuditEntry, Counts, OutboxEntry};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_owners.sql"),
+    include_str!("migrations/0003_gmail.sql"),
 ];
 
 /// Every table of the schema (the names [`Store::table_count`] accepts).
@@ -38,6 +41,7 @@ pub(crate) const TABLES: &[&str] = &[
     "outcomes",
     "telemetry",
     "owners",
+    "message_addresses",
     "outbox",
     "sync_cursors",
     "audit_log",
@@ -106,6 +110,18 @@ pub(crate) fn parse_ts(s: &str) -> chrono::DateTime<chrono::Utc> {
 pub(crate) fn parse_ts_opt(s: Option<String>) -> Option<chrono::DateTime<chrono::Utc>> {
     s.and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
         .map(|d| d.with_timezone(&chrono::Utc))
+}
+
+/// Upserts `(source, object_type, cursor)` rows inside a transaction.
+pub(crate) fn write_cursors(tx: &rusqlite::Transaction<'_>, cursors: &[(&str, &str, &str)]) -> Result<()> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO sync_cursors(source, object_type, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(source, object_type) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+    )?;
+    for (source, object_type, value) in cursors {
+        st.execute(rusqlite::params![source, object_type, value, ts(chrono::Utc::now())])?;
+    }
+    Ok(())
 }
 
 /// Result alias for store operations.

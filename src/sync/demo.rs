@@ -143,7 +143,7 @@ pub fn batch(
     for t in &threads {
         for m in &t.messages {
             match gm.message(m, &t.id) {
-                Ok(pair) => b.messages.push(pair),
+                Ok(record) => b.messages.push(record),
                 Err(e) => summary.skipped.push(e.to_string()),
             }
         }
@@ -151,7 +151,7 @@ pub fn batch(
     let drafts: Vec<WireDraft> = parse("gmail/drafts.json", files)?;
     for d in &drafts {
         match gm.draft(d) {
-            Ok(d) => b.drafts.push(d),
+            Ok(draft) => b.drafts.push((draft, Some(d.message.id.clone()))),
             Err(e) => summary.skipped.push(e.to_string()),
         }
     }
@@ -209,13 +209,13 @@ mod tests {
                     .any(|(t, _)| t.due_at.is_some_and(|d| d < anchor()))
         );
         let threads: std::collections::HashSet<&str> =
-            batch.messages.iter().map(|(m, _)| m.thread_id.as_str()).collect();
+            batch.messages.iter().map(|r| r.message.thread_id.as_str()).collect();
         assert!(threads.len() >= 60);
         assert!(
             batch
                 .messages
                 .iter()
-                .filter(|(m, _)| m.thread_id == batch.messages.last().unwrap().0.thread_id)
+                .filter(|r| r.message.thread_id == batch.messages.last().unwrap().message.thread_id)
                 .count()
                 >= 2000
         );

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use crate::config::ExtraProperties;
-use crate::connectors::hubspot::client::{ApiEvent, HubSpotClient, HubSpotError};
+use crate::connectors::hubspot::client::{HubSpotClient, HubSpotError};
 use crate::connectors::hubspot::map::Mapper;
 use crate::connectors::hubspot::wire::{AssociationPage, AssociationRef, AssociationTo, CrmObject};
 use crate::store::{MirrorBatch, Store, StoreError};
@@ -264,8 +264,7 @@ fn raw(o: &CrmObject) -> String {
 /// How far before a sync's start the next one searches again: search results are eventually
 /// consistent, so a record saved just before the last sync may only show up now.
 pub const OVERLAP_MS: i64 = 5 * 60 * 1000;
-/// Days request telemetry is kept.
-pub const TELEMETRY_DAYS: i64 = 30;
+pub use super::TELEMETRY_DAYS;
 /// Results one search query can page through (HubSpot answers 400 beyond it).
 const SEARCH_CAP: usize = 10_000;
 const SEARCH_PAGE: usize = 200;
@@ -312,27 +311,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// Writes the telemetry of the requests made since the last call (latency and errors).
     fn flush_telemetry(&self, store: &mut Store) -> Result<(), SyncError> {
-        let events = self.client.take_events();
-        if events.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<(&str, serde_json::Value)> = events
-            .iter()
-            .map(|e: &ApiEvent| {
-                (
-                    if e.is_error() { "api_error" } else { "api_request" },
-                    serde_json::json!({
-                        "service": SOURCE,
-                        "endpoint": e.endpoint,
-                        "status": e.status,
-                        "ms": e.millis,
-                        "attempt": e.attempt,
-                        "error": e.error,
-                    }),
-                )
-            })
-            .collect();
-        store.telemetry_many(&rows, self.now)?;
+        super::record_requests(store, SOURCE, &self.client.take_events(), self.now)?;
         Ok(())
     }
 
@@ -374,10 +353,7 @@ pub async fn sync(
     let flushed = run.flush_telemetry(store);
     result?;
     flushed?;
-    store.prune_telemetry(
-        &["api_request", "api_error"],
-        now - chrono::Duration::days(TELEMETRY_DAYS),
-    )?;
+    super::prune_requests(store, now)?;
     let mut summary = run.summary;
     summary.requests = client.requests() - requests_before;
     summary.seconds = started.elapsed().as_secs_f64();

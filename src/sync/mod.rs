@@ -1,5 +1,52 @@
-//! Bringing data into the mirror. For now the bundled demo data set; the HubSpot and Gmail
-//! engines arrive here with their connectors and share the same batch writes.
+//! Bringing data into the mirror: the bundled demo data set, HubSpot and Gmail. Every engine
+//! writes page by page with its cursors in the same transaction, and records the latency and
+//! errors of its requests as telemetry.
 
 pub mod demo;
+pub mod gmail;
 pub mod hubspot;
+
+use crate::connectors::http::ApiEvent;
+use crate::store::{Store, StoreError};
+
+/// Days request telemetry is kept.
+pub const TELEMETRY_DAYS: i64 = 30;
+
+/// Writes one `api_request` / `api_error` telemetry event per request attempt: endpoint,
+/// status, milliseconds, attempt and error — never a token or record contents.
+pub(crate) fn record_requests(
+    store: &mut Store,
+    service: &str,
+    events: &[ApiEvent],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(&str, serde_json::Value)> = events
+        .iter()
+        .map(|e| {
+            (
+                if e.is_error() { "api_error" } else { "api_request" },
+                serde_json::json!({
+                    "service": service,
+                    "endpoint": e.endpoint,
+                    "status": e.status,
+                    "ms": e.millis,
+                    "attempt": e.attempt,
+                    "error": e.error,
+                }),
+            )
+        })
+        .collect();
+    store.telemetry_many(&rows, now)
+}
+
+/// Drops request telemetry older than [`TELEMETRY_DAYS`].
+pub(crate) fn prune_requests(store: &mut Store, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+    store.prune_telemetry(
+        &["api_request", "api_error"],
+        now - chrono::Duration::days(TELEMETRY_DAYS),
+    )?;
+    Ok(())
+}

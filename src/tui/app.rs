@@ -419,7 +419,8 @@ impl App {
                 self.sync.running = None;
                 self.status = Some((Level::Error, format!("sync failed: {why}")));
                 self.sync.failed = Some(why);
-                vec![]
+                // Whatever landed before the failure (or from the other service) is shown.
+                vec![Effect::Reload]
             }
             Action::Loaded(snapshot) => {
                 let selected_key = self.selected_move().map(|m| m.key.clone());

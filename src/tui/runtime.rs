@@ -16,8 +16,10 @@ use super::view;
 use crate::Clock;
 use crate::actions;
 use crate::config::Config;
+use crate::connectors::gmail::client::{GmailClient, GmailOptions};
 use crate::connectors::hubspot::client::{ClientOptions, HubSpotClient};
 use crate::store::Store;
+use crate::sync::gmail::SyncOptions as GmailSyncOptions;
 use crate::sync::hubspot::SyncOptions;
 use crate::today;
 
@@ -42,31 +44,46 @@ pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::sto
     })
 }
 
-/// Runs HubSpot syncs in the background on their own connection to the mirror, reporting
-/// progress to the UI loop. One client for the session, so the circuit breaker and the rate
-/// windows carry over from one sync to the next.
+/// Runs syncs in the background on their own connection to the mirror, reporting progress to
+/// the UI loop: HubSpot first (so Gmail finds the contacts), then Gmail, each on its own — one
+/// failing does not stop the other. One client per service for the session, so circuit
+/// breakers, rate windows and the Gmail quota budget carry over from one sync to the next.
 struct Syncer {
-    client: Arc<HubSpotClient>,
+    hubspot: Option<(Arc<HubSpotClient>, SyncOptions)>,
+    gmail: Option<(Arc<GmailClient>, GmailSyncOptions)>,
     database: PathBuf,
-    options: SyncOptions,
     tx: mpsc::UnboundedSender<Action>,
 }
 
 impl Syncer {
-    /// A syncer for the operator's mirror when a HubSpot token is available.
+    /// A syncer for the operator's mirror when at least one account is connected.
     fn new(store: &Store, config: &Config, tx: mpsc::UnboundedSender<Action>) -> Option<Syncer> {
-        let token = crate::connectors::hubspot::token_from_env()?;
         let database = store.path()?.to_path_buf();
-        let client = HubSpotClient::new(
-            &config.hubspot.api_base,
-            token,
-            ClientOptions::from_config(&config.hubspot),
-        )
-        .ok()?;
+        let hubspot = crate::connectors::hubspot::token_from_env().and_then(|token| {
+            let client = HubSpotClient::new(
+                &config.hubspot.api_base,
+                token,
+                ClientOptions::from_config(&config.hubspot),
+            )
+            .ok()?;
+            Some((Arc::new(client), SyncOptions::from_config(&config.hubspot, false)))
+        });
+        let gmail = crate::auth::google_tokens(config).and_then(|tokens| {
+            let client = GmailClient::new(
+                &config.google.api_base,
+                Arc::new(tokens),
+                GmailOptions::from_config(&config.google),
+            )
+            .ok()?;
+            Some((Arc::new(client), GmailSyncOptions::from_config(&config.google, false)))
+        });
+        if hubspot.is_none() && gmail.is_none() {
+            return None;
+        }
         Some(Syncer {
-            client: Arc::new(client),
+            hubspot,
+            gmail,
             database,
-            options: SyncOptions::from_config(&config.hubspot, false),
             tx,
         })
     }
@@ -74,22 +91,42 @@ impl Syncer {
     /// Starts one sync; its progress and end arrive as actions on the channel. Dropping it
     /// half-way (quitting) is safe: every page lands whole with its cursor.
     fn start(&self, now: chrono::DateTime<chrono::Utc>) {
-        let client = self.client.clone();
+        let hubspot = self.hubspot.clone();
+        let gmail = self.gmail.clone();
         let database = self.database.clone();
-        let options = self.options.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let progress_tx = tx.clone();
-            let result = async {
-                let mut store = Store::open(&database)?;
-                let summary = crate::sync::hubspot::sync(&client, &mut store, &options, now, |p| {
-                    let _ = progress_tx.send(Action::SyncProgress(p.short()));
-                })
-                .await?;
-                anyhow::Ok(summary.describe())
+            let report = move |text: String| {
+                let _ = progress_tx.send(Action::SyncProgress(text));
+            };
+            let mut store = match Store::open(&database) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.send(Action::SyncFinished(Err(e.to_string())));
+                    return;
+                }
+            };
+            let mut done = Vec::new();
+            let mut failed = Vec::new();
+            if let Some((client, options)) = hubspot {
+                match crate::sync::hubspot::sync(&client, &mut store, &options, now, |p| report(p.short())).await {
+                    Ok(s) => done.push(s.describe()),
+                    Err(e) => failed.push(format!("HubSpot: {e}")),
+                }
             }
-            .await;
-            let _ = tx.send(Action::SyncFinished(result.map_err(|e| format!("{e:#}"))));
+            if let Some((client, options)) = gmail {
+                match crate::sync::gmail::sync(&client, &mut store, &options, now, |p| report(p.short())).await {
+                    Ok(s) => done.push(s.describe()),
+                    Err(e) => failed.push(format!("Gmail: {e}")),
+                }
+            }
+            let result = if failed.is_empty() {
+                Ok(done.join(" · "))
+            } else {
+                Err(failed.join(" · "))
+            };
+            let _ = tx.send(Action::SyncFinished(result));
         });
     }
 }
@@ -219,7 +256,8 @@ fn apply(
             Source::Demo => "demo data is bundled with casey: there is nothing to sync".to_string(),
             Source::Live => {
                 return Err(anyhow::anyhow!(
-                    "no account is connected yet: run `casey auth hubspot` (or set CASEYOS_HUBSPOT_TOKEN)"
+                    "no account is connected yet: run `casey auth hubspot` and `casey auth google` \
+                     (or set CASEYOS_HUBSPOT_TOKEN / CASEYOS_GOOGLE_REFRESH_TOKEN)"
                 ));
             }
         })),

@@ -3,13 +3,14 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::body::{message_text, parse_address_list, parse_mailbox};
+use super::mime::decode_rfc2047;
 use super::wire::{Draft as WireDraft, Message as WireMessage};
-use crate::domain::entities::{Draft, Mailbox, Message};
+use crate::domain::entities::{Draft, Mailbox, Message, MessageRecord};
 use crate::domain::text::decode_entities;
 use crate::domain::time::parse_timestamp;
 
 /// Labels of bulk mail that never needs an answer.
-const AUTOMATED_LABELS: &[&str] = &[
+pub const AUTOMATED_LABELS: &[&str] = &[
     "CATEGORY_PROMOTIONS",
     "CATEGORY_UPDATES",
     "CATEGORY_SOCIAL",
@@ -43,6 +44,35 @@ pub enum MapError {
     },
 }
 
+/// Inbound or outbound, and whether it is machine mail that never needs an answer: from the
+/// labels, the sender and what the headers said about the sender. Label changes recompute it.
+pub fn classify(labels: &[String], from_email: &str, operator_email: &str, automated_sender: bool) -> (bool, bool) {
+    let outbound = labels.iter().any(|l| l == "SENT") || (!operator_email.is_empty() && from_email == operator_email);
+    let automated = !outbound
+        && (automated_sender || labels.iter().any(|l| AUTOMATED_LABELS.contains(&l.as_str())));
+    (outbound, automated)
+}
+
+/// Whether the headers alone mark the sender as a machine: a no-reply style address, a
+/// mailing-list header, or an auto-reply (RFC 3834).
+fn automated_sender(m: &WireMessage, from_email: &str) -> bool {
+    let local = from_email.split('@').next().unwrap_or("");
+    AUTOMATED_SENDERS.iter().any(|s| local.contains(s))
+        || m.header("List-Unsubscribe").is_some()
+        || m.header("List-Id").is_some()
+        || m
+            .header("Precedence")
+            .is_some_and(|p| matches!(p.trim().to_ascii_lowercase().as_str(), "bulk" | "list" | "junk"))
+        || m
+            .header("Auto-Submitted")
+            .is_some_and(|a| !a.trim().eq_ignore_ascii_case("no"))
+}
+
+/// A header value with RFC 2047 encoded-words decoded.
+fn text_header(m: &WireMessage, name: &str) -> Option<String> {
+    m.header(name).map(decode_rfc2047)
+}
+
 /// Converts Gmail resources for one operator address.
 #[derive(Debug, Clone)]
 pub struct Mapper {
@@ -61,13 +91,17 @@ impl Mapper {
             .map(|t| t + self.shift)
     }
 
-    /// A message, plus its `In-Reply-To` header. A body that cannot be decoded is kept as a
+    fn body(m: &WireMessage, what: &str) -> String {
+        match m.payload.as_ref().map(message_text) {
+            Some(Ok(text)) => text,
+            Some(Err(e)) => format!("[CaseyOS could not decode this {what}: {e}]"),
+            None => String::new(),
+        }
+    }
+
+    /// A message with its threading headers. A body that cannot be decoded is kept as a
     /// visible note instead of failing the whole message.
-    pub fn message(
-        &self,
-        m: &WireMessage,
-        fallback_thread: &str,
-    ) -> Result<(Message, Option<String>), MapError> {
+    pub fn message(&self, m: &WireMessage, fallback_thread: &str) -> Result<MessageRecord, MapError> {
         let unusable = |what: &str| MapError::Unusable {
             id: m.id.clone(),
             what: what.into(),
@@ -75,23 +109,14 @@ impl Mapper {
         let at = self
             .date(m)
             .ok_or_else(|| unusable("no internalDate or Date header"))?;
-        let from = m
-            .header("From")
+        let from = text_header(m, "From")
+            .as_deref()
             .and_then(parse_mailbox)
             .ok_or_else(|| unusable("no parsable From header"))?;
-        let to = m.header("To").map(parse_address_list).unwrap_or_default();
-        let cc = m.header("Cc").map(parse_address_list).unwrap_or_default();
-        let body = match m.payload.as_ref().map(message_text) {
-            Some(Ok(text)) => text,
-            Some(Err(e)) => format!("[CaseyOS could not decode this message body: {e}]"),
-            None => String::new(),
-        };
-        let outbound = m.label_ids.iter().any(|l| l == "SENT") || from.email == self.operator_email;
-        let local = from.email.split('@').next().unwrap_or("");
-        let automated = !outbound
-            && (m.label_ids.iter().any(|l| AUTOMATED_LABELS.contains(&l.as_str()))
-                || AUTOMATED_SENDERS.iter().any(|s| local.contains(s))
-                || m.header("List-Unsubscribe").is_some());
+        let to = text_header(m, "To").map(|h| parse_address_list(&h)).unwrap_or_default();
+        let cc = text_header(m, "Cc").map(|h| parse_address_list(&h)).unwrap_or_default();
+        let automated_sender = automated_sender(m, &from.email);
+        let (outbound, automated) = classify(&m.label_ids, &from.email, &self.operator_email, automated_sender);
         let message = Message {
             id: m.id.clone(),
             thread_id: m.thread_id.clone().unwrap_or_else(|| fallback_thread.to_string()),
@@ -99,15 +124,22 @@ impl Mapper {
             from,
             to,
             cc,
-            subject: m.header("Subject").unwrap_or("").to_string(),
+            subject: text_header(m, "Subject").unwrap_or_default(),
             snippet: decode_entities(m.snippet.as_deref().unwrap_or_default()),
-            body,
+            body: Self::body(m, "message body"),
             labels: m.label_ids.clone(),
-            message_id_header: m.header("Message-ID").map(str::to_string),
+            message_id_header: m.header("Message-ID").map(|v| v.trim().to_string()),
             outbound,
             automated,
         };
-        Ok((message, m.header("In-Reply-To").map(str::to_string)))
+        Ok(MessageRecord {
+            message,
+            in_reply_to: m.header("In-Reply-To").map(|v| v.trim().to_string()),
+            references: m.header("References").map(|v| v.split_whitespace().collect::<Vec<_>>().join(" ")),
+            history_id: m.history_id.clone(),
+            automated_sender,
+            size_estimate: m.size_estimate,
+        })
     }
 
     /// A draft.
@@ -117,20 +149,15 @@ impl Mapper {
             id: d.id.clone(),
             what: "draft has no date".into(),
         })?;
-        let body = match m.payload.as_ref().map(message_text) {
-            Some(Ok(text)) => text,
-            Some(Err(e)) => format!("[CaseyOS could not decode this draft: {e}]"),
-            None => String::new(),
-        };
-        let to: Vec<Mailbox> = m.header("To").map(parse_address_list).unwrap_or_default();
+        let to: Vec<Mailbox> = text_header(m, "To").map(|h| parse_address_list(&h)).unwrap_or_default();
         Ok(Draft {
             id: d.id.clone(),
             thread_id: m.thread_id.clone(),
             to,
-            subject: m.header("Subject").unwrap_or("").to_string(),
-            body,
+            subject: text_header(m, "Subject").unwrap_or_default(),
+            body: Self::body(m, "draft"),
             updated_at,
-            in_reply_to: m.header("In-Reply-To").map(str::to_string),
+            in_reply_to: m.header("In-Reply-To").map(|v| v.trim().to_string()),
         })
     }
 }

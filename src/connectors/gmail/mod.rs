@@ -1,5 +1,7 @@
-//! Gmail API v1: wire models and message-body decoding.
+//! Gmail API v1: HTTP client, wire models, message-body decoding and mapping to entities.
 
 pub mod body;
+pub mod client;
 pub mod map;
+pub mod mime;
 pub mod wire;

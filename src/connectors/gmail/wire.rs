@@ -178,3 +178,108 @@ pub struct ErrorDetail {
     #[serde(default)]
     pub message: Option<String>,
 }
+
+/// A message or thread reference as lists and history records give it (`{id, threadId}`,
+/// sometimes with `labelIds`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRef {
+    /// Message id.
+    pub id: String,
+    /// Thread id.
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    /// Labels, where the endpoint includes them (history records do).
+    #[serde(default)]
+    pub label_ids: Option<Vec<String>>,
+}
+
+/// `GET /gmail/v1/users/me/messages`: one page of ids, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageList {
+    /// Absent when nothing matches.
+    #[serde(default)]
+    pub messages: Vec<MessageRef>,
+    /// Token of the next page; absent on the last.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// Google's estimate of the total.
+    #[serde(default)]
+    pub result_size_estimate: Option<u64>,
+}
+
+/// `GET /gmail/v1/users/me/history`: one page of changes since a history id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryPage {
+    /// Records in ascending order; absent when nothing changed.
+    #[serde(default)]
+    pub history: Vec<HistoryRecord>,
+    /// Token of the next page; absent on the last.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// The mailbox's current history id: where the next sync starts once every page is in.
+    #[serde(default)]
+    pub history_id: Option<String>,
+}
+
+/// One change of the mailbox.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryRecord {
+    /// History id of this change.
+    #[serde(default)]
+    pub id: String,
+    /// Messages added (new mail, sent mail, draft saves).
+    #[serde(default)]
+    pub messages_added: Vec<HistoryMessage>,
+    /// Messages deleted for good.
+    #[serde(default)]
+    pub messages_deleted: Vec<HistoryMessage>,
+    /// Labels added to messages.
+    #[serde(default)]
+    pub labels_added: Vec<HistoryLabels>,
+    /// Labels removed from messages.
+    #[serde(default)]
+    pub labels_removed: Vec<HistoryLabels>,
+}
+
+/// `{message}` in `messagesAdded` / `messagesDeleted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryMessage {
+    /// The message.
+    pub message: MessageRef,
+}
+
+/// `{message, labelIds}` in `labelsAdded` / `labelsRemoved`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryLabels {
+    /// The message.
+    pub message: MessageRef,
+    /// The labels added or removed.
+    #[serde(default)]
+    pub label_ids: Vec<String>,
+}
+
+/// `GET /gmail/v1/users/me/drafts`: one page of drafts (ids and their message ids).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftList {
+    /// Absent when there are none.
+    #[serde(default)]
+    pub drafts: Vec<DraftRef>,
+    /// Token of the next page; absent on the last.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
+/// A draft in a list: its id and current message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftRef {
+    /// Draft id.
+    pub id: String,
+    /// The draft's current message (a new id after every save).
+    pub message: MessageRef,
+}

@@ -15,6 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::wire::{AssociationBatch, ErrorBody, ObjectPage, OwnerPage, PipelineList};
+pub use crate::connectors::http::{ApiEvent, Retry};
+use crate::connectors::http::{Backoff, EventLog, retry_after};
 use crate::connectors::politeness::{BreakerState, CircuitBreaker, RateWindow};
 
 /// What can go wrong talking to HubSpot, each with what to do about it.
@@ -73,27 +75,6 @@ pub enum HubSpotError {
     },
 }
 
-/// Retry policy; tests shrink the delays to nothing.
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    /// Attempts per request, including the first.
-    pub attempts: u32,
-    /// First backoff delay; doubles each retry.
-    pub base_delay: Duration,
-    /// Longest single wait (also caps `Retry-After`).
-    pub max_delay: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Retry {
-            attempts: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
 /// Everything tunable about a client; [`ClientOptions::from_config`] reads `[hubspot]`.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -138,28 +119,6 @@ impl ClientOptions {
     }
 }
 
-/// One request as telemetry records it: never the token, never record contents.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiEvent {
-    /// What was asked, e.g. `GET /crm/v3/objects/contacts`.
-    pub endpoint: String,
-    /// HTTP status, or `None` when no answer came (timeout, connection refused).
-    pub status: Option<u16>,
-    /// Round-trip time in milliseconds.
-    pub millis: u64,
-    /// Attempt number of this request (1 = first try).
-    pub attempt: u32,
-    /// Why it failed, if it did.
-    pub error: Option<String>,
-}
-
-impl ApiEvent {
-    /// Whether this was a failure (no answer, or an error status).
-    pub fn is_error(&self) -> bool {
-        self.error.is_some()
-    }
-}
-
 struct Gate {
     window: RateWindow,
     search: RateWindow,
@@ -171,11 +130,10 @@ pub struct HubSpotClient {
     http: reqwest::Client,
     base: String,
     token: SecretString,
-    retry: Retry,
+    backoff: Backoff,
     requests: AtomicU64,
-    jitter: AtomicU64,
     gate: Mutex<Gate>,
-    events: Mutex<Vec<ApiEvent>>,
+    events: EventLog,
 }
 
 impl std::fmt::Debug for HubSpotClient {
@@ -203,24 +161,18 @@ impl HubSpotClient {
                 base: base.clone(),
                 source,
             })?;
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9E37_79B9)
-            | 1;
         Ok(HubSpotClient {
             http,
             base,
             token,
-            retry: options.retry,
+            backoff: Backoff::new(options.retry),
             requests: AtomicU64::new(0),
-            jitter: AtomicU64::new(seed),
             gate: Mutex::new(Gate {
                 window: RateWindow::new(options.requests_per_10s, Duration::from_secs(10)),
                 search: RateWindow::new(options.search_per_second, Duration::from_secs(1)),
                 breaker: CircuitBreaker::new(options.breaker_failures, options.breaker_cooldown),
             }),
-            events: Mutex::new(Vec::new()),
+            events: EventLog::default(),
         })
     }
 
@@ -234,31 +186,7 @@ impl HubSpotClient {
 
     /// Takes the telemetry of the requests made since the last call.
     pub fn take_events(&self) -> Vec<ApiEvent> {
-        self.events
-            .lock()
-            .map(|mut e| std::mem::take(&mut *e))
-            .unwrap_or_default()
-    }
-
-    /// Notes one attempt for telemetry, timed from `started`.
-    fn record(
-        &self,
-        endpoint: &str,
-        status: Option<u16>,
-        started: Instant,
-        attempt: u32,
-        error: Option<String>,
-    ) {
-        let event = ApiEvent {
-            endpoint: endpoint.to_string(),
-            status,
-            millis: started.elapsed().as_millis() as u64,
-            attempt,
-            error,
-        };
-        if let Ok(mut e) = self.events.lock() {
-            e.push(event);
-        }
+        self.events.take()
     }
 
     /// Waits for a slot in the rate windows; refuses at once while the breaker is open.
@@ -389,18 +317,6 @@ impl HubSpotClient {
         self.get("/crm/v3/pipelines/deals", &[]).await
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        // xorshift jitter: up to +50% on top of the exponential delay.
-        let mut x = self.jitter.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.jitter.store(x, Ordering::Relaxed);
-        let exp = self.retry.base_delay.saturating_mul(1u32 << attempt.min(16));
-        let jitter = exp.mul_f64((x % 1000) as f64 / 2000.0);
-        (exp + jitter).min(self.retry.max_delay)
-    }
-
     async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -433,7 +349,7 @@ impl HubSpotClient {
                 .query(query)
                 .send()
                 .await;
-            let last = attempt >= self.retry.attempts;
+            let last = attempt >= self.backoff.retry().attempts;
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
@@ -443,10 +359,10 @@ impl HubSpotClient {
                     } else {
                         "no connection"
                     };
-                    self.record(&endpoint, None, started, attempt, Some(kind.to_string()));
+                    self.events.record(&endpoint, None, started, attempt, Some(kind.to_string()));
                     if !last && (e.is_timeout() || e.is_connect() || e.is_request()) {
                         tracing::warn!(path, attempt, "HubSpot request failed, retrying: {e}");
-                        tokio::time::sleep(self.backoff(attempt)).await;
+                        tokio::time::sleep(self.backoff.delay(attempt)).await;
                         continue;
                     }
                     return Err(HubSpotError::Network {
@@ -457,17 +373,12 @@ impl HubSpotClient {
             };
             let status = resp.status().as_u16();
             self.observe_budget(resp.headers());
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = retry_after(resp.headers());
             let body = match resp.text().await {
                 Ok(b) => b,
                 Err(source) => {
                     self.outcome(true);
-                    self.record(
+                    self.events.record(
                         &endpoint,
                         Some(status),
                         started,
@@ -482,7 +393,7 @@ impl HubSpotClient {
             };
             self.outcome(status >= 500);
             let error = (status >= 400).then(|| format!("HTTP {status}"));
-            self.record(&endpoint, Some(status), started, attempt, error);
+            self.events.record(&endpoint, Some(status), started, attempt, error);
             match status {
                 200..=299 => {
                     return serde_json::from_str(&body).map_err(|source| HubSpotError::Malformed {
@@ -504,14 +415,14 @@ impl HubSpotClient {
                         });
                     }
                     let wait = retry_after
-                        .unwrap_or_else(|| self.backoff(attempt))
-                        .min(self.retry.max_delay);
+                        .unwrap_or_else(|| self.backoff.delay(attempt))
+                        .min(self.backoff.retry().max_delay);
                     tracing::warn!(path, attempt, ?wait, "HubSpot rate limit ({policy}), waiting");
                     tokio::time::sleep(wait).await;
                 }
                 500..=599 if !last => {
                     tracing::warn!(path, attempt, status, "HubSpot server error, retrying");
-                    tokio::time::sleep(self.backoff(attempt)).await;
+                    tokio::time::sleep(self.backoff.delay(attempt)).await;
                 }
                 _ => {
                     return Err(HubSpotError::Status {

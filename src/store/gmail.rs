@@ -1,0 +1,291 @@
+//! Gmail-side mirror operations: what sync asks before fetching, label updates and deletions
+//! from the history, drafts bookkeeping, links between messages and contacts, and replies.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::mirror::refresh_threads;
+use super::{Result, Store, ts, write_cursors};
+use crate::domain::entities::Contact;
+
+/// A message's labels and what its inbound/automated flags are computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelState {
+    /// Current labels.
+    pub labels: Vec<String>,
+    /// Sender address.
+    pub from_email: String,
+    /// The headers marked the sender as a machine.
+    pub automated_sender: bool,
+}
+
+/// A new inbound message answering the operator: the evidence of a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The thread.
+    pub thread_id: String,
+    /// The inbound message.
+    pub message_id: String,
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+    /// Who wrote it.
+    pub from_email: String,
+}
+
+/// Runs `f` over `ids` in chunks small enough for SQLite's parameter limit.
+fn chunked<T>(ids: &[String], mut f: impl FnMut(&[String]) -> Result<Vec<T>>) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(f(chunk)?);
+    }
+    Ok(out)
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+impl Store {
+    /// Which of `ids` are in the mirror.
+    pub fn messages_present(&self, ids: &[String]) -> Result<HashSet<String>> {
+        let found = chunked(ids, |chunk| {
+            let mut st = self.conn().prepare(&format!(
+                "SELECT id FROM messages WHERE id IN ({})",
+                placeholders(chunk.len())
+            ))?;
+            let rows = st.query_map(rusqlite::params_from_iter(chunk), |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        Ok(found.into_iter().collect())
+    }
+
+    /// Which of `ids` were fetched by listing number `listing` (the one under way).
+    pub fn messages_in_listing(&self, ids: &[String], listing: i64) -> Result<HashSet<String>> {
+        let found = chunked(ids, |chunk| {
+            let mut st = self.conn().prepare(&format!(
+                "SELECT id FROM messages WHERE listing = {listing} AND id IN ({})",
+                placeholders(chunk.len())
+            ))?;
+            let rows = st.query_map(rusqlite::params_from_iter(chunk), |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        Ok(found.into_iter().collect())
+    }
+
+    /// The label state of the given messages that are in the mirror.
+    pub fn label_states(&self, ids: &[String]) -> Result<HashMap<String, LabelState>> {
+        let rows = chunked(ids, |chunk| {
+            let mut st = self.conn().prepare(&format!(
+                "SELECT id, labels_json, from_email, automated_sender FROM messages WHERE id IN ({})",
+                placeholders(chunk.len())
+            ))?;
+            let rows = st.query_map(rusqlite::params_from_iter(chunk), |r| {
+                let labels: String = r.get(1)?;
+                Ok((
+                    r.get::<_, String>(0)?,
+                    LabelState {
+                        labels: serde_json::from_str(&labels).unwrap_or_default(),
+                        from_email: r.get(2)?,
+                        automated_sender: r.get(3)?,
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Writes new labels (with the recomputed inbound/automated flags) and, in the same
+    /// transaction, the given cursors.
+    pub fn update_labels(
+        &mut self,
+        updates: &[(String, Vec<String>, bool, bool)],
+        cursors: &[(&str, &str, &str)],
+    ) -> Result<()> {
+        let tx = self.conn_mut().transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "UPDATE messages SET labels_json = ?2, outbound = ?3, automated = ?4 WHERE id = ?1",
+            )?;
+            for (id, labels, outbound, automated) in updates {
+                st.execute(params![id, serde_json::to_string(labels)?, outbound, automated])?;
+            }
+            write_cursors(&tx, cursors)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes messages (deleted in Gmail) with their address links; their threads are
+    /// recounted and dropped when empty. Returns how many were in the mirror.
+    pub fn remove_messages(&mut self, ids: &[String]) -> Result<usize> {
+        let tx = self.conn_mut().transaction()?;
+        let mut removed = 0;
+        {
+            let mut thread_of = tx.prepare_cached("SELECT thread_id FROM messages WHERE id = ?1")?;
+            let mut del = tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
+            let mut unaddress = tx.prepare_cached("DELETE FROM message_addresses WHERE message_id = ?1")?;
+            let mut threads = Vec::new();
+            for id in ids {
+                if let Some(t) = thread_of.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+                    threads.push(t);
+                }
+                removed += del.execute([id])?;
+                unaddress.execute([id])?;
+            }
+            refresh_threads(&tx, threads.iter().map(String::as_str))?;
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Removes every message a completed listing did not refresh (from an earlier listing, or
+    /// never fetched by a sync) and then writes the cursors that end the listing. Returns how
+    /// many messages went.
+    pub fn remove_messages_before_listing(&mut self, listing: i64, cursors: &[(&str, &str, &str)]) -> Result<usize> {
+        let ids: Vec<String> = {
+            let mut st = self
+                .conn()
+                .prepare("SELECT id FROM messages WHERE listing IS NULL OR listing < ?1")?;
+            let rows = st.query_map([listing], |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let removed = self.remove_messages(&ids)?;
+        self.set_cursors(cursors)?;
+        Ok(removed)
+    }
+
+    /// Gmail drafts in the mirror: draft id → the message id behind it.
+    pub fn gmail_draft_messages(&self) -> Result<HashMap<String, Option<String>>> {
+        let mut st = self
+            .conn()
+            .prepare("SELECT id, message_id FROM drafts WHERE origin = 'gmail'")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+    }
+
+    /// Removes Gmail drafts that are gone from Gmail (drafts CaseyOS made locally stay).
+    pub fn remove_gmail_drafts(&mut self, ids: &[String]) -> Result<usize> {
+        let tx = self.conn_mut().transaction()?;
+        let mut removed = 0;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM drafts WHERE id = ?1 AND origin = 'gmail'")?;
+            for id in ids {
+                removed += del.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Lower-case email addresses of every mirrored HubSpot contact.
+    pub fn contact_emails(&self) -> Result<HashSet<String>> {
+        let mut st = self
+            .conn()
+            .prepare("SELECT lower(email) FROM contacts WHERE email IS NOT NULL AND email <> ''")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<HashSet<_>>>()?)
+    }
+
+    /// The HubSpot contacts on a message (sender and recipients), by email address.
+    pub fn contacts_of_message(&self, message_id: &str) -> Result<Vec<Contact>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT DISTINCT c.* FROM message_addresses a JOIN contacts c ON lower(c.email) = a.email
+             WHERE a.message_id = ?1 ORDER BY c.id",
+        )?;
+        let rows = st.query_map([message_id], super::mirror::contact_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Ids of the messages a contact sent or received, newest first.
+    pub fn messages_of_contact(&self, contact_id: &str) -> Result<Vec<String>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT DISTINCT m.id, m.at FROM contacts c
+               JOIN message_addresses a ON a.email = lower(c.email)
+               JOIN messages m ON m.id = a.message_id
+             WHERE c.id = ?1 ORDER BY m.at DESC, m.id DESC",
+        )?;
+        let rows = st.query_map([contact_id], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Replies among the given new messages: inbound, written by a person, after an outbound
+    /// message of the operator in the same thread.
+    pub fn replies_among(&self, message_ids: &[String]) -> Result<Vec<Reply>> {
+        let mut out = Vec::new();
+        let mut st = self.conn().prepare_cached(
+            "SELECT m.thread_id, m.id, m.at, m.from_email FROM messages m
+             WHERE m.id = ?1 AND m.outbound = 0 AND m.automated = 0
+               AND EXISTS (SELECT 1 FROM messages o WHERE o.thread_id = m.thread_id AND o.outbound = 1 AND o.at < m.at)",
+        )?;
+        for id in message_ids {
+            if let Some((thread_id, message_id, at, from_email)) = st
+                .query_row([id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?))
+                })
+                .optional()?
+            {
+                out.push(Reply {
+                    thread_id,
+                    message_id,
+                    at: super::parse_ts(&at),
+                    from_email,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.message_id.cmp(&b.message_id)));
+        Ok(out)
+    }
+
+    /// Records `reply_received` outcomes: for every move on a replied thread that the operator
+    /// executed (decided `done`) before the reply came, once per move, with the message as
+    /// evidence. Returns the move keys that got an outcome.
+    pub fn record_reply_outcomes(&mut self, replies: &[Reply], now: DateTime<Utc>) -> Result<Vec<String>> {
+        let tx = self.conn_mut().transaction()?;
+        let mut recorded = Vec::new();
+        {
+            let mut executed = tx.prepare_cached(
+                "SELECT DISTINCT d.move_key FROM decisions d
+                 WHERE d.state = 'done' AND d.undone_at IS NULL AND d.decided_at < ?2
+                   AND (d.move_key = 'follow_up:thread:' || ?1 OR d.move_key = 'reply_inbound:thread:' || ?1
+                        OR d.move_key IN (SELECT 'approve_draft:draft:' || id FROM drafts WHERE thread_id = ?1))
+                   AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.move_key = d.move_key AND o.outcome = 'reply_received')",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO outcomes(move_key, outcome, evidence, recorded_at) VALUES (?1, 'reply_received', ?2, ?3)",
+            )?;
+            let mut telemetry = tx.prepare_cached(
+                "INSERT INTO telemetry(event, move_key, payload, at) VALUES ('outcome_recorded', ?1, ?2, ?3)",
+            )?;
+            for r in replies {
+                let keys = executed
+                    .query_map(params![r.thread_id, ts(r.at)], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                for key in keys {
+                    let evidence = serde_json::json!({
+                        "message_id": r.message_id,
+                        "thread_id": r.thread_id,
+                        "at": ts(r.at),
+                    })
+                    .to_string();
+                    insert.execute(params![key, evidence, ts(now)])?;
+                    let payload = serde_json::json!({"outcome": "reply_received", "message_id": r.message_id});
+                    telemetry.execute(params![key, payload.to_string(), ts(now)])?;
+                    recorded.push(key);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(recorded)
+    }
+
+    /// Writes sync cursors on their own (a phase ended with nothing else to store).
+    pub fn set_cursors(&mut self, cursors: &[(&str, &str, &str)]) -> Result<()> {
+        let tx = self.conn_mut().transaction()?;
+        write_cursors(&tx, cursors)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
