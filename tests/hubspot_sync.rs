@@ -260,6 +260,8 @@ fn casey_sync_without_a_token_or_on_the_demo_says_what_to_do() {
             .env("CASEYOS_DATA_DIR", data.path())
             .env("CASEYOS_CONFIG", &config)
             .env_remove("CASEYOS_HUBSPOT_TOKEN")
+            .env_remove("CASEYOS_GOOGLE_TOKEN")
+            .env_remove("CASEYOS_GOOGLE_REFRESH_TOKEN")
             .args(args)
             .output()
             .unwrap()
@@ -269,8 +271,12 @@ fn casey_sync_without_a_token_or_on_the_demo_says_what_to_do() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("CASEYOS_HUBSPOT_TOKEN"));
     let out = run(&["--demo", "sync"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to sync"));
+    let out = run(&["sync", "--hubspot"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CASEYOS_HUBSPOT_TOKEN"));
     let out = run(&["sync", "--gmail"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Gmail sync is not available"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("casey auth google"));
 }
 
 fn names(store: &Store) -> std::collections::HashMap<String, String> {

@@ -1613,7 +1613,11 @@ fn sync_progress_and_failures_reach_the_header_and_the_status_line() {
     app.update(Action::SyncProgress("hubspot contacts 1200".into()));
     assert_eq!(app.sync.running.as_deref(), Some("hubspot contacts 1200"));
     let why = "HubSpot rejected the token (401): run `casey auth hubspot` or check CASEYOS_HUBSPOT_TOKEN";
-    assert_eq!(app.update(Action::SyncFinished(Err(why.into()))), vec![]);
+    // What landed before the failure (or from the other service) is shown.
+    assert_eq!(
+        app.update(Action::SyncFinished(Err(why.into()))),
+        vec![Effect::Reload]
+    );
     assert_eq!(app.sync.running, None);
     assert_eq!(app.sync.failed.as_deref(), Some(why));
     let (level, msg) = status(&app);

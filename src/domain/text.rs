@@ -131,21 +131,39 @@ fn collapse_spaces(s: &str) -> String {
 }
 
 /// Converts simple HTML (CRM notes, HTML-only mail parts) into readable plain text: tags dropped,
-/// block ends become line breaks, common entities decoded.
+/// block ends become line breaks, common entities decoded. A `<` that cannot open a tag (as in
+/// `a < b`), or one never closed, is kept as text. Linear time.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     let mut skip_until: Option<&str> = None;
-    while let Some(start) = rest.find('<') {
-        if skip_until.is_none() {
-            out.push_str(&decode_entities(&rest[..start]));
+    let mut search = 0;
+    while let Some(offset) = rest.get(search..).and_then(|r| r.find('<')) {
+        let start = search + offset;
+        let after = rest.get(start + 1..).unwrap_or("");
+        if !after.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?')) {
+            search = start + 1;
+            continue;
         }
-        let after = &rest[start + 1..];
-        let Some(end) = after.find('>') else {
-            rest = "";
-            break;
+        let (tag_len, closed) = if after.starts_with("!--") {
+            match after.find("-->") {
+                Some(e) => (e + 2, true),
+                None => (after.len(), true),
+            }
+        } else {
+            match after.find('>') {
+                Some(e) => (e, true),
+                None => (after.len(), false),
+            }
         };
-        let tag = after[..end].trim().to_ascii_lowercase();
+        if !closed {
+            // No `>` anywhere after: not a tag, and no later `<` can be one either.
+            break;
+        }
+        if skip_until.is_none() {
+            out.push_str(&decode_entities(rest.get(..start).unwrap_or("")));
+        }
+        let tag = after.get(..tag_len).unwrap_or("").trim().to_ascii_lowercase();
         let name: String = tag
             .trim_start_matches('/')
             .chars()
@@ -172,7 +190,8 @@ pub fn html_to_text(html: &str) -> String {
                 out.push_str("• ");
             }
         }
-        rest = &after[end + 1..];
+        rest = after.get(tag_len + 1..).unwrap_or("");
+        search = 0;
     }
     if skip_until.is_none() {
         out.push_str(&decode_entities(rest));
@@ -191,7 +210,9 @@ pub fn decode_entities(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        let end = after.find(';').filter(|&e| e <= 10);
+        // Entity names are short: look for `;` in the next few bytes only, so a long run of `&`
+        // without `;` stays linear.
+        let end = after.bytes().take(11).position(|b| b == b';');
         let decoded = end.and_then(|e| {
             let name = &after[..e];
             let c = match name {
@@ -282,6 +303,34 @@ mod tests {
         let t =
             html_to_text("<html><head><style>p{}</style></head><p>Hi &amp; welcome</p><ul><li>one</li></ul>");
         assert_eq!(t, "Hi & welcome\n• one");
+    }
+
+    #[test]
+    fn html_to_text_keeps_stray_angle_brackets() {
+        assert_eq!(
+            html_to_text("<p>a < b and c > d</p><p>x<3</p>"),
+            "a < b and c > d\nx<3"
+        );
+        assert_eq!(
+            html_to_text("<b>price</b> <unclosed tag and more text"),
+            "price <unclosed tag and more text"
+        );
+        assert_eq!(html_to_text("a<!-- <p> hidden > --><br>b"), "a\nb");
+        assert_eq!(html_to_text("<style>p{}"), "");
+    }
+
+    #[test]
+    fn html_to_text_is_linear_on_hostile_input() {
+        let started = std::time::Instant::now();
+        for hostile in [
+            "<a".repeat(200_000),
+            "< ".repeat(200_000),
+            "&".repeat(400_000),
+            "&amp".repeat(100_000),
+        ] {
+            assert!(!html_to_text(&hostile).is_empty());
+        }
+        assert!(started.elapsed().as_secs() < 5);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 
-use super::wire::{Draft, DraftList, ErrorEnvelope, HistoryPage, MessageList, Message, Profile, Thread};
+use super::wire::{Draft, DraftList, ErrorEnvelope, HistoryPage, LabelList, Message, MessageList, Profile, Thread};
 use crate::auth::token::{TokenError, TokenSource};
 use crate::connectors::http::{ApiEvent, Backoff, EventLog, Retry, retry_after};
 use crate::connectors::politeness::{BreakerState, CircuitBreaker, UnitWindow};
@@ -250,6 +250,12 @@ impl GmailClient {
     /// `users.getProfile`: the mailbox address and its current history id.
     pub async fn profile(&self) -> Result<Profile, GmailError> {
         self.required("users.getProfile", "/profile", &[], units::PROFILE)
+            .await
+    }
+
+    /// `users.labels.list`: the mailbox's labels (names for the ids messages carry).
+    pub async fn labels(&self) -> Result<LabelList, GmailError> {
+        self.required("users.labels.list", "/labels", &[], units::LABELS_LIST)
             .await
     }
 

@@ -283,3 +283,24 @@ pub struct DraftRef {
     /// The draft's current message (a new id after every save).
     pub message: MessageRef,
 }
+
+/// `GET /gmail/v1/users/me/labels`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LabelList {
+    /// System and user labels.
+    #[serde(default)]
+    pub labels: Vec<Label>,
+}
+
+/// A label: `INBOX`, `SENT`, `CATEGORY_PROMOTIONS`, or one of the user's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    /// Label id (what messages carry in `labelIds`).
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// `system` or `user`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
