@@ -572,7 +572,12 @@ fn write(
     } else {
         HashSet::new()
     };
-    run.summary.fetched += records.len() as u64;
+    // A thread fetched whole brings messages this listing already has: not counted again.
+    let again = match listing {
+        Some(n) => store.messages_in_listing(&ids, n)?.len(),
+        None => 0,
+    };
+    run.summary.fetched += (records.len() - again) as u64;
     let batch = MirrorBatch {
         messages: records,
         listing,
