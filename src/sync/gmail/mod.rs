@@ -48,8 +48,9 @@ const LIST: &str = "list";
 const LISTING: &str = "listing";
 /// Cursor: the history id taken when the current listing began.
 const LIST_HISTORY: &str = "list:history";
-/// Cursor: when drafts were last listed (ms).
+/// Cursor: when drafts were last listed (ms), or `due` when a change asks for a listing.
 const DRAFTS: &str = "drafts";
+const DUE: &str = "due";
 const COMPLETE: &str = "complete";
 /// Messages written per transaction when applying history.
 const WRITE_CHUNK: usize = 200;
@@ -243,8 +244,6 @@ struct Run<'a> {
     now: chrono::DateTime<chrono::Utc>,
     /// Count replies (not on the very first listing, where every old reply would be "new").
     track_replies: bool,
-    /// The drafts need listing at the end of this run.
-    drafts_due: bool,
     summary: Summary,
 }
 
@@ -275,7 +274,6 @@ pub async fn sync(
         },
         now,
         track_replies: store.cursor(SOURCE, HISTORY)?.is_some(),
-        drafts_due: false,
         summary: Summary::default(),
     };
     let result = run_all(&mut run, store, &mut progress).await;
@@ -314,10 +312,9 @@ async fn run_all(run: &mut Run<'_>, store: &mut Store, progress: &mut impl FnMut
             listing(run, store, progress).await?;
         }
     }
+    // `due` (or no cursor) parses as no time: list them.
     let drafts_at = cursor_i64(store, DRAFTS)?;
-    if run.drafts_due
-        || drafts_at.is_none_or(|at| run.now.timestamp_millis() - at >= DRAFTS_EVERY_HOURS * 3600 * 1000)
-    {
+    if drafts_at.is_none_or(|at| run.now.timestamp_millis() - at >= DRAFTS_EVERY_HOURS * 3600 * 1000) {
         drafts(run, store, progress).await?;
     }
     Ok(())
@@ -387,15 +384,20 @@ async fn listing(run: &mut Run<'_>, store: &mut Store, progress: &mut impl FnMut
             None => break,
         }
     }
+    // Drafts are due after a listing; saying so in the same write keeps it due if the run
+    // stops before they are listed.
     let removed = store.remove_messages_before_listing(
         number,
-        &[(SOURCE, LIST, COMPLETE), (SOURCE, HISTORY, &start_history)],
+        &[
+            (SOURCE, LIST, COMPLETE),
+            (SOURCE, HISTORY, &start_history),
+            (SOURCE, DRAFTS, DUE),
+        ],
     )?;
     if removed > 0 {
         tracing::info!(removed, "messages gone from Gmail or out of the window removed from the mirror");
     }
     run.summary.deleted += removed as u64;
-    run.drafts_due = true;
     Ok(())
 }
 
@@ -429,7 +431,6 @@ async fn incremental(
     if changes.deleted.iter().any(|id| draft_messages.contains(id)) {
         changes.drafts_touched = true;
     }
-    run.drafts_due |= changes.drafts_touched;
     let deleted: Vec<String> = changes.deleted.iter().cloned().collect();
     run.summary.deleted += store.remove_messages(&deleted)? as u64;
     // Added messages already mirrored were fetched by a run that stopped half-way.
@@ -477,8 +478,13 @@ async fn incremental(
     }
     updates.sort();
     run.summary.relabelled += updates.len() as u64;
-    // The new history id only now that every change of it is in.
-    store.update_labels(&updates, &[(SOURCE, HISTORY, &latest)])?;
+    // The new history id only now that every change of it is in (with the drafts marked due
+    // if it touched any, so a run stopped before listing them still lists them next time).
+    let mut cursors = vec![(SOURCE, HISTORY, latest.as_str())];
+    if changes.drafts_touched {
+        cursors.push((SOURCE, DRAFTS, DUE));
+    }
+    store.update_labels(&updates, &cursors)?;
     Ok(())
 }
 
