@@ -68,6 +68,17 @@ fn automated_sender(m: &WireMessage, from_email: &str) -> bool {
             .is_some_and(|a| !a.trim().eq_ignore_ascii_case("no"))
 }
 
+/// About as much of a body as Gmail's snippets hold, on one line.
+fn snippet_of(body: &str) -> String {
+    body.split_whitespace()
+        .flat_map(|w| [" ", w])
+        .skip(1)
+        .collect::<String>()
+        .chars()
+        .take(160)
+        .collect()
+}
+
 /// A header value with RFC 2047 encoded-words decoded.
 fn text_header(m: &WireMessage, name: &str) -> Option<String> {
     m.header(name).map(decode_rfc2047)
@@ -125,12 +136,18 @@ impl Mapper {
             to,
             cc,
             subject: text_header(m, "Subject").unwrap_or_default(),
-            snippet: decode_entities(m.snippet.as_deref().unwrap_or_default()),
+            snippet: String::new(),
             body: Self::body(m, "message body"),
             labels: m.label_ids.clone(),
             message_id_header: m.header("Message-ID").map(|v| v.trim().to_string()),
             outbound,
             automated,
+        };
+        let mut message = message;
+        message.snippet = match m.snippet.as_deref().map(decode_entities) {
+            Some(s) if !s.trim().is_empty() => s,
+            // Gmail always sends one; other sources may not: the start of the body stands in.
+            _ => snippet_of(&message.body),
         };
         Ok(MessageRecord {
             message,
