@@ -9,8 +9,11 @@
 //!                render fns), runtime (terminal events + effects), terminal (restore guard)
 //! actions        what decisions and executions write: decision, outbox, audit, telemetry
 //! today          Today's Moves: detection over the mirror + stored decisions
-//! sync           bringing data into the mirror: the bundled demo set, HubSpot (first sync)
-//! connectors     hubspot/ (HTTP client) and gmail/: vendor wire models, mapping to entities
+//! sync           bringing data into the mirror: the bundled demo set, HubSpot, Gmail
+//! auth           access tokens for the clients: refresh before expiry and after a 401
+//! connectors     hubspot/ and gmail/: HTTP clients, vendor wire models, MIME decoding,
+//!                mapping to entities; http (retries, telemetry), politeness (rate windows,
+//!                quota budget, circuit breaker)
 //! store          the SQLite mirror: schema, embedded migrations, one method per query
 //! config         embedded defaults → user file → CASEYOS_* env; typed and validated
 //! domain         entities, moves, move detection, the APS, text sanitizing, time; no I/O

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support {
+    pub mod fake_gmail;
     pub mod fake_hubspot;
 }
 
@@ -229,4 +230,38 @@ async fn live_tui_syncs_hubspot_in_the_background_and_shows_the_new_moves() {
         fake.log().iter().any(|r| r.starts_with("/crm/v3/objects/tasks")),
         "the TUI synced against the fake"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_tui_syncs_gmail_in_the_background_and_shows_the_replies_waiting() {
+    use support::fake_gmail::{FakeGmail, Method, TOKEN};
+    if tmux_missing() {
+        return;
+    }
+    let fake = FakeGmail::with_mailbox(60, 20).await;
+    let base = fake.uri();
+    let Scene { dir, rc, cmd, .. } = scene(
+        &format!(
+            "CASEYOS_NOW=2026-11-21T00:00:00Z CASEYOS_GOOGLE__API_BASE='{base}' CASEYOS_GOOGLE_TOKEN='{TOKEN}' \
+             CASEYOS_HUBSPOT_TOKEN= CASEYOS_GOOGLE_REFRESH_TOKEN="
+        ),
+        "",
+    );
+    let screen = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(dir.path(), &cmd);
+        // The mailbox arrives in the background and the threads waiting for an answer appear.
+        let screen = tmux.wait_for("the synced replies", |s| {
+            s.contains("synced 00:00") && s.contains("Reply:")
+        });
+        tmux.keys(&["r"]);
+        tmux.wait_for("the second sync", |s| s.contains("gmail: 0 fetched"));
+        tmux.keys(&["q"]);
+        assert_eq!(wait_for_file(&rc).trim(), "0", "casey exits 0 on q");
+        screen
+    })
+    .await
+    .unwrap();
+    assert!(!screen.contains(TOKEN));
+    assert!(fake.calls(Method::MessagesList) >= 1, "the TUI listed the mailbox");
+    assert_eq!(fake.calls(Method::HistoryList), 1, "the second sync read the history");
 }

@@ -509,3 +509,26 @@ async fn casey_sync_gmail_end_to_end_shows_progress_and_never_leaks_the_token() 
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("casey auth google"));
 }
+
+#[tokio::test]
+async fn trashed_mail_leaves_the_mirror_and_comes_back_when_restored() {
+    let fake = FakeGmail::with_mailbox(80, 25).await;
+    let mut m = first_sync(&fake).await;
+    let t = fake.truth()[7].clone();
+    let spam = fake.truth()[9].clone();
+    fake.add_labels(&t.id, &["TRASH"]);
+    fake.add_labels(&spam.id, &["SPAM"]);
+    let summary = run(&fake, &mut m.store).await;
+    assert_eq!(summary.deleted, 2);
+    let ids: HashSet<String> = m.rows().into_iter().map(|r| r.id).collect();
+    assert!(!ids.contains(&t.id) && !ids.contains(&spam.id));
+    assert_eq!(ids.len(), 78);
+
+    fake.remove_labels(&t.id, &["TRASH"]);
+    fake.clear_log();
+    let summary = run(&fake, &mut m.store).await;
+    assert_eq!(summary.fetched, 1);
+    assert_eq!(fake.calls(Method::MessagesGet), 1);
+    let expected: Vec<Truth> = fake.truth().into_iter().filter(|x| x.id != spam.id).collect();
+    assert_mirrors(&m, &expected);
+}

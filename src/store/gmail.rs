@@ -48,30 +48,35 @@ fn placeholders(n: usize) -> String {
 }
 
 impl Store {
-    /// Which of `ids` are in the mirror.
-    pub fn messages_present(&self, ids: &[String]) -> Result<HashSet<String>> {
+    /// Which of `ids` a query (`SELECT id FROM … WHERE … id IN (…)`, given up to the `IN`)
+    /// finds, in chunks below SQLite's parameter limit.
+    fn ids_among(&self, query: &str, ids: &[String]) -> Result<HashSet<String>> {
         let found = chunked(ids, |chunk| {
-            let mut st = self.conn().prepare(&format!(
-                "SELECT id FROM messages WHERE id IN ({})",
-                placeholders(chunk.len())
-            ))?;
+            let mut st = self
+                .conn()
+                .prepare(&format!("{query} ({})", placeholders(chunk.len())))?;
             let rows = st.query_map(rusqlite::params_from_iter(chunk), |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })?;
         Ok(found.into_iter().collect())
     }
 
+    /// Which of `ids` are in the mirror.
+    pub fn messages_present(&self, ids: &[String]) -> Result<HashSet<String>> {
+        self.ids_among("SELECT id FROM messages WHERE id IN", ids)
+    }
+
+    /// Which of the thread `ids` the mirror holds.
+    pub fn threads_present(&self, ids: &[String]) -> Result<HashSet<String>> {
+        self.ids_among("SELECT id FROM threads WHERE id IN", ids)
+    }
+
     /// Which of `ids` were fetched by listing number `listing` (the one under way).
     pub fn messages_in_listing(&self, ids: &[String], listing: i64) -> Result<HashSet<String>> {
-        let found = chunked(ids, |chunk| {
-            let mut st = self.conn().prepare(&format!(
-                "SELECT id FROM messages WHERE listing = {listing} AND id IN ({})",
-                placeholders(chunk.len())
-            ))?;
-            let rows = st.query_map(rusqlite::params_from_iter(chunk), |r| r.get::<_, String>(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })?;
-        Ok(found.into_iter().collect())
+        self.ids_among(
+            &format!("SELECT id FROM messages WHERE listing = {listing} AND id IN"),
+            ids,
+        )
     }
 
     /// The label state of the given messages that are in the mirror.

@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::connectors::gmail::wire::{HistoryRecord, MessageRef};
 
 const DRAFT: &str = "DRAFT";
+/// Labels of messages the mirror does not keep as mail: drafts (mirrored as drafts), spam and
+/// trash (out of the window, as a listing sees it).
+pub const HIDDEN: [&str; 3] = [DRAFT, "SPAM", "TRASH"];
 
 /// The net effect of history records.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,10 +60,10 @@ impl Changes {
                     }
                     if l.label_ids.iter().any(|x| x == DRAFT) {
                         self.drafts_touched = true;
-                        if !on {
-                            // A draft that stopped being one was sent: a real message now.
-                            self.add(&l.message);
-                        }
+                    }
+                    if !on && l.label_ids.iter().any(|x| HIDDEN.contains(&x.as_str())) {
+                        // A sent draft, or mail back from spam or trash: a message to fetch.
+                        self.add(&l.message);
                     }
                     let entry = self.labels.entry(l.message.id.clone()).or_default();
                     for label in &l.label_ids {
@@ -75,6 +78,18 @@ impl Changes {
         if !self.deleted.contains(&m.id) && !self.added.iter().any(|x| x.id == m.id) {
             self.added.push(m.clone());
         }
+    }
+
+    /// Messages whose last operation put them in spam or trash: they leave the mirror.
+    pub fn hidden(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .labels
+            .iter()
+            .filter(|(_, ops)| ops.iter().any(|(l, on)| *on && HIDDEN.contains(&l.as_str())))
+            .map(|(id, _)| id.clone())
+            .collect();
+        out.sort();
+        out
     }
 
     /// `labels` after this run's last operations on message `id`.
@@ -168,6 +183,14 @@ mod tests {
         // A sync that stopped half-way replays the same records on the labels it stored.
         assert_eq!(c.relabel("m", &after).unwrap(), after);
         assert_eq!(c.relabel("other", &before), None);
+    }
+
+    #[test]
+    fn trash_hides_a_message_and_taking_it_out_fetches_it_again() {
+        let mut c = Changes::default();
+        c.absorb(&[label("a", true, &["TRASH"]), label("b", true, &["SPAM"]), label("b", false, &["SPAM"])]);
+        assert_eq!(c.hidden(), ["a"]);
+        assert_eq!(c.added.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["b"]);
     }
 
     #[test]

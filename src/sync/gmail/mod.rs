@@ -431,15 +431,18 @@ async fn incremental(
     if changes.deleted.iter().any(|id| draft_messages.contains(id)) {
         changes.drafts_touched = true;
     }
-    let deleted: Vec<String> = changes.deleted.iter().cloned().collect();
-    run.summary.deleted += store.remove_messages(&deleted)? as u64;
+    // Deleted, or moved to spam or trash: out of the mirror.
+    let hidden = changes.hidden();
+    let mut gone: Vec<String> = changes.deleted.iter().cloned().collect();
+    gone.extend(hidden.iter().cloned());
+    run.summary.deleted += store.remove_messages(&gone)? as u64;
     // Added messages already mirrored were fetched by a run that stopped half-way.
     let added_ids: Vec<String> = changes.added.iter().map(|m| m.id.clone()).collect();
     let present = store.messages_present(&added_ids)?;
     let todo: Vec<MessageRef> = changes
         .added
         .iter()
-        .filter(|m| !present.contains(&m.id))
+        .filter(|m| !present.contains(&m.id) && !hidden.contains(&m.id))
         .cloned()
         .collect();
     let mut f = Progress::new(Phase::Fetching);
@@ -457,7 +460,7 @@ async fn incremental(
     let relabel: Vec<String> = changes
         .labels
         .keys()
-        .filter(|id| !fetched.contains(id.as_str()))
+        .filter(|id| !fetched.contains(id.as_str()) && !hidden.contains(id))
         .cloned()
         .collect();
     let mut updates = Vec::new();
@@ -536,8 +539,10 @@ async fn fetch(run: &Run<'_>, refs: &[MessageRef]) -> Result<Vec<WireMessage>, S
     Ok(results.into_iter().flatten().collect())
 }
 
-/// Maps and stores fetched messages (drafts are mirrored from the drafts list instead) with
-/// the cursors, in one transaction; counts them and notes new replies.
+/// Maps and stores fetched messages with the cursors, in one transaction; counts them and
+/// notes new replies. Drafts (mirrored from the drafts list instead), spam and trash are left
+/// out; with `only_known_contacts`, so are threads without a known address that the mirror does
+/// not hold yet.
 fn write(
     run: &mut Run<'_>,
     store: &mut Store,
@@ -546,7 +551,8 @@ fn write(
     cursors: &[(&str, &str, &str)],
 ) -> Result<(), SyncError> {
     let mut records: Vec<MessageRecord> = Vec::with_capacity(fetched.len());
-    for m in fetched.iter().filter(|m| !m.label_ids.iter().any(|l| l == "DRAFT")) {
+    let shown = |m: &&WireMessage| !m.label_ids.iter().any(|l| changes::HIDDEN.contains(&l.as_str()));
+    for m in fetched.iter().filter(shown) {
         match run.mapper.message(m, &m.id) {
             Ok(r) => records.push(r),
             Err(e) => {
@@ -557,7 +563,9 @@ fn write(
     }
     if run.options.only_known_contacts {
         let known = store.contact_emails()?;
-        let keep: HashSet<String> = records
+        let threads: Vec<String> = records.iter().map(|r| r.message.thread_id.clone()).collect();
+        let mut keep = store.threads_present(&threads)?;
+        keep.extend(records
             .iter()
             .filter(|r| {
                 let m = &r.message;
@@ -566,8 +574,7 @@ fn write(
                     .chain(&m.cc)
                     .any(|a| known.contains(&a.email))
             })
-            .map(|r| r.message.thread_id.clone())
-            .collect();
+            .map(|r| r.message.thread_id.clone()));
         records.retain(|r| keep.contains(&r.message.thread_id));
     }
     records.sort_by(|a, b| a.message.id.cmp(&b.message.id));
