@@ -43,7 +43,13 @@ fn client(fake: &FakeGmail) -> GmailClient {
 fn quota(rt: &tokio::runtime::Runtime, fake: &FakeGmail) {
     let mut store = Store::open_in_memory().unwrap();
     let summary = rt
-        .block_on(sync(&client(fake), &mut store, &SyncOptions::default(), fake_gmail::now(), |_| {}))
+        .block_on(sync(
+            &client(fake),
+            &mut store,
+            &SyncOptions::default(),
+            fake_gmail::now(),
+            |_| {},
+        ))
         .unwrap();
     let mut sizes: HashMap<String, u64> = HashMap::new();
     for t in fake.truth() {
@@ -81,9 +87,15 @@ fn first_sync(c: &mut Criterion) {
             || Store::open_in_memory().unwrap(),
             |mut store| {
                 rt.block_on(async {
-                    let summary = sync(&client(&fake), &mut store, &SyncOptions::default(), fake_gmail::now(), |_| {})
-                        .await
-                        .unwrap();
+                    let summary = sync(
+                        &client(&fake),
+                        &mut store,
+                        &SyncOptions::default(),
+                        fake_gmail::now(),
+                        |_| {},
+                    )
+                    .await
+                    .unwrap();
                     assert_eq!(summary.fetched, MESSAGES as u64);
                     black_box(store)
                 })

@@ -420,7 +420,8 @@ impl Config {
         if self.google.first_sync_query.trim().is_empty() {
             return Err((
                 "google.first_sync_query".into(),
-                "must not be empty (it would mirror the whole mailbox); the default is \"newer_than:180d\"".into(),
+                "must not be empty (it would mirror the whole mailbox); the default is \"newer_than:180d\""
+                    .into(),
             ));
         }
         for (kind, names) in [

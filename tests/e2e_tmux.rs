@@ -262,6 +262,13 @@ async fn live_tui_syncs_gmail_in_the_background_and_shows_the_replies_waiting() 
     .await
     .unwrap();
     assert!(!screen.contains(TOKEN));
-    assert!(fake.calls(Method::MessagesList) >= 1, "the TUI listed the mailbox");
-    assert_eq!(fake.calls(Method::HistoryList), 1, "the second sync read the history");
+    assert!(
+        fake.calls(Method::MessagesList) >= 1,
+        "the TUI listed the mailbox"
+    );
+    assert_eq!(
+        fake.calls(Method::HistoryList),
+        1,
+        "the second sync read the history"
+    );
 }

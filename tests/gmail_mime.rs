@@ -58,7 +58,11 @@ fn hostile_mailbox(fake: &FakeGmail) -> Vec<String> {
     let mut ids = Vec::new();
     // 1. A charset nobody knows, with Latin-1 bytes.
     let mut p = leaf("text/plain", "x-no-such-charset", b"Gr\xfc\xdfe aus M\xfcnchen");
-    p["headers"] = headers("Anna Bauer <anna@bauer.example>", "Angebot", "text/plain; charset=\"x-no-such-charset\"");
+    p["headers"] = headers(
+        "Anna Bauer <anna@bauer.example>",
+        "Angebot",
+        "text/plain; charset=\"x-no-such-charset\"",
+    );
     ids.push(fake.insert_payload(None, &["INBOX"], hours_ago(5), p));
     // 2. Forty nested multiparts around the text, with plain and HTML alternatives near the top.
     let mut inner = leaf("text/plain", "utf-8", "deep text survives".as_bytes());
@@ -70,12 +74,20 @@ fn hostile_mailbox(fake: &FakeGmail) -> Vec<String> {
         }
         inner = json!({"mimeType": "multipart/mixed", "filename": "", "headers": [], "body": {"size": 0}, "parts": parts});
     }
-    inner["headers"] = headers("Deep Nest <deep@nest.example>", "Nested", "multipart/mixed; boundary=x");
+    inner["headers"] = headers(
+        "Deep Nest <deep@nest.example>",
+        "Nested",
+        "multipart/mixed; boundary=x",
+    );
     ids.push(fake.insert_payload(None, &["INBOX"], hours_ago(6), inner));
     // 3. A 5 MB body.
     let big = "All work and no play makes a very long email. ".repeat(110_000);
     let mut p = leaf("text/plain", "utf-8", big.as_bytes());
-    p["headers"] = headers("Big Sender <big@bulk.example>", "Huge", "text/plain; charset=utf-8");
+    p["headers"] = headers(
+        "Big Sender <big@bulk.example>",
+        "Huge",
+        "text/plain; charset=utf-8",
+    );
     ids.push(fake.insert_payload(None, &["INBOX"], hours_ago(7), p));
     // 4. Escape sequences in the headers and the body.
     let mut p = leaf(
@@ -102,7 +114,11 @@ fn hostile_mailbox(fake: &FakeGmail) -> Vec<String> {
     broken["body"]["data"] = json!("!!! not base64 !!!");
     let mut p = json!({"mimeType": "multipart/alternative", "filename": "", "body": {"size": 0},
         "parts": [broken, leaf("text/html", "utf-8", b"<p>readable <b>html</b></p><script>alert(1)</script>")]});
-    p["headers"] = headers("Half Broken <half@broken.example>", "Broken part", "multipart/alternative; boundary=y");
+    p["headers"] = headers(
+        "Half Broken <half@broken.example>",
+        "Broken part",
+        "multipart/alternative; boundary=y",
+    );
     ids.push(fake.insert_payload(None, &["INBOX"], hours_ago(9), p));
     // 7. No sender at all: skipped with a reason, the rest still lands.
     let mut p = leaf("text/plain", "utf-8", b"who am I");
@@ -133,16 +149,25 @@ async fn hostile_mime_is_stored_readably_and_nothing_stored_is_lost() {
     let huge = body_of(&m, &ids[2]);
     assert!(huge.len() < 300 * 1024, "{} bytes kept", huge.len());
     assert!(huge.starts_with("All work and no play"));
-    assert!(huge.contains("truncated by CaseyOS"), "{}", &huge[huge.len() - 100..]);
+    assert!(
+        huge.contains("truncated by CaseyOS"),
+        "{}",
+        &huge[huge.len() - 100..]
+    );
     // Stored as written: sanitizing happens on the way to the screen.
     assert!(body_of(&m, &ids[3]).contains('\u{1b}'));
     let (name, subject): (String, String) = m
         .sql()
-        .query_row("SELECT from_name, subject FROM messages WHERE id = ?1", [&ids[4]], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT from_name, subject FROM messages WHERE id = ?1",
+            [&ids[4]],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
-    assert_eq!((name.as_str(), subject.as_str()), ("Renée Dupont", "Élégant offer"));
+    assert_eq!(
+        (name.as_str(), subject.as_str()),
+        ("Renée Dupont", "Élégant offer")
+    );
     let half = body_of(&m, &ids[5]);
     assert_eq!(half.split_whitespace().collect::<Vec<_>>(), ["readable", "html"]);
     assert_eq!(m.count("SELECT count(*) FROM messages"), 6);
@@ -187,7 +212,14 @@ async fn hostile_mail_renders_without_escape_sequences() {
     let config = Config::default();
     let clock = Clock::Fixed(t0());
     let data = snapshot(&mut m.store, &config, &clock).unwrap();
-    let mut app = App::new(t0(), Source::Live, SafetyMode::DraftOnly, Keymap::defaults(), config.aps, data);
+    let mut app = App::new(
+        t0(),
+        Source::Live,
+        SafetyMode::DraftOnly,
+        Keymap::defaults(),
+        config.aps,
+        data,
+    );
     app.update(Action::Resize(120, 40));
     // Every stored hostile message asks for a reply; each row and each detail view is safe.
     assert_eq!(app.rows().len(), 6, "one reply move per readable message");

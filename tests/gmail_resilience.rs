@@ -13,7 +13,9 @@ use std::time::Duration;
 use caseyos::connectors::gmail::client::{GmailError, GmailOptions};
 use caseyos::sync::gmail::{SyncError, SyncOptions, sync};
 use support::fake_gmail::{FakeGmail, Fault, FaultKind, Method, NewMessage};
-use support::gmail_client::{Mirror, client, client_with, first_sync, full, options, refreshing_client, run, t0};
+use support::gmail_client::{
+    Mirror, client, client_with, first_sync, full, options, refreshing_client, run, t0,
+};
 
 /// What the tests compare: every message row and every draft (by content: draft ids are the
 /// fake's own), one line each.
@@ -87,7 +89,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % n
     }
 }
@@ -100,9 +105,15 @@ async fn a_sync_killed_at_random_points_resumes_and_converges_to_the_same_mirror
     };
     let reference = FakeGmail::with_mailbox(500, 150).await;
     let mut expected = Mirror::new();
-    sync(&client(&reference), &mut expected.store, &small_pages, t0(), |_| {})
-        .await
-        .unwrap();
+    sync(
+        &client(&reference),
+        &mut expected.store,
+        &small_pages,
+        t0(),
+        |_| {},
+    )
+    .await
+    .unwrap();
     let first = digest(&expected);
     change(&reference);
     run(&reference, &mut expected.store).await;
@@ -158,7 +169,10 @@ async fn quota_errors_back_off_and_the_mirror_converges() {
         let attempts = fake.attempts(Method::MessagesGet) + fake.attempts(Method::ThreadsGet);
         let calls = fake.calls(Method::MessagesGet) + fake.calls(Method::ThreadsGet);
         assert!(attempts > calls, "{kind:?}: some calls were refused and retried");
-        assert_eq!(summary.requests as usize, fake.log().len().max(summary.requests as usize));
+        assert_eq!(
+            summary.requests as usize,
+            fake.log().len().max(summary.requests as usize)
+        );
         // Each refusal is in the telemetry as an error with its reason.
         let errors = m.count("SELECT count(*) FROM telemetry WHERE event = 'api_error'");
         assert!(errors > 0, "{kind:?}");
@@ -204,9 +218,13 @@ async fn the_daily_limit_stops_at_once_with_a_clear_error_and_keeps_earlier_page
         .unwrap_err();
     assert!(matches!(err, SyncError::Gmail(GmailError::DailyLimit)), "{err}");
     assert!(err.to_string().contains("daily quota"), "{err}");
-    assert_eq!(fake.attempts(Method::MessagesList), 3, "no retry against a spent day");
-    let kept = m.rows().len();
-    assert!(kept >= 200, "the two pages that landed stay: {kept}");
+    assert_eq!(
+        fake.attempts(Method::MessagesList),
+        3,
+        "no retry against a spent day"
+    );
+    let kept = m.count("SELECT count(*) FROM gmail_pending");
+    assert_eq!(kept, 200, "the two pages that landed stay listed");
     // Tomorrow the listing resumes where it stopped.
     fake.clear_log();
     sync(&client(&fake), &mut m.store, &small_pages, t0(), |_| {})
@@ -214,6 +232,7 @@ async fn the_daily_limit_stops_at_once_with_a_clear_error_and_keeps_earlier_page
         .unwrap();
     assert_eq!(m.rows().len(), 400);
     assert_eq!(fake.calls(Method::MessagesList), 2);
+    assert_eq!(m.count("SELECT count(*) FROM gmail_pending"), 0);
 }
 
 #[tokio::test]
@@ -221,6 +240,7 @@ async fn a_malformed_answer_keeps_what_landed_and_the_next_run_resumes() {
     let fake = FakeGmail::with_mailbox(300, 90).await;
     let reference = FakeGmail::with_mailbox(300, 90).await;
     let expected = first_sync(&reference).await;
+    // A broken list page, then (next run) a broken thread among the fetches.
     fake.fail(Fault {
         method: Method::MessagesList,
         skip: 1,
@@ -237,11 +257,34 @@ async fn a_malformed_answer_keeps_what_landed_and_the_next_run_resumes() {
         .unwrap_err();
     assert!(err.to_string().contains("malformed"), "{err}");
     assert!(err.to_string().contains("nothing from it was stored"), "{err}");
-    assert!(m.rows().len() >= 100);
+    assert_eq!(
+        m.count("SELECT count(*) FROM gmail_pending"),
+        100,
+        "the first page stays listed"
+    );
+    let whole = fake
+        .thread_ids()
+        .iter()
+        .filter(|t| fake.thread(t).len() >= 2)
+        .count();
+    fake.fail(Fault {
+        method: Method::ThreadsGet,
+        skip: whole * 2 / 3,
+        kind: FaultKind::Malformed,
+        times: 1,
+    });
+    let err = sync(&client(&fake), &mut m.store, &small_pages, t0(), |_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("malformed"), "{err}");
+    let stored = m.rows().len();
+    assert!(stored >= 100, "the rounds fetched before stay: {stored}");
+    fake.clear_log();
     sync(&client(&fake), &mut m.store, &small_pages, t0(), |_| {})
         .await
         .unwrap();
     assert_same(&digest(&m), &digest(&expected), "converged");
+    assert_eq!(fake.calls(Method::MessagesList), 0, "the listing was complete");
 }
 
 #[tokio::test]
@@ -260,11 +303,18 @@ async fn slow_answers_time_out_and_are_retried() {
         ..options()
     };
     let mut m = Mirror::new();
-    sync(&client_with(&fake, impatient), &mut m.store, &SyncOptions::default(), t0(), |_| {})
-        .await
-        .unwrap();
+    sync(
+        &client_with(&fake, impatient),
+        &mut m.store,
+        &SyncOptions::default(),
+        t0(),
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_same(&digest(&m), &digest(&expected), "converged");
-    let timeouts = m.count("SELECT count(*) FROM telemetry WHERE event = 'api_error' AND payload LIKE '%timeout%'");
+    let timeouts =
+        m.count("SELECT count(*) FROM telemetry WHERE event = 'api_error' AND payload LIKE '%timeout%'");
     assert_eq!(timeouts, 2);
 }
 
@@ -279,7 +329,10 @@ async fn an_expired_access_token_is_refreshed_once_even_with_requests_in_flight(
     assert_eq!(tokens.refreshes(), 1, "the first request needs a token");
     let sent = fake.token_requests();
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].get("grant_type").map(String::as_str), Some("refresh_token"));
+    assert_eq!(
+        sent[0].get("grant_type").map(String::as_str),
+        Some("refresh_token")
+    );
     assert_eq!(
         sent[0].get("client_id").map(String::as_str),
         Some("casey-test-client.apps.example")
@@ -294,10 +347,11 @@ async fn an_expired_access_token_is_refreshed_once_even_with_requests_in_flight(
         kind: FaultKind::Unauthorized,
         times: 8,
     });
-    let summary = sync(&client, &mut m.store, &full(), t0(), |_| {})
-        .await
-        .unwrap();
-    assert_eq!(fake.attempts(Method::ThreadsGet) - fake.calls(Method::ThreadsGet), 8);
+    let summary = sync(&client, &mut m.store, &full(), t0(), |_| {}).await.unwrap();
+    assert_eq!(
+        fake.attempts(Method::ThreadsGet) - fake.calls(Method::ThreadsGet),
+        8
+    );
     assert_eq!(tokens.refreshes(), 2, "one refresh for eight rejections");
     assert_eq!(fake.token_requests().len(), 2);
     assert_eq!(summary.fetched, 300);
@@ -345,7 +399,10 @@ async fn a_revoked_sign_in_says_to_run_casey_auth_google_and_keeps_the_mirror() 
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("invalid_grant") && text.contains("casey auth google"), "{text}");
+    assert!(
+        text.contains("invalid_grant") && text.contains("casey auth google"),
+        "{text}"
+    );
     assert!(text.contains("offline"), "{text}");
     assert_same(&digest(&m), &before, "nothing stored is lost");
 
@@ -376,7 +433,10 @@ async fn a_failing_gmail_opens_the_breaker_instead_of_hammering_it() {
     let err = sync(&c, &mut m.store, &SyncOptions::default(), t0(), |_| {})
         .await
         .unwrap_err();
-    assert!(matches!(err, SyncError::Gmail(GmailError::Unavailable { .. })), "{err}");
+    assert!(
+        matches!(err, SyncError::Gmail(GmailError::Unavailable { .. })),
+        "{err}"
+    );
     assert_eq!(fake.attempts(Method::Profile), 3);
     // The next sync does not even ask.
     let err = sync(&c, &mut m.store, &SyncOptions::default(), t0(), |_| {})

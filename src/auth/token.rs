@@ -193,8 +193,7 @@ impl TokenSource {
         else {
             return Err(TokenError::Expired);
         };
-        self.refreshes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut form = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose_secret()),
@@ -236,9 +235,7 @@ impl TokenSource {
         let parsed: TokenResponse = serde_json::from_str(&body)
             .map_err(|e| network(format!("the answer is not a token response ({e})")))?;
         cur.token = Some(SecretString::from(parsed.access_token));
-        cur.expires_at = parsed
-            .expires_in
-            .map(|s| Instant::now() + Duration::from_secs(s));
+        cur.expires_at = parsed.expires_in.map(|s| Instant::now() + Duration::from_secs(s));
         cur.generation += 1;
         tracing::info!(generation = cur.generation, "access token refreshed");
         Ok(())

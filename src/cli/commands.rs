@@ -217,7 +217,11 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
 }
 
 /// Ends one source's progress line and prints its summary, or keeps its error for the end.
-fn finish(interactive: bool, result: anyhow::Result<String>, failures: &mut Vec<String>) -> anyhow::Result<()> {
+fn finish(
+    interactive: bool,
+    result: anyhow::Result<String>,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<()> {
     if interactive {
         eprintln!();
     }

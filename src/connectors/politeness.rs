@@ -318,7 +318,10 @@ mod tests {
         // 10,000 requests averaging 38/7 units are ~54k units: just over three full minutes.
         let total: u64 = spent.iter().map(|&(_, n)| n).sum();
         let minutes = (now - t0).as_secs_f64() / 60.0;
-        assert!(minutes >= (total / 15_000) as f64 && minutes < (total / 15_000 + 1) as f64, "{minutes}");
+        assert!(
+            minutes >= (total / 15_000) as f64 && minutes < (total / 15_000 + 1) as f64,
+            "{minutes}"
+        );
     }
 
     #[test]

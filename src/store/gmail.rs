@@ -79,6 +79,53 @@ impl Store {
         )
     }
 
+    /// Starts a Gmail listing: forgets what an earlier one left pending and writes `cursors`.
+    pub fn start_listing(&mut self, cursors: &[(&str, &str, &str)]) -> Result<()> {
+        let tx = self.conn_mut().transaction()?;
+        tx.execute("DELETE FROM gmail_pending", [])?;
+        write_cursors(&tx, cursors)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Notes listed messages to fetch, `(message id, thread id)`, with the cursors of the page
+    /// that listed them, in one transaction.
+    pub fn add_pending(&mut self, refs: &[(String, String)], cursors: &[(&str, &str, &str)]) -> Result<()> {
+        let tx = self.conn_mut().transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO gmail_pending(message_id, thread_id) VALUES (?1, ?2)",
+            )?;
+            for (id, thread) in refs {
+                st.execute([id, thread])?;
+            }
+            write_cursors(&tx, cursors)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The pending messages of the next `threads` threads, in the order they were listed
+    /// (newest mail first): `(message id, thread id)`.
+    pub fn pending_threads(&self, threads: usize) -> Result<Vec<(String, String)>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT p.message_id, p.thread_id FROM gmail_pending p
+               JOIN (SELECT thread_id, min(rowid) AS first FROM gmail_pending GROUP BY thread_id
+                     ORDER BY first LIMIT ?1) t ON t.thread_id = p.thread_id
+             ORDER BY t.first, p.rowid",
+        )?;
+        let rows = st.query_map([threads as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Messages listed and not fetched yet.
+    pub fn pending_count(&self) -> Result<u64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT count(*) FROM gmail_pending", [], |r| r.get::<_, i64>(0))?
+            .max(0) as u64)
+    }
+
     /// The label state of the given messages that are in the mirror.
     pub fn label_states(&self, ids: &[String]) -> Result<HashMap<String, LabelState>> {
         let rows = chunked(ids, |chunk| {
@@ -149,7 +196,11 @@ impl Store {
     /// Removes every message a completed listing did not refresh (from an earlier listing, or
     /// never fetched by a sync) and then writes the cursors that end the listing. Returns how
     /// many messages went.
-    pub fn remove_messages_before_listing(&mut self, listing: i64, cursors: &[(&str, &str, &str)]) -> Result<usize> {
+    pub fn remove_messages_before_listing(
+        &mut self,
+        listing: i64,
+        cursors: &[(&str, &str, &str)],
+    ) -> Result<usize> {
         let ids: Vec<String> = {
             let mut st = self
                 .conn()
@@ -167,7 +218,9 @@ impl Store {
         let mut st = self
             .conn()
             .prepare("SELECT id, message_id FROM drafts WHERE origin = 'gmail'")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
         Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
     }
 
@@ -228,7 +281,12 @@ impl Store {
         for id in message_ids {
             if let Some((thread_id, message_id, at, from_email)) = st
                 .query_row([id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get(3)?,
+                    ))
                 })
                 .optional()?
             {
@@ -276,7 +334,8 @@ impl Store {
                     })
                     .to_string();
                     insert.execute(params![key, evidence, ts(now)])?;
-                    let payload = serde_json::json!({"outcome": "reply_received", "message_id": r.message_id});
+                    let payload =
+                        serde_json::json!({"outcome": "reply_received", "message_id": r.message_id});
                     telemetry.execute(params![key, payload.to_string(), ts(now)])?;
                     recorded.push(key);
                 }

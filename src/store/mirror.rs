@@ -34,6 +34,8 @@ pub struct MirrorBatch {
     pub listing: Option<i64>,
     /// Drafts, with the Gmail message id behind each (when known).
     pub drafts: Vec<(Draft, Option<String>)>,
+    /// Gmail threads whose pending fetch (see [`Store::pending_threads`]) this batch settles.
+    pub settled_threads: Vec<String>,
     /// The records came without associations (search results): keep the stored ones.
     pub keep_associations: bool,
 }
@@ -278,6 +280,10 @@ impl Store {
                 touched.push(&m.thread_id);
             }
             refresh_threads(&tx, touched)?;
+            let mut settle = tx.prepare_cached("DELETE FROM gmail_pending WHERE thread_id = ?1")?;
+            for t in &b.settled_threads {
+                settle.execute([t])?;
+            }
             let mut st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO drafts(id, thread_id, to_json, subject, body, updated_at, in_reply_to, message_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-pub use mirror::MirrorBatch;
 pub use gmail::{LabelState, Reply};
+pub use mirror::MirrorBatch;
 pub use state::{AuditEntry, Counts, OutboxEntry};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.
@@ -42,6 +42,7 @@ pub(crate) const TABLES: &[&str] = &[
     "telemetry",
     "owners",
     "message_addresses",
+    "gmail_pending",
     "outbox",
     "sync_cursors",
     "audit_log",
@@ -119,7 +120,12 @@ pub(crate) fn write_cursors(tx: &rusqlite::Transaction<'_>, cursors: &[(&str, &s
          ON CONFLICT(source, object_type) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
     )?;
     for (source, object_type, value) in cursors {
-        st.execute(rusqlite::params![source, object_type, value, ts(chrono::Utc::now())])?;
+        st.execute(rusqlite::params![
+            source,
+            object_type,
+            value,
+            ts(chrono::Utc::now())
+        ])?;
     }
     Ok(())
 }

@@ -208,8 +208,11 @@ mod tests {
                     .iter()
                     .any(|(t, _)| t.due_at.is_some_and(|d| d < anchor()))
         );
-        let threads: std::collections::HashSet<&str> =
-            batch.messages.iter().map(|r| r.message.thread_id.as_str()).collect();
+        let threads: std::collections::HashSet<&str> = batch
+            .messages
+            .iter()
+            .map(|r| r.message.thread_id.as_str())
+            .collect();
         assert!(threads.len() >= 60);
         assert!(
             batch

@@ -43,7 +43,10 @@ pub(crate) fn record_requests(
 }
 
 /// Drops request telemetry older than [`TELEMETRY_DAYS`].
-pub(crate) fn prune_requests(store: &mut Store, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+pub(crate) fn prune_requests(
+    store: &mut Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
     store.prune_telemetry(
         &["api_request", "api_error"],
         now - chrono::Duration::days(TELEMETRY_DAYS),

@@ -75,7 +75,10 @@ impl Syncer {
                 GmailOptions::from_config(&config.google),
             )
             .ok()?;
-            Some((Arc::new(client), GmailSyncOptions::from_config(&config.google, false)))
+            Some((
+                Arc::new(client),
+                GmailSyncOptions::from_config(&config.google, false),
+            ))
         });
         if hubspot.is_none() && gmail.is_none() {
             return None;
@@ -110,13 +113,17 @@ impl Syncer {
             let mut done = Vec::new();
             let mut failed = Vec::new();
             if let Some((client, options)) = hubspot {
-                match crate::sync::hubspot::sync(&client, &mut store, &options, now, |p| report(p.short())).await {
+                match crate::sync::hubspot::sync(&client, &mut store, &options, now, |p| report(p.short()))
+                    .await
+                {
                     Ok(s) => done.push(s.describe()),
                     Err(e) => failed.push(format!("HubSpot: {e}")),
                 }
             }
             if let Some((client, options)) = gmail {
-                match crate::sync::gmail::sync(&client, &mut store, &options, now, |p| report(p.short())).await {
+                match crate::sync::gmail::sync(&client, &mut store, &options, now, |p| report(p.short()))
+                    .await
+                {
                     Ok(s) => done.push(s.describe()),
                     Err(e) => failed.push(format!("Gmail: {e}")),
                 }

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 
-use super::wire::{Draft, DraftList, ErrorEnvelope, HistoryPage, LabelList, Message, MessageList, Profile, Thread};
+use super::wire::{
+    Draft, DraftList, ErrorEnvelope, HistoryPage, LabelList, Message, MessageList, Profile, Thread,
+};
 use crate::auth::token::{TokenError, TokenSource};
 use crate::connectors::http::{ApiEvent, Backoff, EventLog, Retry, retry_after};
 use crate::connectors::politeness::{BreakerState, CircuitBreaker, UnitWindow};
@@ -199,7 +201,11 @@ enum Attempt<T> {
 
 impl GmailClient {
     /// A client for `api_base` (no trailing slash needed).
-    pub fn new(api_base: &str, tokens: Arc<TokenSource>, options: GmailOptions) -> Result<GmailClient, GmailError> {
+    pub fn new(
+        api_base: &str,
+        tokens: Arc<TokenSource>,
+        options: GmailOptions,
+    ) -> Result<GmailClient, GmailError> {
         let base = api_base.trim_end_matches('/').to_string();
         let http = reqwest::Client::builder()
             .timeout(options.timeout)
@@ -427,10 +433,7 @@ impl GmailClient {
                 .send()
                 .await;
             let last = attempt >= attempts;
-            match self
-                .answer(endpoint, sent, started, attempt, last)
-                .await?
-            {
+            match self.answer(endpoint, sent, started, attempt, last).await? {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::Retry(wait) => {
                     tokio::time::sleep(wait).await;
@@ -462,7 +465,11 @@ impl GmailClient {
             Ok(r) => r,
             Err(e) => {
                 self.outcome(true);
-                let kind = if e.is_timeout() { "timeout" } else { "no connection" };
+                let kind = if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "no connection"
+                };
                 self.events
                     .record(endpoint, None, started, attempt, Some(kind.into()));
                 if !last && (e.is_timeout() || e.is_connect() || e.is_request()) {
@@ -478,8 +485,13 @@ impl GmailClient {
             Ok(b) => b,
             Err(e) => {
                 self.outcome(true);
-                self.events
-                    .record(endpoint, Some(status), started, attempt, Some("body cut off".into()));
+                self.events.record(
+                    endpoint,
+                    Some(status),
+                    started,
+                    attempt,
+                    Some("body cut off".into()),
+                );
                 if !last {
                     return Ok(Attempt::Retry(self.backoff.delay(attempt)));
                 }

@@ -46,10 +46,16 @@ pub enum MapError {
 
 /// Inbound or outbound, and whether it is machine mail that never needs an answer: from the
 /// labels, the sender and what the headers said about the sender. Label changes recompute it.
-pub fn classify(labels: &[String], from_email: &str, operator_email: &str, automated_sender: bool) -> (bool, bool) {
-    let outbound = labels.iter().any(|l| l == "SENT") || (!operator_email.is_empty() && from_email == operator_email);
-    let automated = !outbound
-        && (automated_sender || labels.iter().any(|l| AUTOMATED_LABELS.contains(&l.as_str())));
+pub fn classify(
+    labels: &[String],
+    from_email: &str,
+    operator_email: &str,
+    automated_sender: bool,
+) -> (bool, bool) {
+    let outbound =
+        labels.iter().any(|l| l == "SENT") || (!operator_email.is_empty() && from_email == operator_email);
+    let automated =
+        !outbound && (automated_sender || labels.iter().any(|l| AUTOMATED_LABELS.contains(&l.as_str())));
     (outbound, automated)
 }
 
@@ -60,11 +66,9 @@ fn automated_sender(m: &WireMessage, from_email: &str) -> bool {
     AUTOMATED_SENDERS.iter().any(|s| local.contains(s))
         || m.header("List-Unsubscribe").is_some()
         || m.header("List-Id").is_some()
-        || m
-            .header("Precedence")
+        || m.header("Precedence")
             .is_some_and(|p| matches!(p.trim().to_ascii_lowercase().as_str(), "bulk" | "list" | "junk"))
-        || m
-            .header("Auto-Submitted")
+        || m.header("Auto-Submitted")
             .is_some_and(|a| !a.trim().eq_ignore_ascii_case("no"))
 }
 
@@ -124,10 +128,15 @@ impl Mapper {
             .as_deref()
             .and_then(parse_mailbox)
             .ok_or_else(|| unusable("no parsable From header"))?;
-        let to = text_header(m, "To").map(|h| parse_address_list(&h)).unwrap_or_default();
-        let cc = text_header(m, "Cc").map(|h| parse_address_list(&h)).unwrap_or_default();
+        let to = text_header(m, "To")
+            .map(|h| parse_address_list(&h))
+            .unwrap_or_default();
+        let cc = text_header(m, "Cc")
+            .map(|h| parse_address_list(&h))
+            .unwrap_or_default();
         let automated_sender = automated_sender(m, &from.email);
-        let (outbound, automated) = classify(&m.label_ids, &from.email, &self.operator_email, automated_sender);
+        let (outbound, automated) =
+            classify(&m.label_ids, &from.email, &self.operator_email, automated_sender);
         let message = Message {
             id: m.id.clone(),
             thread_id: m.thread_id.clone().unwrap_or_else(|| fallback_thread.to_string()),
@@ -152,7 +161,9 @@ impl Mapper {
         Ok(MessageRecord {
             message,
             in_reply_to: m.header("In-Reply-To").map(|v| v.trim().to_string()),
-            references: m.header("References").map(|v| v.split_whitespace().collect::<Vec<_>>().join(" ")),
+            references: m
+                .header("References")
+                .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" ")),
             history_id: m.history_id.clone(),
             automated_sender,
             size_estimate: m.size_estimate,
@@ -166,7 +177,9 @@ impl Mapper {
             id: d.id.clone(),
             what: "draft has no date".into(),
         })?;
-        let to: Vec<Mailbox> = text_header(m, "To").map(|h| parse_address_list(&h)).unwrap_or_default();
+        let to: Vec<Mailbox> = text_header(m, "To")
+            .map(|h| parse_address_list(&h))
+            .unwrap_or_default();
         Ok(Draft {
             id: d.id.clone(),
             thread_id: m.thread_id.clone(),

@@ -359,7 +359,8 @@ impl HubSpotClient {
                     } else {
                         "no connection"
                     };
-                    self.events.record(&endpoint, None, started, attempt, Some(kind.to_string()));
+                    self.events
+                        .record(&endpoint, None, started, attempt, Some(kind.to_string()));
                     if !last && (e.is_timeout() || e.is_connect() || e.is_request()) {
                         tracing::warn!(path, attempt, "HubSpot request failed, retrying: {e}");
                         tokio::time::sleep(self.backoff.delay(attempt)).await;
@@ -393,7 +394,8 @@ impl HubSpotClient {
             };
             self.outcome(status >= 500);
             let error = (status >= 400).then(|| format!("HTTP {status}"));
-            self.events.record(&endpoint, Some(status), started, attempt, error);
+            self.events
+                .record(&endpoint, Some(status), started, attempt, error);
             match status {
                 200..=299 => {
                     return serde_json::from_str(&body).map_err(|source| HubSpotError::Malformed {

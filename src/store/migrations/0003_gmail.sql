@@ -35,3 +35,12 @@ INSERT OR IGNORE INTO message_addresses(message_id, role, email)
 -- The Gmail message id behind a draft: it changes with every save, so an unchanged id means the
 -- draft need not be fetched again.
 ALTER TABLE drafts ADD COLUMN message_id TEXT;
+
+-- Messages a Gmail listing found and has yet to fetch: listing ids first (page by page) and
+-- fetching them after lets a thread spread over several pages be fetched once, whole, and
+-- gives the fetch an exact total. Rows leave in the transaction that stores their thread.
+CREATE TABLE gmail_pending (
+    message_id TEXT PRIMARY KEY,
+    thread_id  TEXT NOT NULL
+);
+CREATE INDEX gmail_pending_thread ON gmail_pending(thread_id);

@@ -124,7 +124,9 @@ mod tests {
 
     fn added(id: &str, labels: &[&str]) -> HistoryRecord {
         HistoryRecord {
-            messages_added: vec![HistoryMessage { message: r(id, labels) }],
+            messages_added: vec![HistoryMessage {
+                message: r(id, labels),
+            }],
             ..HistoryRecord::default()
         }
     }
@@ -161,7 +163,12 @@ mod tests {
     #[test]
     fn added_then_deleted_is_neither_fetched_nor_relabelled() {
         let mut c = Changes::default();
-        c.absorb(&[added("a", &["INBOX"]), label("a", true, &["STARRED"]), deleted("a"), added("b", &["INBOX"])]);
+        c.absorb(&[
+            added("a", &["INBOX"]),
+            label("a", true, &["STARRED"]),
+            deleted("a"),
+            added("b", &["INBOX"]),
+        ]);
         assert_eq!(c.added.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["b"]);
         assert!(c.deleted.contains("a") && !c.labels.contains_key("a"));
         assert!(!c.drafts_touched);
@@ -179,7 +186,10 @@ mod tests {
         c.absorb(&records);
         let before = strings(&["INBOX", "UNREAD", "CATEGORY_PERSONAL"]);
         let after = c.relabel("m", &before).unwrap();
-        assert_eq!(after, strings(&["INBOX", "UNREAD", "CATEGORY_PERSONAL", "IMPORTANT"]));
+        assert_eq!(
+            after,
+            strings(&["INBOX", "UNREAD", "CATEGORY_PERSONAL", "IMPORTANT"])
+        );
         // A sync that stopped half-way replays the same records on the labels it stored.
         assert_eq!(c.relabel("m", &after).unwrap(), after);
         assert_eq!(c.relabel("other", &before), None);
@@ -188,7 +198,11 @@ mod tests {
     #[test]
     fn trash_hides_a_message_and_taking_it_out_fetches_it_again() {
         let mut c = Changes::default();
-        c.absorb(&[label("a", true, &["TRASH"]), label("b", true, &["SPAM"]), label("b", false, &["SPAM"])]);
+        c.absorb(&[
+            label("a", true, &["TRASH"]),
+            label("b", true, &["SPAM"]),
+            label("b", false, &["SPAM"]),
+        ]);
         assert_eq!(c.hidden(), ["a"]);
         assert_eq!(c.added.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["b"]);
     }

@@ -2,15 +2,17 @@
 //!
 //! **Listing** (first sync, `--full`, or when the history has expired): `getProfile` gives the
 //! history id to continue from; `messages.list` pages through `[google] first_sync_query`
-//! (default `newer_than:180d`, 500 ids a page). Each page's messages are fetched with
-//! `format=full` — whole MIME trees, so bodies are readable offline and a reply can be drafted
-//! on a plane — a few at a time (`concurrency`): a thread with two or more messages on the page
-//! in one `threads.get` (10 units, and the older messages of the thread come with it), a lone
-//! message with `messages.get` (5 units). Each page lands in one transaction with the page
-//! token of the next, so a stopped listing resumes after the last page that landed; messages it
-//! already fetched are not fetched again. Each listing has a number; when it completes, messages
-//! it did not refresh (deleted in Gmail meanwhile, or out of the window) are removed and the
-//! history id from its start becomes the incremental cursor.
+//! (default `newer_than:180d`, 500 ids a page), and each page's ids land as *pending* with the
+//! token of the next page. Then the pending messages are fetched with `format=full` — whole
+//! MIME trees, so bodies are readable offline and a reply can be drafted on a plane — a few at
+//! a time (`concurrency`), thread by thread: a thread with two or more pending messages in one
+//! `threads.get` (10 units; its older messages come along), a lone message with `messages.get`
+//! (5 units). That is the fewest quota units that fetch every listed message, also for threads
+//! spread over several list pages. Each round of threads lands in one transaction that also
+//! settles their pending rows, so a stopped listing resumes where it stopped and fetches
+//! nothing twice. Each listing has a number; when it completes, messages it did not refresh
+//! (deleted in Gmail meanwhile, or out of the window) are removed and the history id from its
+//! start becomes the incremental cursor.
 //!
 //! **Incremental**: `history.list` from the stored history id (messages added and deleted,
 //! labels added and removed; 2 units a page). Only added messages are fetched; deletions and
@@ -42,7 +44,8 @@ use crate::store::{MirrorBatch, Store, StoreError};
 pub const SOURCE: &str = "gmail";
 /// Cursor: the history id incremental syncs start from.
 const HISTORY: &str = "history";
-/// Cursor: the page token of the listing's next page (`""` = its first), or `complete`.
+/// Cursor: the page token of the listing's next page (`""` = its first), `listed`, or
+/// `complete`.
 const LIST: &str = "list";
 /// Cursor: the number of the current (or last) listing.
 const LISTING: &str = "listing";
@@ -52,6 +55,10 @@ const LIST_HISTORY: &str = "list:history";
 const DRAFTS: &str = "drafts";
 const DUE: &str = "due";
 const COMPLETE: &str = "complete";
+/// `list` cursor once every id is listed and what is pending is being fetched.
+const LISTED: &str = "listed";
+/// Threads fetched per transaction during a listing.
+const FETCH_THREADS: usize = 25;
 /// Messages written per transaction when applying history.
 const WRITE_CHUNK: usize = 200;
 /// Hours between draft listings when the history shows no draft change.
@@ -288,7 +295,11 @@ pub async fn sync(
     Ok(summary)
 }
 
-async fn run_all(run: &mut Run<'_>, store: &mut Store, progress: &mut impl FnMut(&Progress)) -> Result<(), SyncError> {
+async fn run_all(
+    run: &mut Run<'_>,
+    store: &mut Store,
+    progress: &mut impl FnMut(&Progress),
+) -> Result<(), SyncError> {
     if run.options.full {
         begin_listing(run, store).await?;
     }
@@ -304,7 +315,9 @@ async fn run_all(run: &mut Run<'_>, store: &mut Store, progress: &mut impl FnMut
             }
             other => other?,
         },
-        (Some(token), _) if token != COMPLETE && store.cursor(SOURCE, LIST_HISTORY)?.is_some_and(|h| !h.is_empty()) => {
+        (Some(token), _)
+            if token != COMPLETE && store.cursor(SOURCE, LIST_HISTORY)?.is_some_and(|h| !h.is_empty()) =>
+        {
             listing(run, store, progress).await?;
         }
         _ => {
@@ -330,7 +343,7 @@ async fn begin_listing(run: &mut Run<'_>, store: &mut Store) -> Result<(), SyncE
         run.mapper.operator_email = address;
     }
     let number = cursor_i64(store, LISTING)?.unwrap_or(0) + 1;
-    store.set_cursors(&[
+    store.start_listing(&[
         (SOURCE, LIST, ""),
         (SOURCE, LISTING, &number.to_string()),
         (SOURCE, LIST_HISTORY, &profile.history_id),
@@ -338,51 +351,48 @@ async fn begin_listing(run: &mut Run<'_>, store: &mut Store) -> Result<(), SyncE
     Ok(())
 }
 
-/// Lists the window from the stored page token to the end.
-async fn listing(run: &mut Run<'_>, store: &mut Store, progress: &mut impl FnMut(&Progress)) -> Result<(), SyncError> {
+/// Lists the window from the stored page token to the end (noting the ids to fetch), then
+/// fetches what is pending, a few threads at a time, and closes the listing.
+async fn listing(
+    run: &mut Run<'_>,
+    store: &mut Store,
+    progress: &mut impl FnMut(&Progress),
+) -> Result<(), SyncError> {
     let number = cursor_i64(store, LISTING)?.unwrap_or(1);
     let start_history = store.cursor(SOURCE, LIST_HISTORY)?.unwrap_or_default();
-    let mut token = store.cursor(SOURCE, LIST)?.filter(|t| !t.is_empty());
-    let mut p = Progress::new(Phase::Listing);
-    let mut restarted = false;
+    let token = store.cursor(SOURCE, LIST)?.unwrap_or_default();
+    if token != LISTED {
+        list_ids(
+            run,
+            store,
+            number,
+            Some(token).filter(|t| !t.is_empty()),
+            progress,
+        )
+        .await?;
+    }
+    let mut p = Progress::new(Phase::Fetching);
+    p.total = Some(store.pending_count()?);
     loop {
-        let page = match run
-            .client
-            .list_messages(&run.options.query, token.as_deref(), run.options.page_size)
-            .await
-        {
-            Ok(page) => page,
-            // A stored page token Gmail no longer knows: list from the start (what was fetched
-            // in this listing is not fetched again).
-            Err(GmailError::Status { status: 400, .. }) if token.is_some() && !restarted => {
-                tracing::warn!("Gmail refused the stored page token; listing from the start");
-                restarted = true;
-                token = None;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let ids: Vec<String> = page.messages.iter().map(|m| m.id.clone()).collect();
-        let done = store.messages_in_listing(&ids, number)?;
-        let todo: Vec<MessageRef> = page
-            .messages
-            .iter()
-            .filter(|m| !done.contains(&m.id))
-            .cloned()
-            .collect();
-        let fetched = fetch(run, &todo).await?;
-        let next = page.next_page_token.clone();
-        // The last page keeps the cursor where it is until the listing is closed below.
-        let stored = next.clone().or(token.clone()).unwrap_or_default();
-        write(run, store, fetched, Some(number), &[(SOURCE, LIST, &stored)])?;
-        p.done += page.messages.len() as u64;
-        p.pages += 1;
-        p.total = page.result_size_estimate.map(|t| t.max(p.done));
-        progress(&p);
-        match next {
-            Some(n) => token = Some(n),
-            None => break,
+        let pending = store.pending_threads(FETCH_THREADS)?;
+        if pending.is_empty() {
+            break;
         }
+        let mut threads: Vec<String> = pending.iter().map(|(_, t)| t.clone()).collect();
+        threads.dedup();
+        let refs: Vec<MessageRef> = pending
+            .iter()
+            .map(|(id, thread)| MessageRef {
+                id: id.clone(),
+                thread_id: Some(thread.clone()),
+                label_ids: None,
+            })
+            .collect();
+        let fetched = fetch(run, &refs).await?;
+        write(run, store, fetched, Some(number), threads, &[])?;
+        p.done += pending.len() as u64;
+        p.pages += 1;
+        progress(&p);
     }
     // Drafts are due after a listing; saying so in the same write keeps it due if the run
     // stops before they are listed.
@@ -395,10 +405,62 @@ async fn listing(run: &mut Run<'_>, store: &mut Store, progress: &mut impl FnMut
         ],
     )?;
     if removed > 0 {
-        tracing::info!(removed, "messages gone from Gmail or out of the window removed from the mirror");
+        tracing::info!(
+            removed,
+            "messages gone from Gmail or out of the window removed from the mirror"
+        );
     }
     run.summary.deleted += removed as u64;
     Ok(())
+}
+
+/// Pages through `messages.list` from `token`, noting every id this listing has not fetched
+/// yet as pending, each page with the token of the next.
+async fn list_ids(
+    run: &mut Run<'_>,
+    store: &mut Store,
+    number: i64,
+    mut token: Option<String>,
+    progress: &mut impl FnMut(&Progress),
+) -> Result<(), SyncError> {
+    let mut p = Progress::new(Phase::Listing);
+    let mut restarted = false;
+    loop {
+        let page = match run
+            .client
+            .list_messages(&run.options.query, token.as_deref(), run.options.page_size)
+            .await
+        {
+            Ok(page) => page,
+            // A stored page token Gmail no longer knows: list from the start (what this
+            // listing fetched already is not fetched again).
+            Err(GmailError::Status { status: 400, .. }) if token.is_some() && !restarted => {
+                tracing::warn!("Gmail refused the stored page token; listing from the start");
+                restarted = true;
+                token = None;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let ids: Vec<String> = page.messages.iter().map(|m| m.id.clone()).collect();
+        let done = store.messages_in_listing(&ids, number)?;
+        let refs: Vec<(String, String)> = page
+            .messages
+            .iter()
+            .filter(|m| !done.contains(&m.id))
+            .map(|m| (m.id.clone(), m.thread_id.clone().unwrap_or_else(|| m.id.clone())))
+            .collect();
+        let next = page.next_page_token.clone();
+        store.add_pending(&refs, &[(SOURCE, LIST, next.as_deref().unwrap_or(LISTED))])?;
+        p.done += page.messages.len() as u64;
+        p.pages += 1;
+        p.total = page.result_size_estimate.map(|t| t.max(p.done));
+        progress(&p);
+        match next {
+            Some(n) => token = Some(n),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Reads the history since `start` and applies it.
@@ -450,7 +512,7 @@ async fn incremental(
     let number = cursor_i64(store, LISTING)?;
     for chunk in todo.chunks(WRITE_CHUNK) {
         let fetched = fetch(run, chunk).await?;
-        write(run, store, fetched, number, &[])?;
+        write(run, store, fetched, number, Vec::new(), &[])?;
         f.done += chunk.len() as u64;
         f.pages += 1;
         progress(&f);
@@ -548,6 +610,7 @@ fn write(
     store: &mut Store,
     fetched: Vec<WireMessage>,
     listing: Option<i64>,
+    settled_threads: Vec<String>,
     cursors: &[(&str, &str, &str)],
 ) -> Result<(), SyncError> {
     let mut records: Vec<MessageRecord> = Vec::with_capacity(fetched.len());
@@ -565,16 +628,18 @@ fn write(
         let known = store.contact_emails()?;
         let threads: Vec<String> = records.iter().map(|r| r.message.thread_id.clone()).collect();
         let mut keep = store.threads_present(&threads)?;
-        keep.extend(records
-            .iter()
-            .filter(|r| {
-                let m = &r.message;
-                std::iter::once(&m.from)
-                    .chain(&m.to)
-                    .chain(&m.cc)
-                    .any(|a| known.contains(&a.email))
-            })
-            .map(|r| r.message.thread_id.clone()));
+        keep.extend(
+            records
+                .iter()
+                .filter(|r| {
+                    let m = &r.message;
+                    std::iter::once(&m.from)
+                        .chain(&m.to)
+                        .chain(&m.cc)
+                        .any(|a| known.contains(&a.email))
+                })
+                .map(|r| r.message.thread_id.clone()),
+        );
         records.retain(|r| keep.contains(&r.message.thread_id));
     }
     records.sort_by(|a, b| a.message.id.cmp(&b.message.id));
@@ -594,6 +659,7 @@ fn write(
     let batch = MirrorBatch {
         messages: records,
         listing,
+        settled_threads,
         ..MirrorBatch::default()
     };
     store.apply_page(&batch, cursors)?;
@@ -610,7 +676,11 @@ fn write(
 }
 
 /// Mirrors the drafts: fetches those whose message changed, removes those gone from Gmail.
-async fn drafts(run: &mut Run<'_>, store: &mut Store, progress: &mut impl FnMut(&Progress)) -> Result<(), SyncError> {
+async fn drafts(
+    run: &mut Run<'_>,
+    store: &mut Store,
+    progress: &mut impl FnMut(&Progress),
+) -> Result<(), SyncError> {
     let known = store.gmail_draft_messages()?;
     let mut listed: Vec<(String, String)> = Vec::new();
     let mut token: Option<String> = None;
