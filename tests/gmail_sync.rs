@@ -493,63 +493,113 @@ async fn only_threads_with_known_contacts_are_kept_when_configured() {
     assert_mirrors(&m, &expected);
 }
 
+/// Runs `casey` on the data dir with these Google tokens set (and no other account), off the
+/// async runtime the fake answers on; returns (success, stdout, stderr).
+async fn casey(dir: &std::path::Path, tokens: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    let dir = dir.to_path_buf();
+    let tokens: Vec<(String, String)> = tokens
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = assert_cmd::Command::cargo_bin("casey").unwrap();
+        cmd.env("CASEYOS_DATA_DIR", &dir)
+            .env("CASEYOS_CONFIG", dir.join("config.toml"))
+            .env("CASEYOS_LOG", "debug");
+        for var in [
+            "CASEYOS_GOOGLE_TOKEN",
+            "CASEYOS_GOOGLE_REFRESH_TOKEN",
+            "CASEYOS_HUBSPOT_TOKEN",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in &tokens {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(&args).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    })
+    .await
+    .unwrap()
+}
+
+/// Asserts `secret` is nowhere in the output or in the data dir (but the config file).
+fn assert_nowhere(secret: &str, dir: &std::path::Path, output: &[&str]) {
+    for text in output {
+        assert!(!text.contains(secret), "a token in the output");
+    }
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.ends_with("config.toml") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a token found in {}",
+            path.display()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn casey_sync_gmail_end_to_end_shows_progress_and_never_leaks_the_token() {
+async fn casey_sync_gmail_end_to_end_shows_progress_and_never_leaks_a_token() {
+    use support::fake_gmail::{REFRESH_TOKEN, TOKEN};
     let fake = FakeGmail::with_mailbox(150, 50).await;
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("config.toml");
     std::fs::write(&config, format!("[google]\napi_base = \"{}\"\n", fake.uri())).unwrap();
-    let dir = data.path().to_path_buf();
-    let token = support::fake_gmail::TOKEN;
-    let out = tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::cargo_bin("casey")
-            .unwrap()
-            .env("CASEYOS_DATA_DIR", &dir)
-            .env("CASEYOS_CONFIG", dir.join("config.toml"))
-            .env("CASEYOS_GOOGLE_TOKEN", token)
-            .env_remove("CASEYOS_GOOGLE_REFRESH_TOKEN")
-            .env_remove("CASEYOS_HUBSPOT_TOKEN")
-            .env("CASEYOS_LOG", "debug")
-            .args(["sync", "--gmail"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (ok, stdout, stderr) = casey(
+        data.path(),
+        &[("CASEYOS_GOOGLE_TOKEN", TOKEN)],
+        &["sync", "--gmail"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
     assert!(stdout.starts_with("gmail: 150 fetched"), "{stdout}");
     assert!(stdout.contains("quota units"), "{stdout}");
-    for text in [stdout.as_ref(), stderr.as_ref()] {
-        assert!(!text.contains(token));
-    }
-    for entry in std::fs::read_dir(data.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
-        assert!(
-            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
-            "token found on disk"
-        );
-    }
+    assert_nowhere(TOKEN, data.path(), &[&stdout, &stderr]);
     let store = Store::open(&data.path().join("casey.db")).unwrap();
     assert_eq!(store.counts().unwrap().messages, 150);
-    // No Gmail account connected: a clear error, nothing else touched.
-    let dir = data.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::cargo_bin("casey")
-            .unwrap()
-            .env("CASEYOS_DATA_DIR", &dir)
-            .env("CASEYOS_CONFIG", dir.join("config.toml"))
-            .env_remove("CASEYOS_GOOGLE_TOKEN")
-            .env_remove("CASEYOS_GOOGLE_REFRESH_TOKEN")
-            .args(["sync", "--gmail"])
-            .output()
-            .unwrap()
-    })
-    .await
+    drop(store);
+
+    // With a refresh token: CaseyOS gets its own access token (plain `casey sync` syncs every
+    // connected account); neither token shows anywhere.
+    std::fs::write(
+        &config,
+        format!(
+            "[google]\napi_base = \"{}\"\ntoken_url = \"{}\"\nclient_id = \"casey-cli.apps.example\"\n",
+            fake.uri(),
+            fake.token_url()
+        ),
+    )
     .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("casey auth google"));
+    fake.expire_token();
+    fake.add_message(NewMessage {
+        from: "Fresh <fresh@example.com>".into(),
+        subject: "New".into(),
+        text: "hello".into(),
+        ..NewMessage::default()
+    });
+    let (ok, stdout, stderr) = casey(
+        data.path(),
+        &[("CASEYOS_GOOGLE_REFRESH_TOKEN", REFRESH_TOKEN)],
+        &["sync"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("gmail: 1 fetched"), "{stdout}");
+    assert_eq!(fake.token_requests().len(), 1);
+    for secret in [REFRESH_TOKEN.to_string(), fake.current_token(), TOKEN.to_string()] {
+        assert_nowhere(&secret, data.path(), &[&stdout, &stderr]);
+    }
+
+    // No Gmail account connected: a clear error, nothing else touched.
+    let (ok, _, stderr) = casey(data.path(), &[], &["sync", "--gmail"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("casey auth google"), "{stderr}");
 }
 
 #[tokio::test]

@@ -232,6 +232,22 @@ impl CircuitBreaker {
     pub fn failures(&self) -> u32 {
         self.failures
     }
+
+    /// [`CircuitBreaker::admit`] as the clients report it: failures in a row and whole seconds
+    /// until the next trial.
+    pub fn check(&mut self, now: Instant) -> Result<(), (u32, u64)> {
+        self.admit(now)
+            .map_err(|retry_in| (self.failures, retry_in.as_secs_f64().ceil() as u64))
+    }
+
+    /// Records how a request went: `failed` for the service's own failures (5xx, timeouts).
+    pub fn record(&mut self, failed: bool, now: Instant) {
+        if failed {
+            self.failure(now);
+        } else {
+            self.success();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -174,12 +174,9 @@ impl Progress {
         let head = format!("hubspot {:<9} {phase:<9}", self.object_type);
         match self.total {
             Some(total) if total > 0 => {
-                let done = self.fetched.min(total);
-                let filled = (done * 20 / total) as usize;
                 format!(
-                    "{head} [{}{}] {done}/{total} · {} pages",
-                    "█".repeat(filled),
-                    "·".repeat(20 - filled),
+                    "{head} {} · {} pages",
+                    super::bar(self.fetched, total),
                     self.pages
                 )
             }

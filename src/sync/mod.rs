@@ -53,3 +53,27 @@ pub(crate) fn prune_requests(
     )?;
     Ok(())
 }
+
+/// `[████····] done/total` for progress lines (20 cells).
+pub(crate) fn bar(done: u64, total: u64) -> String {
+    let done = done.min(total);
+    let filled = (done * 20 / total.max(1)) as usize;
+    format!(
+        "[{}{}] {done}/{total}",
+        "█".repeat(filled),
+        "·".repeat(20 - filled)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bar_fills_in_twentieths_and_never_overflows() {
+        assert_eq!(super::bar(0, 40), format!("[{}] 0/40", "·".repeat(20)));
+        assert_eq!(
+            super::bar(10, 40),
+            format!("[{}{}] 10/40", "█".repeat(5), "·".repeat(15))
+        );
+        assert_eq!(super::bar(50, 40), format!("[{}] 40/40", "█".repeat(20)));
+    }
+}

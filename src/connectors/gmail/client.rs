@@ -373,10 +373,10 @@ impl GmailClient {
                     retry_in_secs: 0,
                 })?;
                 let now = Instant::now();
-                if let Err(retry_in) = g.breaker.admit(now) {
+                if let Err((failures, retry_in_secs)) = g.breaker.check(now) {
                     return Err(GmailError::Unavailable {
-                        failures: g.breaker.failures(),
-                        retry_in_secs: retry_in.as_secs_f64().ceil() as u64,
+                        failures,
+                        retry_in_secs,
                     });
                 }
                 match g.quota.reserve(now, cost) {
@@ -391,11 +391,7 @@ impl GmailClient {
 
     fn outcome(&self, failed: bool) {
         if let Ok(mut g) = self.gate.lock() {
-            if failed {
-                g.breaker.failure(Instant::now());
-            } else {
-                g.breaker.success();
-            }
+            g.breaker.record(failed, Instant::now());
         }
     }
 

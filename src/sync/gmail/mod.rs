@@ -169,17 +169,12 @@ impl Progress {
         };
         let head = format!("gmail   {phase:<9}");
         match self.total {
-            Some(total) if total > 0 => {
-                let done = self.done.min(total);
-                let filled = (done * 20 / total) as usize;
-                format!(
-                    "{head} [{}{}] {done}/~{total} {} · {} pages",
-                    "█".repeat(filled),
-                    "·".repeat(20 - filled),
-                    self.noun(),
-                    self.pages
-                )
-            }
+            Some(total) if total > 0 => format!(
+                "{head} {} {} · {} pages",
+                super::bar(self.done, total),
+                self.noun(),
+                self.pages
+            ),
             _ => format!("{head} {} {} · {} pages", self.done, self.noun(), self.pages),
         }
     }
