@@ -262,6 +262,8 @@ async fn a_malformed_answer_keeps_what_landed_and_the_next_run_resumes() {
         100,
         "the first page stays listed"
     );
+    // The listing resumes at the second page; one thread's answer is broken: it is skipped
+    // (counted and logged) instead of holding the whole sync back.
     let whole = fake
         .thread_ids()
         .iter()
@@ -273,18 +275,23 @@ async fn a_malformed_answer_keeps_what_landed_and_the_next_run_resumes() {
         kind: FaultKind::Malformed,
         times: 1,
     });
-    let err = sync(&client(&fake), &mut m.store, &small_pages, t0(), |_| {})
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("malformed"), "{err}");
-    let stored = m.rows().len();
-    assert!(stored >= 100, "the rounds fetched before stay: {stored}");
     fake.clear_log();
-    sync(&client(&fake), &mut m.store, &small_pages, t0(), |_| {})
+    let summary = sync(&client(&fake), &mut m.store, &small_pages, t0(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.skipped, 1, "{}", summary.describe());
+    assert_eq!(
+        fake.calls(Method::MessagesList),
+        2,
+        "resumed after the first page"
+    );
+    let missing = 300 - m.rows().len();
+    assert!(missing >= 2, "the broken thread is not mirrored");
+    // A full sync brings it in.
+    sync(&client(&fake), &mut m.store, &full(), t0(), |_| {})
         .await
         .unwrap();
     assert_same(&digest(&m), &digest(&expected), "converged");
-    assert_eq!(fake.calls(Method::MessagesList), 0, "the listing was complete");
 }
 
 #[tokio::test]
@@ -444,4 +451,37 @@ async fn a_failing_gmail_opens_the_breaker_instead_of_hammering_it() {
         .unwrap_err();
     assert!(err.to_string().contains("pauses requests"), "{err}");
     assert_eq!(fake.attempts(Method::Profile), 3);
+}
+
+#[tokio::test]
+async fn a_message_gmail_cannot_describe_is_skipped_and_the_sync_moves_on() {
+    let fake = FakeGmail::with_mailbox(60, 20).await;
+    let mut m = first_sync(&fake).await;
+    for i in 0..2 {
+        fake.add_message(NewMessage {
+            from: format!("Sender {i} <sender{i}@example.com>"),
+            subject: format!("New {i}"),
+            text: "hello".into(),
+            ..NewMessage::default()
+        });
+    }
+    fake.fail(Fault {
+        method: Method::MessagesGet,
+        skip: 0,
+        kind: FaultKind::Malformed,
+        times: 1,
+    });
+    let summary = run(&fake, &mut m.store).await;
+    assert_eq!(
+        (summary.fetched, summary.skipped),
+        (1, 1),
+        "{}",
+        summary.describe()
+    );
+    assert!(summary.describe().contains("1 unreadable"));
+    // The history moved on: the next sync does not get stuck on it.
+    fake.clear_log();
+    let next = run(&fake, &mut m.store).await;
+    assert_eq!((next.requests, next.fetched), (1, 0));
+    assert_eq!(m.rows().len(), 61);
 }

@@ -402,6 +402,27 @@ async fn drafts_are_mirrored_and_only_changed_drafts_are_fetched_again() {
     assert_eq!(fake.calls(Method::DraftsGet), 1, "only the edited draft");
     assert_eq!(fake.calls(Method::MessagesGet), 0, "draft saves are not messages");
     assert_eq!(summary.drafts, 2);
+
+    // The operator edits d1 here; a later save in Gmail does not overwrite the edit.
+    m.store
+        .update_draft_body(&d1, "My edit, not sent yet", t0())
+        .unwrap();
+    fake.update_draft(&d1, "Gmail's version");
+    run(&fake, &mut m.store).await;
+    let body = |m: &Mirror, id: &str| {
+        m.store
+            .drafts()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.id == id)
+            .map(|d| d.body)
+    };
+    assert_eq!(body(&m, &d1).as_deref(), Some("My edit, not sent yet"));
+    // Sent or deleted in Gmail: gone here too, edited or not (approving it would send it twice).
+    fake.delete_draft(&d1);
+    run(&fake, &mut m.store).await;
+    assert_eq!(body(&m, &d1), None);
+    assert!(body(&m, &d2).is_some());
 }
 
 #[tokio::test]

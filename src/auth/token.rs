@@ -6,11 +6,16 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-/// Refresh when less than this is left of a token's life.
+/// Refresh when less than this is left of a token's life (or half of it, for short lives).
 const EARLY: Duration = Duration::from_secs(60);
+/// Longest life believed (a token endpoint saying "forever" is not).
+const LONGEST: Duration = Duration::from_secs(24 * 3600);
+/// How long a failed refresh is remembered: callers waiting on it get its error instead of
+/// each asking the token endpoint again.
+const FAILURE_MEMORY: Duration = Duration::from_secs(30);
 
 /// Why no usable token could be had; each says what to do.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
     /// The token was rejected and there is no refresh token to get another.
     #[error(
@@ -20,8 +25,8 @@ pub enum TokenError {
     Expired,
     /// The refresh token was revoked or expired (`invalid_grant`).
     #[error(
-        "Google no longer accepts CaseyOS's sign-in (invalid_grant): run `casey auth google` again; \
-         everything already mirrored stays available offline"
+        "Google no longer accepts CaseyOS's sign-in (invalid_grant): run `casey auth google` again \
+         (or set a fresh CASEYOS_GOOGLE_REFRESH_TOKEN); everything already mirrored stays available offline"
     )]
     Revoked,
     /// The token endpoint refused for another reason (wrong client id, say).
@@ -64,8 +69,11 @@ impl std::fmt::Debug for Issued {
 
 struct Current {
     token: Option<SecretString>,
-    expires_at: Option<Instant>,
+    /// When to refresh (ahead of the real expiry).
+    refresh_at: Option<Instant>,
     generation: u64,
+    /// The last refresh failed: when, and why.
+    failed: Option<(Instant, TokenError)>,
 }
 
 enum Kind {
@@ -116,8 +124,9 @@ impl TokenSource {
             kind: Kind::Fixed,
             current: tokio::sync::Mutex::new(Current {
                 token: Some(token),
-                expires_at: None,
+                refresh_at: None,
                 generation: 0,
+                failed: None,
             }),
             refreshes: 0.into(),
         }
@@ -144,8 +153,9 @@ impl TokenSource {
             },
             current: tokio::sync::Mutex::new(Current {
                 token: None,
-                expires_at: None,
+                refresh_at: None,
                 generation: 0,
+                failed: None,
             }),
             refreshes: 0.into(),
         }
@@ -159,10 +169,7 @@ impl TokenSource {
     /// A token good for at least another minute, refreshing first when needed.
     pub async fn access(&self) -> Result<Issued, TokenError> {
         let mut cur = self.current.lock().await;
-        let fresh = cur.token.is_some()
-            && cur
-                .expires_at
-                .is_none_or(|at| at.saturating_duration_since(Instant::now()) > EARLY);
+        let fresh = cur.token.is_some() && cur.refresh_at.is_none_or(|at| Instant::now() < at);
         if !fresh {
             self.refresh(&mut cur).await?;
         }
@@ -182,7 +189,20 @@ impl TokenSource {
         issued(&cur)
     }
 
+    /// Refreshes, unless a refresh failed a moment ago: then its error, so that callers that
+    /// queued behind a failing refresh do not each try again.
     async fn refresh(&self, cur: &mut Current) -> Result<(), TokenError> {
+        if let Some((at, e)) = &cur.failed
+            && at.elapsed() < FAILURE_MEMORY
+        {
+            return Err(e.clone());
+        }
+        let result = self.ask(cur).await;
+        cur.failed = result.as_ref().err().map(|e| (Instant::now(), e.clone()));
+        result
+    }
+
+    async fn ask(&self, cur: &mut Current) -> Result<(), TokenError> {
         let Kind::Refresh {
             http,
             token_url,
@@ -235,7 +255,10 @@ impl TokenSource {
         let parsed: TokenResponse = serde_json::from_str(&body)
             .map_err(|e| network(format!("the answer is not a token response ({e})")))?;
         cur.token = Some(SecretString::from(parsed.access_token));
-        cur.expires_at = parsed.expires_in.map(|s| Instant::now() + Duration::from_secs(s));
+        cur.refresh_at = parsed.expires_in.map(|s| {
+            let life = Duration::from_secs(s).min(LONGEST);
+            Instant::now() + life.saturating_sub(EARLY.min(life / 2))
+        });
         cur.generation += 1;
         tracing::info!(generation = cur.generation, "access token refreshed");
         Ok(())
@@ -263,6 +286,70 @@ mod tests {
         assert_eq!(t.secret.expose_secret(), "abc");
         assert!(matches!(s.rejected(t.generation).await, Err(TokenError::Expired)));
         assert!(!format!("{t:?}").contains("abc"));
+    }
+
+    async fn endpoint(answer: wiremock::ResponseTemplate) -> wiremock::MockServer {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        server
+    }
+
+    fn source(server: &wiremock::MockServer) -> TokenSource {
+        TokenSource::refreshing(
+            &format!("{}/token", server.uri()),
+            "client",
+            None,
+            SecretString::from("refresh".to_string()),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_absurd_lifetime_is_capped_and_a_short_one_is_refreshed_at_half_time() {
+        let forever = endpoint(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"access_token": "a", "expires_in": u64::MAX})),
+        )
+        .await;
+        let s = source(&forever);
+        assert_eq!(s.access().await.unwrap().secret.expose_secret(), "a");
+        s.access().await.unwrap();
+        assert_eq!(s.refreshes(), 1, "good for a day, not forever, and no panic");
+        let short = endpoint(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"access_token": "b", "expires_in": 30})),
+        )
+        .await;
+        let s = source(&short);
+        s.access().await.unwrap();
+        s.access().await.unwrap();
+        assert_eq!(
+            s.refreshes(),
+            1,
+            "a 30 s token is used for 15 s, not refreshed every time"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_is_not_repeated_by_every_waiting_caller() {
+        let revoked = endpoint(
+            wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
+        )
+        .await;
+        let s = std::sync::Arc::new(source(&revoked));
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move { s.access().await })
+            })
+            .collect();
+        for c in callers {
+            assert!(matches!(c.await.unwrap(), Err(TokenError::Revoked)));
+        }
+        assert_eq!(s.refreshes(), 1);
+        assert_eq!(revoked.received_requests().await.unwrap().len(), 1);
     }
 
     #[tokio::test]

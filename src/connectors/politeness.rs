@@ -163,6 +163,25 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// How long a request waits before asking again while another is the half-open trial.
+pub const TRIAL_WAIT: Duration = Duration::from_millis(50);
+
+/// What [`CircuitBreaker::gate`] says about the next request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// It may go (call [`CircuitBreaker::admit`] when it does).
+    Go,
+    /// Another request is the half-open trial: wait for its answer.
+    Wait,
+    /// The breaker is open.
+    Refuse {
+        /// Failures in a row that opened it.
+        failures: u32,
+        /// Whole seconds until the next trial.
+        retry_in_secs: u64,
+    },
+}
+
 /// Stops hammering a failing service: after `threshold` failures in a row every request fails
 /// at once for `cooldown`; then one trial request is let through, and its outcome closes the
 /// breaker or opens it again.
@@ -233,11 +252,19 @@ impl CircuitBreaker {
         self.failures
     }
 
-    /// [`CircuitBreaker::admit`] as the clients report it: failures in a row and whole seconds
-    /// until the next trial.
-    pub fn check(&mut self, now: Instant) -> Result<(), (u32, u64)> {
-        self.admit(now)
-            .map_err(|retry_in| (self.failures, retry_in.as_secs_f64().ceil() as u64))
+    /// Whether a request could go out at `now`, without taking the half-open trial:
+    /// [`Admission::Go`], [`Admission::Wait`] while another request is the trial, or [`Admission::Refuse`] with
+    /// failures in a row and whole seconds until the next trial.
+    pub fn gate(&self, now: Instant) -> Admission {
+        match self.state(now) {
+            BreakerState::Closed => Admission::Go,
+            BreakerState::HalfOpen if self.trial_in_flight => Admission::Wait,
+            BreakerState::HalfOpen => Admission::Go,
+            BreakerState::Open { retry_in } => Admission::Refuse {
+                failures: self.failures,
+                retry_in_secs: retry_in.as_secs_f64().ceil() as u64,
+            },
+        }
     }
 
     /// Records how a request went: `failed` for the service's own failures (5xx, timeouts).
@@ -382,6 +409,28 @@ mod tests {
         b.success();
         assert_eq!(b.state(again), BreakerState::Closed);
         assert_eq!(b.failures(), 0);
+    }
+
+    #[test]
+    fn the_gate_lets_one_trial_through_and_holds_the_others_until_it_answers() {
+        let t0 = Instant::now();
+        let mut b = CircuitBreaker::new(1, Duration::from_secs(10));
+        assert_eq!(b.gate(t0), Admission::Go);
+        b.failure(t0);
+        assert_eq!(
+            b.gate(t0 + ms(500)),
+            Admission::Refuse {
+                failures: 1,
+                retry_in_secs: 10
+            }
+        );
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(b.gate(later), Admission::Go, "gate takes nothing");
+        assert_eq!(b.gate(later), Admission::Go);
+        assert_eq!(b.admit(later), Ok(()));
+        assert_eq!(b.gate(later), Admission::Wait, "the others wait for the trial");
+        b.success();
+        assert_eq!(b.gate(later), Admission::Go);
     }
 
     #[test]

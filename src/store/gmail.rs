@@ -105,6 +105,19 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets pending messages that need no fetching (the messages behind drafts).
+    pub fn drop_pending(&mut self, ids: &[String]) -> Result<()> {
+        let tx = self.conn_mut().transaction()?;
+        {
+            let mut st = tx.prepare_cached("DELETE FROM gmail_pending WHERE message_id = ?1")?;
+            for id in ids {
+                st.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The pending messages of the next `threads` threads, in the order they were listed
     /// (newest mail first): `(message id, thread id)`.
     pub fn pending_threads(&self, threads: usize) -> Result<Vec<(String, String)>> {
@@ -170,8 +183,9 @@ impl Store {
         Ok(())
     }
 
-    /// Removes messages (deleted in Gmail) with their address links; their threads are
-    /// recounted and dropped when empty. Returns how many were in the mirror.
+    /// Removes messages (deleted in Gmail, moved to spam or trash, or out of the window after a
+    /// listing) with their address links; their threads are recounted and dropped when empty.
+    /// Returns how many were in the mirror.
     pub fn remove_messages(&mut self, ids: &[String]) -> Result<usize> {
         let tx = self.conn_mut().transaction()?;
         let mut removed = 0;
@@ -213,29 +227,19 @@ impl Store {
         Ok(removed)
     }
 
-    /// Gmail drafts in the mirror: draft id → the message id behind it.
-    pub fn gmail_draft_messages(&self) -> Result<HashMap<String, Option<String>>> {
+    /// Every draft in the mirror: draft id → (edited locally by the operator, the Gmail
+    /// message id behind it when Gmail has it).
+    pub fn draft_states(&self) -> Result<HashMap<String, (bool, Option<String>)>> {
         let mut st = self
             .conn()
-            .prepare("SELECT id, message_id FROM drafts WHERE origin = 'gmail'")?;
+            .prepare("SELECT id, origin <> 'gmail', message_id FROM drafts")?;
         let rows = st.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                (r.get::<_, bool>(1)?, r.get::<_, Option<String>>(2)?),
+            ))
         })?;
         Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
-    }
-
-    /// Removes Gmail drafts that are gone from Gmail (drafts CaseyOS made locally stay).
-    pub fn remove_gmail_drafts(&mut self, ids: &[String]) -> Result<usize> {
-        let tx = self.conn_mut().transaction()?;
-        let mut removed = 0;
-        {
-            let mut del = tx.prepare_cached("DELETE FROM drafts WHERE id = ?1 AND origin = 'gmail'")?;
-            for id in ids {
-                removed += del.execute([id])?;
-            }
-        }
-        tx.commit()?;
-        Ok(removed)
     }
 
     /// Lower-case email addresses of every mirrored HubSpot contact.

@@ -32,8 +32,11 @@ pub struct MirrorBatch {
     pub messages: Vec<MessageRecord>,
     /// The Gmail listing these messages were fetched in (sync); `None` for the demo data.
     pub listing: Option<i64>,
-    /// Drafts, with the Gmail message id behind each (when known).
+    /// Drafts, with the Gmail message id behind each (when known). A draft the operator
+    /// edited locally is not overwritten.
     pub drafts: Vec<(Draft, Option<String>)>,
+    /// Drafts gone from Gmail (sent or deleted there), removed whoever edited them last.
+    pub removed_drafts: Vec<String>,
     /// Gmail threads whose pending fetch (see [`Store::pending_threads`]) this batch settles.
     pub settled_threads: Vec<String>,
     /// The records came without associations (search results): keep the stored ones.
@@ -285,8 +288,12 @@ impl Store {
                 settle.execute([t])?;
             }
             let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO drafts(id, thread_id, to_json, subject, body, updated_at, in_reply_to, message_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO drafts(id, thread_id, to_json, subject, body, updated_at, in_reply_to, message_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(id) DO UPDATE SET thread_id = excluded.thread_id, to_json = excluded.to_json,
+                   subject = excluded.subject, body = excluded.body, updated_at = excluded.updated_at,
+                   in_reply_to = excluded.in_reply_to, message_id = excluded.message_id
+                 WHERE drafts.origin = 'gmail'",
             )?;
             for (d, message_id) in &b.drafts {
                 st.execute(params![
@@ -299,6 +306,10 @@ impl Store {
                     d.in_reply_to,
                     message_id
                 ])?;
+            }
+            let mut drop_draft = tx.prepare_cached("DELETE FROM drafts WHERE id = ?1")?;
+            for id in &b.removed_drafts {
+                drop_draft.execute([id])?;
             }
         }
         tx.commit()?;

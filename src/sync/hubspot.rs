@@ -125,6 +125,9 @@ pub enum SyncError {
     /// The mirror could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another HubSpot sync is running on this mirror.
+    #[error(transparent)]
+    Busy(#[from] super::Busy),
 }
 
 /// What a sync is doing.
@@ -336,6 +339,7 @@ pub async fn sync(
     now: chrono::DateTime<chrono::Utc>,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Summary, SyncError> {
+    let _lock = super::SyncLock::take(store, "HubSpot", SOURCE)?;
     let started = Instant::now();
     let requests_before = client.requests();
     let mut run = Run {

@@ -98,7 +98,8 @@ impl Syncer {
         let gmail = self.gmail.clone();
         let database = self.database.clone();
         let tx = self.tx.clone();
-        tokio::spawn(async move {
+        let done_tx = self.tx.clone();
+        let task = tokio::spawn(async move {
             let progress_tx = tx.clone();
             let report = move |text: String| {
                 let _ = progress_tx.send(Action::SyncProgress(text));
@@ -134,6 +135,17 @@ impl Syncer {
                 Err(failed.join(" · "))
             };
             let _ = tx.send(Action::SyncFinished(result));
+        });
+        // A sync that panicked still ends, so the next one is not refused as "already running".
+        tokio::spawn(async move {
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                tracing::error!("the background sync stopped unexpectedly: {e}");
+                let _ = done_tx.send(Action::SyncFinished(Err(
+                    "the sync stopped unexpectedly (see casey.log); nothing stored was lost".into(),
+                )));
+            }
         });
     }
 }

@@ -22,7 +22,7 @@ use super::wire::{
 };
 use crate::auth::token::{TokenError, TokenSource};
 use crate::connectors::http::{ApiEvent, Backoff, EventLog, Retry, retry_after};
-use crate::connectors::politeness::{BreakerState, CircuitBreaker, UnitWindow};
+use crate::connectors::politeness::{Admission, BreakerState, CircuitBreaker, TRIAL_WAIT, UnitWindow};
 
 /// Quota units of each method (Google's published table).
 pub mod units {
@@ -51,10 +51,16 @@ pub enum GmailError {
     #[error(transparent)]
     Auth(#[from] TokenError),
     /// 401 even with a freshly refreshed token.
-    #[error("Gmail rejected a freshly refreshed token (401): run `casey auth google` again")]
+    #[error(
+        "Gmail rejected a freshly refreshed token (401): run `casey auth google` again \
+         (or set a fresh CASEYOS_GOOGLE_REFRESH_TOKEN)"
+    )]
     Unauthorized,
     /// 403 for another reason than rate limits (a missing scope, Gmail API disabled).
-    #[error("Gmail refused access (403: {0}); run `casey auth google` and grant read access to Gmail")]
+    #[error(
+        "Gmail refused access (403: {0}); sign in again with read access to Gmail \
+         (`casey auth google`, or a refresh token with the gmail.readonly scope)"
+    )]
     Forbidden(String),
     /// Still rate limited after every retry.
     #[error("Gmail rate limit still hit after {attempts} attempts; the next sync will carry on")]
@@ -373,15 +379,25 @@ impl GmailClient {
                     retry_in_secs: 0,
                 })?;
                 let now = Instant::now();
-                if let Err((failures, retry_in_secs)) = g.breaker.check(now) {
-                    return Err(GmailError::Unavailable {
+                match g.breaker.gate(now) {
+                    Admission::Refuse {
                         failures,
                         retry_in_secs,
-                    });
-                }
-                match g.quota.reserve(now, cost) {
-                    None => return Ok(()),
-                    Some(w) => w,
+                    } => {
+                        return Err(GmailError::Unavailable {
+                            failures,
+                            retry_in_secs,
+                        });
+                    }
+                    Admission::Wait => TRIAL_WAIT,
+                    Admission::Go => match g.quota.reserve(now, cost) {
+                        Some(w) => w,
+                        None => {
+                            // Takes the half-open trial, if that is what this request is.
+                            let _ = g.breaker.admit(now);
+                            return Ok(());
+                        }
+                    },
                 }
             };
             tracing::debug!(?wait, "Gmail quota window full, waiting");
@@ -402,7 +418,7 @@ impl GmailClient {
         }
     }
 
-    /// Sends a GET with retries; `Ok(None)` on 404.
+    /// Sends a GET with retries; `Ok(None)` on 404 (and for a path whose id was empty).
     async fn call<T: DeserializeOwned>(
         &self,
         endpoint: &str,
@@ -410,6 +426,9 @@ impl GmailClient {
         query: &[(&str, String)],
         cost: u64,
     ) -> Result<Option<T>, GmailError> {
+        if path.ends_with('/') {
+            return Ok(None);
+        }
         let url = format!("{}/gmail/v1/users/me{path}", self.base);
         let attempts = self.backoff.retry().attempts;
         let mut attempt = 0;

@@ -16,7 +16,8 @@ pub const HIDDEN: [&str; 3] = [DRAFT, "SPAM", "TRASH"];
 /// The net effect of history records.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
-    /// Messages to fetch (added, or no longer drafts), in history order, never deleted ones.
+    /// Messages to fetch (added, sent drafts, back from spam or trash), in history order,
+    /// never deleted ones.
     pub added: Vec<MessageRef>,
     /// Messages deleted for good.
     pub deleted: HashSet<String>,

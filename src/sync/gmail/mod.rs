@@ -20,10 +20,15 @@
 //! the last page and every change of it are in. A 404 (history older than Gmail keeps) starts
 //! one full listing in the same run — never a loop: the listing ends with a fresh history id.
 //!
-//! **Drafts** are listed after a listing, when the history shows a draft changed, and at least
-//! daily; only drafts whose message changed are fetched. New inbound messages answering the
-//! operator are replies: they are counted and recorded as outcomes of the moves executed on
+//! **Drafts** are listed during a listing (so the messages behind them are not fetched as
+//! mail), when the history shows a draft changed, and at least daily; only drafts whose message
+//! changed are fetched. A draft the operator edited here keeps the edit while Gmail still has
+//! it, and leaves with it when it was sent or deleted in Gmail. New inbound messages answering
+//! the operator are replies: they are counted and recorded as outcomes of the moves executed on
 //! their thread.
+//!
+//! A message Gmail cannot describe (an answer that does not parse) is skipped, counted and
+//! logged rather than holding every later sync back; the next full listing tries it again.
 
 mod changes;
 
@@ -73,6 +78,9 @@ pub enum SyncError {
     /// The mirror could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another Gmail sync is running on this mirror.
+    #[error(transparent)]
+    Busy(#[from] super::Busy),
 }
 
 /// How to sync; [`SyncOptions::from_config`] reads `[google]`.
@@ -265,6 +273,7 @@ pub async fn sync(
     now: chrono::DateTime<chrono::Utc>,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Summary, SyncError> {
+    let _lock = super::SyncLock::take(store, "Gmail", SOURCE)?;
     let started = Instant::now();
     let (requests, units) = (client.requests(), client.units());
     let mut run = Run {
@@ -357,14 +366,11 @@ async fn listing(
     let start_history = store.cursor(SOURCE, LIST_HISTORY)?.unwrap_or_default();
     let token = store.cursor(SOURCE, LIST)?.unwrap_or_default();
     if token != LISTED {
-        list_ids(
-            run,
-            store,
-            number,
-            Some(token).filter(|t| !t.is_empty()),
-            progress,
-        )
-        .await?;
+        let from = Some(token).filter(|t| !t.is_empty());
+        list_ids(run, store, number, from, progress).await?;
+        // The drafts now: their messages need not be fetched as mail.
+        let draft_messages: Vec<String> = drafts(run, store, progress).await?.into_iter().collect();
+        store.drop_pending(&draft_messages)?;
     }
     let mut p = Progress::new(Phase::Fetching);
     p.total = Some(store.pending_count()?);
@@ -389,15 +395,9 @@ async fn listing(
         p.pages += 1;
         progress(&p);
     }
-    // Drafts are due after a listing; saying so in the same write keeps it due if the run
-    // stops before they are listed.
     let removed = store.remove_messages_before_listing(
         number,
-        &[
-            (SOURCE, LIST, COMPLETE),
-            (SOURCE, HISTORY, &start_history),
-            (SOURCE, DRAFTS, DUE),
-        ],
+        &[(SOURCE, LIST, COMPLETE), (SOURCE, HISTORY, &start_history)],
     )?;
     if removed > 0 {
         tracing::info!(
@@ -446,7 +446,13 @@ async fn list_ids(
             .map(|m| (m.id.clone(), m.thread_id.clone().unwrap_or_else(|| m.id.clone())))
             .collect();
         let next = page.next_page_token.clone();
-        store.add_pending(&refs, &[(SOURCE, LIST, next.as_deref().unwrap_or(LISTED))])?;
+        // With the last page, the drafts fall due (in the same write, so a run stopped before
+        // they are listed still lists them next time).
+        let mut cursors = vec![(SOURCE, LIST, next.as_deref().unwrap_or(LISTED))];
+        if next.is_none() {
+            cursors.push((SOURCE, DRAFTS, DUE));
+        }
+        store.add_pending(&refs, &cursors)?;
         p.done += page.messages.len() as u64;
         p.pages += 1;
         p.total = page.result_size_estimate.map(|t| t.max(p.done));
@@ -484,7 +490,11 @@ async fn incremental(
         }
     }
     // Deleted draft messages carry no labels in some records: the drafts table knows them.
-    let draft_messages: HashSet<String> = store.gmail_draft_messages()?.into_values().flatten().collect();
+    let draft_messages: HashSet<String> = store
+        .draft_states()?
+        .into_values()
+        .filter_map(|(_, message)| message)
+        .collect();
     if changes.deleted.iter().any(|id| draft_messages.contains(id)) {
         changes.drafts_touched = true;
     }
@@ -505,12 +515,26 @@ async fn incremental(
     let mut f = Progress::new(Phase::Fetching);
     f.total = Some(todo.len() as u64);
     let number = cursor_i64(store, LISTING)?;
-    for chunk in todo.chunks(WRITE_CHUNK) {
-        let fetched = fetch(run, chunk).await?;
+    // About WRITE_CHUNK messages per transaction, never splitting a thread (which would fetch
+    // it twice).
+    let mut chunk: Vec<MessageRef> = Vec::new();
+    let groups = by_thread(&todo);
+    let last = groups.len();
+    for (i, (thread, ids)) in groups.into_iter().enumerate() {
+        chunk.extend(ids.into_iter().map(|id| MessageRef {
+            id,
+            thread_id: Some(thread.clone()).filter(|t| !t.starts_with("message:")),
+            label_ids: None,
+        }));
+        if chunk.len() < WRITE_CHUNK && i + 1 < last {
+            continue;
+        }
+        let fetched = fetch(run, &chunk).await?;
         write(run, store, fetched, number, Vec::new(), &[])?;
         f.done += chunk.len() as u64;
         f.pages += 1;
         progress(&f);
+        chunk.clear();
     }
     // Label changes on messages that were not fetched anew.
     let fetched: HashSet<&str> = todo.iter().map(|m| m.id.as_str()).collect();
@@ -554,30 +578,38 @@ enum Job {
     Message(String),
 }
 
-/// Fetches messages with `format=full`, `concurrency` requests at a time: threads with two or
-/// more of the ids in one `threads.get`, lone messages with `messages.get`. Messages deleted
-/// meanwhile (404) are left out.
-async fn fetch(run: &Run<'_>, refs: &[MessageRef]) -> Result<Vec<WireMessage>, SyncError> {
-    let mut order: Vec<String> = Vec::new();
-    let mut groups: HashMap<String, Vec<String>> = HashMap::new();
+/// Groups message refs by thread, in the order their threads first appear.
+fn by_thread(refs: &[MessageRef]) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
     for r in refs {
         let thread = r.thread_id.clone().unwrap_or_else(|| format!("message:{}", r.id));
-        let ids = groups.entry(thread.clone()).or_default();
-        if ids.is_empty() {
-            order.push(thread);
-        }
-        ids.push(r.id.clone());
+        let i = *at.entry(thread.clone()).or_insert_with(|| {
+            groups.push((thread, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(r.id.clone());
     }
-    let jobs: Vec<Job> = order
+    groups
+}
+
+/// Fetches messages with `format=full`, `concurrency` requests at a time: threads with two or
+/// more of the ids in one `threads.get`, lone messages with `messages.get`. Messages deleted
+/// meanwhile (404) are left out; an answer that does not parse is skipped (counted, logged),
+/// so one broken message cannot hold the sync back for good.
+async fn fetch(run: &mut Run<'_>, refs: &[MessageRef]) -> Result<Vec<WireMessage>, SyncError> {
+    let jobs: Vec<Job> = by_thread(refs)
         .into_iter()
-        .map(|t| match groups.remove(&t) {
-            Some(ids) if ids.len() >= 2 && !t.starts_with("message:") => Job::Thread(t),
-            Some(mut ids) => Job::Message(ids.swap_remove(0)),
-            None => Job::Message(t),
+        .map(|(t, mut ids)| {
+            if ids.len() >= 2 && !t.starts_with("message:") {
+                Job::Thread(t)
+            } else {
+                Job::Message(ids.swap_remove(0))
+            }
         })
         .collect();
     let client = run.client;
-    let results: Vec<Vec<WireMessage>> = futures::stream::iter(jobs)
+    let results: Vec<Result<Vec<WireMessage>, GmailError>> = futures::stream::iter(jobs)
         .map(|job| async move {
             match job {
                 Job::Thread(t) => client
@@ -591,9 +623,20 @@ async fn fetch(run: &Run<'_>, refs: &[MessageRef]) -> Result<Vec<WireMessage>, S
             }
         })
         .buffered(run.options.concurrency.max(1))
-        .try_collect()
-        .await?;
-    Ok(results.into_iter().flatten().collect())
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for r in results {
+        match r {
+            Ok(messages) => out.extend(messages),
+            Err(e @ GmailError::Malformed { .. }) => {
+                tracing::warn!("skipped: {e}");
+                run.summary.skipped += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
 }
 
 /// Maps and stores fetched messages with the cursors, in one transaction; counts them and
@@ -659,9 +702,13 @@ fn write(
     };
     store.apply_page(&batch, cursors)?;
     if run.track_replies {
-        let new: Vec<String> = ids.into_iter().filter(|id| !present.contains(id)).collect();
-        let replies = store.replies_among(&new)?;
-        run.summary.replies += replies.len() as u64;
+        // Outcomes are recorded once per move, so replies written by a run that stopped before
+        // recording them are recorded now; only new ones count as new replies.
+        let replies = store.replies_among(&ids)?;
+        run.summary.replies += replies
+            .iter()
+            .filter(|r| !present.contains(&r.message_id))
+            .count() as u64;
         let outcomes = store.record_reply_outcomes(&replies, run.now)?;
         if !outcomes.is_empty() {
             tracing::info!(moves = outcomes.len(), "replies recorded as outcomes");
@@ -670,13 +717,17 @@ fn write(
     Ok(())
 }
 
-/// Mirrors the drafts: fetches those whose message changed, removes those gone from Gmail.
+/// Mirrors the drafts: fetches those whose message changed, and removes those gone from
+/// Gmail (sent or deleted there; also when the operator edited them here, since approving
+/// one would send it again). A draft edited here and still in Gmail keeps the edit. Fetches,
+/// removals and the cursor land in one transaction. Returns the message ids behind Gmail's
+/// drafts.
 async fn drafts(
     run: &mut Run<'_>,
     store: &mut Store,
     progress: &mut impl FnMut(&Progress),
-) -> Result<(), SyncError> {
-    let known = store.gmail_draft_messages()?;
+) -> Result<HashSet<String>, SyncError> {
+    let known = store.draft_states()?;
     let mut listed: Vec<(String, String)> = Vec::new();
     let mut token: Option<String> = None;
     let mut p = Progress::new(Phase::Drafts);
@@ -691,17 +742,27 @@ async fn drafts(
     }
     let todo: Vec<String> = listed
         .iter()
-        .filter(|(id, message)| known.get(id).and_then(|m| m.as_deref()) != Some(message.as_str()))
+        .filter(|(id, message)| match known.get(id) {
+            Some((true, _)) => false,
+            Some((false, Some(m))) => m != message,
+            _ => true,
+        })
         .map(|(id, _)| id.clone())
         .collect();
     let client = run.client;
-    let fetched: Vec<Option<crate::connectors::gmail::wire::Draft>> = futures::stream::iter(todo)
-        .map(|id| async move { client.draft(&id).await })
+    let fetched: Vec<(String, Option<crate::connectors::gmail::wire::Draft>)> = futures::stream::iter(todo)
+        .map(|id| async move { client.draft(&id).await.map(|d| (id, d)) })
         .buffered(run.options.concurrency.max(1))
         .try_collect()
         .await?;
     let mut batch = MirrorBatch::default();
-    for d in fetched.into_iter().flatten() {
+    let mut vanished: HashSet<String> = HashSet::new();
+    for (id, d) in fetched {
+        let Some(d) = d else {
+            // Listed a moment ago, gone now: sent or deleted meanwhile.
+            vanished.insert(id);
+            continue;
+        };
         match run.mapper.draft(&d) {
             Ok(draft) => batch.drafts.push((draft, Some(d.message.id.clone()))),
             Err(e) => {
@@ -710,17 +771,36 @@ async fn drafts(
             }
         }
     }
-    let listed_ids: HashSet<&str> = listed.iter().map(|(id, _)| id.as_str()).collect();
-    let gone: Vec<String> = known
-        .keys()
-        .filter(|id| !listed_ids.contains(id.as_str()))
-        .cloned()
+    let listed_ids: HashSet<&str> = listed
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|id| !vanished.contains(*id))
         .collect();
-    run.summary.drafts += batch.drafts.len() as u64;
+    batch.removed_drafts = known
+        .iter()
+        .filter(|(id, (_, message))| message.is_some() && !listed_ids.contains(id.as_str()))
+        .map(|(id, _)| id.clone())
+        .collect();
+    batch.removed_drafts.sort();
+    let edited_gone = batch
+        .removed_drafts
+        .iter()
+        .filter(|id| known.get(*id).is_some_and(|(edited, _)| *edited))
+        .count();
+    if edited_gone > 0 {
+        tracing::info!(
+            edited_gone,
+            "drafts edited here were sent or deleted in Gmail; removed"
+        );
+    }
+    run.summary.drafts += (batch.drafts.len() + batch.removed_drafts.len()) as u64;
     let now_ms = run.now.timestamp_millis().to_string();
     store.apply_page(&batch, &[(SOURCE, DRAFTS, &now_ms)])?;
-    run.summary.drafts += store.remove_gmail_drafts(&gone)? as u64;
     p.done = listed.len() as u64;
     progress(&p);
-    Ok(())
+    Ok(listed
+        .into_iter()
+        .filter(|(id, _)| !vanished.contains(id))
+        .map(|(_, message)| message)
+        .collect())
 }
