@@ -267,6 +267,32 @@ impl CircuitBreaker {
         }
     }
 
+    /// Lets a request through when the breaker and a budget both allow it: `take` reserves a
+    /// slot in the budget (rate window, quota) and says how long to wait when there is none.
+    /// `Ok(None)`: go (the half-open trial is taken, if this is it); `Ok(Some(wait))`: ask
+    /// again after `wait` (also while another request is the trial); `Err((failures,
+    /// retry_in_secs))`: the breaker is open.
+    pub fn admit_with(
+        &mut self,
+        now: Instant,
+        take: impl FnOnce() -> Option<Duration>,
+    ) -> Result<Option<Duration>, (u32, u64)> {
+        match self.gate(now) {
+            Admission::Refuse {
+                failures,
+                retry_in_secs,
+            } => Err((failures, retry_in_secs)),
+            Admission::Wait => Ok(Some(TRIAL_WAIT)),
+            Admission::Go => match take() {
+                Some(wait) => Ok(Some(wait)),
+                None => {
+                    let _ = self.admit(now);
+                    Ok(None)
+                }
+            },
+        }
+    }
+
     /// Records how a request went: `failed` for the service's own failures (5xx, timeouts).
     pub fn record(&mut self, failed: bool, now: Instant) {
         if failed {

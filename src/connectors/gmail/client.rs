@@ -22,7 +22,7 @@ use super::wire::{
 };
 use crate::auth::token::{TokenError, TokenSource};
 use crate::connectors::http::{ApiEvent, Backoff, EventLog, Retry, retry_after};
-use crate::connectors::politeness::{Admission, BreakerState, CircuitBreaker, TRIAL_WAIT, UnitWindow};
+use crate::connectors::politeness::{BreakerState, CircuitBreaker, UnitWindow};
 
 /// Quota units of each method (Google's published table).
 pub mod units {
@@ -379,25 +379,16 @@ impl GmailClient {
                     retry_in_secs: 0,
                 })?;
                 let now = Instant::now();
-                match g.breaker.gate(now) {
-                    Admission::Refuse {
-                        failures,
-                        retry_in_secs,
-                    } => {
+                let Gate { quota, breaker } = &mut *g;
+                match breaker.admit_with(now, || quota.reserve(now, cost)) {
+                    Ok(None) => return Ok(()),
+                    Ok(Some(wait)) => wait,
+                    Err((failures, retry_in_secs)) => {
                         return Err(GmailError::Unavailable {
                             failures,
                             retry_in_secs,
                         });
                     }
-                    Admission::Wait => TRIAL_WAIT,
-                    Admission::Go => match g.quota.reserve(now, cost) {
-                        Some(w) => w,
-                        None => {
-                            // Takes the half-open trial, if that is what this request is.
-                            let _ = g.breaker.admit(now);
-                            return Ok(());
-                        }
-                    },
                 }
             };
             tracing::debug!(?wait, "Gmail quota window full, waiting");

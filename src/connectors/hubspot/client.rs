@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use super::wire::{AssociationBatch, ErrorBody, ObjectPage, OwnerPage, PipelineList};
 pub use crate::connectors::http::{ApiEvent, Retry};
 use crate::connectors::http::{Backoff, EventLog, retry_after};
-use crate::connectors::politeness::{Admission, BreakerState, CircuitBreaker, RateWindow, TRIAL_WAIT};
+use crate::connectors::politeness::{BreakerState, CircuitBreaker, RateWindow};
 
 /// What can go wrong talking to HubSpot, each with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -198,32 +198,31 @@ impl HubSpotClient {
                     retry_in_secs: 0,
                 })?;
                 let now = Instant::now();
-                match g.breaker.gate(now) {
-                    Admission::Refuse {
-                        failures,
-                        retry_in_secs,
-                    } => {
+                let Gate {
+                    window,
+                    search: searches,
+                    breaker,
+                } = &mut *g;
+                let take = || {
+                    let general = window.wait(now);
+                    let searching = if search { searches.wait(now) } else { None };
+                    let wait = general.max(searching);
+                    if wait.is_none() {
+                        window.take(now);
+                        if search {
+                            searches.take(now);
+                        }
+                    }
+                    wait
+                };
+                match breaker.admit_with(now, take) {
+                    Ok(None) => return Ok(()),
+                    Ok(Some(wait)) => wait,
+                    Err((failures, retry_in_secs)) => {
                         return Err(HubSpotError::Unavailable {
                             failures,
                             retry_in_secs,
                         });
-                    }
-                    Admission::Wait => TRIAL_WAIT,
-                    Admission::Go => {
-                        let general = g.window.wait(now);
-                        let searching = if search { g.search.wait(now) } else { None };
-                        match general.max(searching) {
-                            Some(w) => w,
-                            None => {
-                                g.window.take(now);
-                                if search {
-                                    g.search.take(now);
-                                }
-                                // Takes the half-open trial, if that is what this request is.
-                                let _ = g.breaker.admit(now);
-                                return Ok(());
-                            }
-                        }
                     }
                 }
             };
