@@ -518,15 +518,10 @@ async fn incremental(
     // About WRITE_CHUNK messages per transaction, never splitting a thread (which would fetch
     // it twice).
     let mut chunk: Vec<MessageRef> = Vec::new();
-    let groups = by_thread(&todo);
-    let last = groups.len();
-    for (i, (thread, ids)) in groups.into_iter().enumerate() {
-        chunk.extend(ids.into_iter().map(|id| MessageRef {
-            id,
-            thread_id: Some(thread.clone()).filter(|t| !t.starts_with("message:")),
-            label_ids: None,
-        }));
-        if chunk.len() < WRITE_CHUNK && i + 1 < last {
+    let mut groups = by_thread(&todo).into_iter().peekable();
+    while let Some(group) = groups.next() {
+        chunk.extend(group);
+        if chunk.len() < WRITE_CHUNK && groups.peek().is_some() {
             continue;
         }
         let fetched = fetch(run, &chunk).await?;
@@ -578,17 +573,21 @@ enum Job {
     Message(String),
 }
 
-/// Groups message refs by thread, in the order their threads first appear.
-fn by_thread(refs: &[MessageRef]) -> Vec<(String, Vec<String>)> {
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    let mut at: HashMap<String, usize> = HashMap::new();
+/// Groups message refs by thread, in the order their threads first appear (a ref without a
+/// thread id is a group of its own).
+fn by_thread(refs: &[MessageRef]) -> Vec<Vec<MessageRef>> {
+    let mut groups: Vec<Vec<MessageRef>> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
     for r in refs {
-        let thread = r.thread_id.clone().unwrap_or_else(|| format!("message:{}", r.id));
-        let i = *at.entry(thread.clone()).or_insert_with(|| {
-            groups.push((thread, Vec::new()));
-            groups.len() - 1
-        });
-        groups[i].1.push(r.id.clone());
+        match r.thread_id.as_deref().and_then(|t| at.get(t)) {
+            Some(&i) => groups[i].push(r.clone()),
+            None => {
+                if let Some(t) = r.thread_id.as_deref() {
+                    at.insert(t, groups.len());
+                }
+                groups.push(vec![r.clone()]);
+            }
+        }
     }
     groups
 }
@@ -600,13 +599,12 @@ fn by_thread(refs: &[MessageRef]) -> Vec<(String, Vec<String>)> {
 async fn fetch(run: &mut Run<'_>, refs: &[MessageRef]) -> Result<Vec<WireMessage>, SyncError> {
     let jobs: Vec<Job> = by_thread(refs)
         .into_iter()
-        .map(|(t, mut ids)| {
-            if ids.len() >= 2 && !t.starts_with("message:") {
-                Job::Thread(t)
-            } else {
-                Job::Message(ids.swap_remove(0))
-            }
-        })
+        .filter_map(
+            |mut group| match group.first().and_then(|r| r.thread_id.clone()) {
+                Some(t) if group.len() >= 2 => Some(Job::Thread(t)),
+                _ => group.pop().map(|r| Job::Message(r.id)),
+            },
+        )
         .collect();
     let client = run.client;
     let results: Vec<Result<Vec<WireMessage>, GmailError>> = futures::stream::iter(jobs)
