@@ -123,6 +123,12 @@ impl EventLog {
     }
 }
 
+/// A service's error body when it is not the JSON it documents: one safe line of at most 200
+/// columns, for the error message.
+pub fn body_excerpt(body: &str) -> String {
+    crate::domain::text::truncate_cols(&crate::domain::text::sanitize_line(body), 200)
+}
+
 /// The `Retry-After` header in seconds, if present and numeric.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     headers

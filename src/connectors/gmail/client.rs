@@ -21,7 +21,7 @@ use super::wire::{
     Draft, DraftList, ErrorEnvelope, HistoryPage, LabelList, Message, MessageList, Profile, Thread,
 };
 use crate::auth::token::{TokenError, TokenSource};
-use crate::connectors::http::{ApiEvent, Backoff, EventLog, Retry, retry_after};
+use crate::connectors::http::{ApiEvent, Backoff, EventLog, Retry, body_excerpt, retry_after};
 use crate::connectors::politeness::{BreakerState, CircuitBreaker, UnitWindow};
 
 /// Quota units of each method (Google's published table).
@@ -574,7 +574,7 @@ fn error_message(body: &str) -> String {
         .ok()
         .map(|e| e.error.message)
         .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| crate::domain::text::truncate_cols(&crate::domain::text::sanitize_line(body), 200))
+        .unwrap_or_else(|| body_excerpt(body))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::wire::{AssociationBatch, ErrorBody, ObjectPage, OwnerPage, PipelineList};
 pub use crate::connectors::http::{ApiEvent, Retry};
-use crate::connectors::http::{Backoff, EventLog, retry_after};
+use crate::connectors::http::{Backoff, EventLog, body_excerpt, retry_after};
 use crate::connectors::politeness::{BreakerState, CircuitBreaker, RateWindow};
 
 /// What can go wrong talking to HubSpot, each with what to do about it.
@@ -447,5 +447,5 @@ fn error_message(body: &str) -> String {
     serde_json::from_str::<ErrorBody>(body)
         .ok()
         .and_then(|e| e.message)
-        .unwrap_or_else(|| crate::domain::text::truncate_cols(&crate::domain::text::sanitize_line(body), 200))
+        .unwrap_or_else(|| body_excerpt(body))
 }
