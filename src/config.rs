@@ -59,6 +59,12 @@ pub struct HubSpot {
     pub auth_url: String,
     /// OAuth token URL.
     pub token_url: String,
+    /// OAuth app client id (empty: private-app tokens only).
+    pub client_id: String,
+    /// OAuth app client secret.
+    pub client_secret: String,
+    /// Scopes asked for when connecting with OAuth.
+    pub scopes: Vec<String>,
     /// Rate limit per 10-second window.
     pub requests_per_10s: u32,
     /// Search requests per second.
@@ -119,6 +125,10 @@ pub struct Google {
     pub client_id: String,
     /// Desktop OAuth client secret (not confidential for installed apps).
     pub client_secret: String,
+    /// Scopes asked for by `casey auth google`.
+    pub scopes: Vec<String>,
+    /// Token revocation endpoint.
+    pub revoke_url: String,
     /// Gmail search query of the messages to mirror.
     pub first_sync_query: String,
     /// Mirror only threads with an address known in HubSpot.
@@ -129,6 +139,18 @@ pub struct Google {
     pub concurrency: u32,
     /// Per-request timeout in seconds.
     pub timeout_seconds: u64,
+}
+
+/// `[accounts]`: where sign-ins are kept and how long a browser sign-in may take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounts {
+    /// `auto`, `secret-service`, `keyutils` or `none`.
+    pub keyring: String,
+    /// Keyring service name of the entries.
+    pub keyring_service: String,
+    /// Seconds to wait for the browser during `casey auth`.
+    pub sign_in_timeout_seconds: u64,
 }
 
 /// Outbound safety mode.
@@ -175,6 +197,8 @@ pub struct Config {
     pub hubspot: HubSpot,
     /// Google connection.
     pub google: Google,
+    /// Where sign-ins are kept.
+    pub accounts: Accounts,
     /// Move detection thresholds.
     pub moves: DetectConfig,
     /// Scoring weights and curves.
@@ -376,6 +400,7 @@ impl Config {
             ("google.api_base", &self.google.api_base),
             ("google.auth_url", &self.google.auth_url),
             ("google.token_url", &self.google.token_url),
+            ("google.revoke_url", &self.google.revoke_url),
         ] {
             let ok = url.starts_with("https://")
                 || url.starts_with("http://127.0.0.1")
@@ -410,6 +435,27 @@ impl Config {
             if value == 0 {
                 return Err((format!("google.{key}"), "must be at least 1".into()));
             }
+        }
+        if !matches!(
+            self.accounts.keyring.as_str(),
+            "auto" | "secret-service" | "keyutils" | "none"
+        ) {
+            return Err((
+                "accounts.keyring".into(),
+                format!(
+                    "must be \"auto\", \"secret-service\", \"keyutils\" or \"none\", got {:?}",
+                    self.accounts.keyring
+                ),
+            ));
+        }
+        if self.accounts.keyring_service.trim().is_empty() {
+            return Err(("accounts.keyring_service".into(), "must not be empty".into()));
+        }
+        if self.accounts.sign_in_timeout_seconds == 0 {
+            return Err((
+                "accounts.sign_in_timeout_seconds".into(),
+                "must be at least 1".into(),
+            ));
         }
         if self.google.concurrency > 50 {
             return Err((

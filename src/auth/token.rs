@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::Account;
+
 /// Refresh when less than this is left of a token's life (or half of it, for short lives).
 const EARLY: Duration = Duration::from_secs(60);
 /// Longest life believed (a token endpoint saying "forever" is not).
@@ -19,19 +21,32 @@ const FAILURE_MEMORY: Duration = Duration::from_secs(30);
 pub enum TokenError {
     /// The token was rejected and there is no refresh token to get another.
     #[error(
-        "Google rejected the access token and CaseyOS cannot refresh it: run `casey auth google` \
-         (or set CASEYOS_GOOGLE_REFRESH_TOKEN); everything already mirrored stays available offline"
+        "{} rejected the access token and CaseyOS cannot refresh it: run `casey auth {}` \
+         (or {}); everything already mirrored stays available offline",
+        .account.title(), .account.name(), .account.env_hint()
     )]
-    Expired,
+    Expired {
+        /// Whose token.
+        account: Account,
+    },
     /// The refresh token was revoked or expired (`invalid_grant`).
     #[error(
-        "Google no longer accepts CaseyOS's sign-in (invalid_grant): run `casey auth google` again \
-         (or set a fresh CASEYOS_GOOGLE_REFRESH_TOKEN); everything already mirrored stays available offline"
+        "{} no longer accepts CaseyOS's sign-in (invalid_grant): run `casey auth {}` again \
+         (or {}); everything already mirrored stays available offline",
+        .account.title(), .account.name(), .account.env_hint()
     )]
-    Revoked,
+    Revoked {
+        /// Whose sign-in.
+        account: Account,
+    },
     /// The token endpoint refused for another reason (wrong client id, say).
-    #[error("the token endpoint {url} refused the refresh ({status}: {reason}); check [google] client_id")]
+    #[error(
+        "the token endpoint {url} refused the refresh ({status}: {reason}); check [{}] client_id",
+        .account.name()
+    )]
     Refused {
+        /// Whose sign-in.
+        account: Account,
         /// Token endpoint.
         url: String,
         /// HTTP status.
@@ -48,6 +63,19 @@ pub enum TokenError {
         detail: String,
     },
 }
+
+/// What a refresh brought: saved back to the keyring so the next run starts with it.
+pub struct Refreshed {
+    /// The new access token.
+    pub access_token: SecretString,
+    /// When it expires, as the token endpoint said.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A new refresh token, when the provider rotates them.
+    pub refresh_token: Option<SecretString>,
+}
+
+/// Called after every successful refresh.
+pub type RefreshHook = Box<dyn Fn(&Refreshed) + Send + Sync>;
 
 /// A token and which refresh produced it (so a 401 on an old token does not refresh twice).
 #[derive(Clone)]
@@ -69,6 +97,8 @@ impl std::fmt::Debug for Issued {
 
 struct Current {
     token: Option<SecretString>,
+    /// The refresh token (replaced when the provider rotates it).
+    refresh_token: Option<SecretString>,
     /// When to refresh (ahead of the real expiry).
     refresh_at: Option<Instant>,
     generation: u64,
@@ -83,13 +113,14 @@ enum Kind {
         token_url: String,
         client_id: String,
         client_secret: Option<SecretString>,
-        refresh_token: SecretString,
     },
 }
 
 /// Hands out access tokens for one account.
 pub struct TokenSource {
+    account: Account,
     kind: Kind,
+    on_refresh: Option<RefreshHook>,
     current: tokio::sync::Mutex<Current>,
     refreshes: std::sync::atomic::AtomicU64,
 }
@@ -100,7 +131,10 @@ impl std::fmt::Debug for TokenSource {
             Kind::Fixed => "fixed",
             Kind::Refresh { .. } => "refreshing",
         };
-        f.debug_struct("TokenSource").field("kind", &kind).finish()
+        f.debug_struct("TokenSource")
+            .field("account", &self.account)
+            .field("kind", &kind)
+            .finish()
     }
 }
 
@@ -109,6 +143,8 @@ struct TokenResponse {
     access_token: String,
     #[serde(default)]
     expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -121,9 +157,12 @@ impl TokenSource {
     /// A ready access token that cannot be refreshed.
     pub fn fixed(token: SecretString) -> TokenSource {
         TokenSource {
+            account: Account::Google,
             kind: Kind::Fixed,
+            on_refresh: None,
             current: tokio::sync::Mutex::new(Current {
                 token: Some(token),
+                refresh_token: None,
                 refresh_at: None,
                 generation: 0,
                 failed: None,
@@ -140,6 +179,8 @@ impl TokenSource {
         refresh_token: SecretString,
     ) -> TokenSource {
         TokenSource {
+            account: Account::Google,
+            on_refresh: None,
             kind: Kind::Refresh {
                 http: reqwest::Client::builder()
                     .timeout(Duration::from_secs(30))
@@ -149,16 +190,53 @@ impl TokenSource {
                 token_url: token_url.to_string(),
                 client_id: client_id.to_string(),
                 client_secret,
-                refresh_token,
             },
             current: tokio::sync::Mutex::new(Current {
                 token: None,
+                refresh_token: Some(refresh_token),
                 refresh_at: None,
                 generation: 0,
                 failed: None,
             }),
             refreshes: 0.into(),
         }
+    }
+
+    /// The same source for another account (its errors name that account).
+    pub fn for_account(mut self, account: Account) -> TokenSource {
+        self.account = account;
+        self
+    }
+
+    /// Starts from a stored access token, used until shortly before `expires_at` (unknown
+    /// expiry: until the service rejects it).
+    pub fn with_current(
+        self,
+        token: SecretString,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> TokenSource {
+        let left = expires_at.map(|at| {
+            (at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(LONGEST)
+        });
+        if let Ok(cur) = self.current.try_lock().as_deref_mut() {
+            cur.token = Some(token);
+            cur.refresh_at = left.map(|l| Instant::now() + l.saturating_sub(EARLY.min(l / 2)));
+        }
+        self
+    }
+
+    /// Calls `hook` after every successful refresh (to save the new token).
+    pub fn on_refresh(mut self, hook: RefreshHook) -> TokenSource {
+        self.on_refresh = Some(hook);
+        self
+    }
+
+    /// Whose tokens these are.
+    pub fn account(&self) -> Account {
+        self.account
     }
 
     /// Refreshes done so far (tests check that concurrent callers share one).
@@ -173,7 +251,7 @@ impl TokenSource {
         if !fresh {
             self.refresh(&mut cur).await?;
         }
-        issued(&cur)
+        self.issued(&cur)
     }
 
     /// The service rejected the token of `generation` (401): get a new one, unless another
@@ -182,11 +260,25 @@ impl TokenSource {
         let mut cur = self.current.lock().await;
         if cur.generation == generation {
             if let Kind::Fixed = self.kind {
-                return Err(TokenError::Expired);
+                return Err(TokenError::Expired {
+                    account: self.account,
+                });
             }
             self.refresh(&mut cur).await?;
         }
-        issued(&cur)
+        self.issued(&cur)
+    }
+
+    fn issued(&self, cur: &Current) -> Result<Issued, TokenError> {
+        match &cur.token {
+            Some(t) => Ok(Issued {
+                secret: t.clone(),
+                generation: cur.generation,
+            }),
+            None => Err(TokenError::Expired {
+                account: self.account,
+            }),
+        }
     }
 
     /// Refreshes, unless a refresh failed a moment ago: then its error, so that callers that
@@ -208,10 +300,16 @@ impl TokenSource {
             token_url,
             client_id,
             client_secret,
-            refresh_token,
         } = &self.kind
         else {
-            return Err(TokenError::Expired);
+            return Err(TokenError::Expired {
+                account: self.account,
+            });
+        };
+        let Some(refresh_token) = cur.refresh_token.clone() else {
+            return Err(TokenError::Expired {
+                account: self.account,
+            });
         };
         self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut form = vec![
@@ -243,9 +341,12 @@ impl TokenSource {
                 .unwrap_or_default();
             tracing::warn!(status, reason, "token refresh refused");
             return Err(if reason == "invalid_grant" {
-                TokenError::Revoked
+                TokenError::Revoked {
+                    account: self.account,
+                }
             } else {
                 TokenError::Refused {
+                    account: self.account,
                     url: token_url.clone(),
                     status,
                     reason,
@@ -254,26 +355,30 @@ impl TokenSource {
         }
         let parsed: TokenResponse = serde_json::from_str(&body)
             .map_err(|e| network(format!("the answer is not a token response ({e})")))?;
-        cur.token = Some(SecretString::from(parsed.access_token));
-        cur.refresh_at = parsed.expires_in.map(|s| {
-            let life = Duration::from_secs(s).min(LONGEST);
-            Instant::now() + life.saturating_sub(EARLY.min(life / 2))
-        });
+        let life = parsed.expires_in.map(|s| Duration::from_secs(s).min(LONGEST));
+        let access = SecretString::from(parsed.access_token);
+        let rotated = parsed
+            .refresh_token
+            .filter(|r| !r.is_empty())
+            .map(SecretString::from);
+        if let Some(hook) = &self.on_refresh {
+            hook(&Refreshed {
+                access_token: access.clone(),
+                expires_at: life.and_then(|l| chrono::Duration::from_std(l).ok()).map(|l| chrono::Utc::now() + l),
+                refresh_token: rotated.clone(),
+            });
+        }
+        if let Some(r) = rotated {
+            cur.refresh_token = Some(r);
+        }
+        cur.token = Some(access);
+        cur.refresh_at = life.map(|life| Instant::now() + life.saturating_sub(EARLY.min(life / 2)));
         cur.generation += 1;
         tracing::info!(generation = cur.generation, "access token refreshed");
         Ok(())
     }
 }
 
-fn issued(cur: &Current) -> Result<Issued, TokenError> {
-    match &cur.token {
-        Some(t) => Ok(Issued {
-            secret: t.clone(),
-            generation: cur.generation,
-        }),
-        None => Err(TokenError::Expired),
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -284,7 +389,7 @@ mod tests {
         let s = TokenSource::fixed(SecretString::from("abc".to_string()));
         let t = s.access().await.unwrap();
         assert_eq!(t.secret.expose_secret(), "abc");
-        assert!(matches!(s.rejected(t.generation).await, Err(TokenError::Expired)));
+        assert!(matches!(s.rejected(t.generation).await, Err(TokenError::Expired { .. })));
         assert!(!format!("{t:?}").contains("abc"));
     }
 
@@ -346,7 +451,7 @@ mod tests {
             })
             .collect();
         for c in callers {
-            assert!(matches!(c.await.unwrap(), Err(TokenError::Revoked)));
+            assert!(matches!(c.await.unwrap(), Err(TokenError::Revoked { .. })));
         }
         assert_eq!(s.refreshes(), 1);
         assert_eq!(revoked.received_requests().await.unwrap().len(), 1);

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 
 use super::Context;
 use super::output;
+use crate::auth::Account;
 use crate::config::{Paths, describe_path};
 use crate::store::Store;
 use crate::sync::demo;
@@ -134,18 +135,26 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
     if ctx.demo {
         anyhow::bail!("the demo data is bundled with casey; there is nothing to sync");
     }
-    let hubspot_token = crate::connectors::hubspot::token_from_env();
-    let google = crate::auth::google_tokens(&ctx.config);
+    let vault = crate::auth::Vault::open(&ctx.config);
+    let hubspot_tokens = crate::auth::tokens(&ctx.config, &vault, Account::HubSpot);
+    let google_tokens = crate::auth::tokens(&ctx.config, &vault, Account::Google);
     let named = hubspot || gmail;
     let (hubspot, gmail) = if named {
         (hubspot, gmail)
     } else {
-        (hubspot_token.is_some(), google.is_some())
+        (
+            matches!(hubspot_tokens, Ok(Some(_))),
+            matches!(google_tokens, Ok(Some(_))),
+        )
     };
     if !hubspot && !gmail {
+        let why = [&hubspot_tokens, &google_tokens]
+            .iter()
+            .find_map(|t| t.as_ref().err().map(|e| format!(" ({e})")))
+            .unwrap_or_default();
         anyhow::bail!(
-            "no account is connected: set CASEYOS_HUBSPOT_TOKEN to a HubSpot private-app token, and \
-             CASEYOS_GOOGLE_REFRESH_TOKEN (with [google] client_id) or CASEYOS_GOOGLE_TOKEN for Gmail"
+            "no account is connected: run `casey auth hubspot` and `casey auth google` \
+             (or set CASEYOS_HUBSPOT_TOKEN / CASEYOS_GOOGLE_REFRESH_TOKEN){why}"
         );
     }
     let mut store = open_store(ctx, false, false)?;
@@ -161,15 +170,15 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
     let mut failures = Vec::new();
     if hubspot {
         let result = (|| -> anyhow::Result<String> {
-            let token = hubspot_token.ok_or_else(|| {
+            let tokens = hubspot_tokens?.ok_or_else(|| {
                 anyhow::anyhow!(
-                    "no HubSpot token: set CASEYOS_HUBSPOT_TOKEN to a private-app token \
-                     (scopes crm.objects.contacts/companies/deals.read)"
+                    "HubSpot is not connected: run `casey auth hubspot` (or set CASEYOS_HUBSPOT_TOKEN \
+                     to a private-app token)"
                 )
             })?;
-            let client = crate::connectors::hubspot::client::HubSpotClient::new(
+            let client = crate::connectors::hubspot::client::HubSpotClient::with_tokens(
                 &ctx.config.hubspot.api_base,
-                token,
+                std::sync::Arc::new(tokens),
                 crate::connectors::hubspot::client::ClientOptions::from_config(&ctx.config.hubspot),
             )?;
             let options = crate::sync::hubspot::SyncOptions::from_config(&ctx.config.hubspot, full);
@@ -186,7 +195,7 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
     }
     if gmail {
         let result = (|| -> anyhow::Result<String> {
-            let tokens = google.ok_or_else(|| {
+            let tokens = google_tokens?.ok_or_else(|| {
                 anyhow::anyhow!(
                     "no Google account: run `casey auth google`, or set CASEYOS_GOOGLE_REFRESH_TOKEN \
                      (with [google] client_id) or CASEYOS_GOOGLE_TOKEN"

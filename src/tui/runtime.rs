@@ -59,19 +59,27 @@ impl Syncer {
     /// A syncer for the operator's mirror when at least one account is connected.
     fn new(store: &Store, config: &Config, tx: mpsc::UnboundedSender<Action>) -> Option<Syncer> {
         let database = store.path()?.to_path_buf();
-        let hubspot = crate::connectors::hubspot::token_from_env().and_then(|token| {
-            let client = HubSpotClient::new(
+        let vault = crate::auth::Vault::open(config);
+        let tokens = |account| match crate::auth::tokens(config, &vault, account) {
+            Ok(t) => t.map(Arc::new),
+            Err(e) => {
+                tracing::warn!(account = account.name(), "not syncing: {e}");
+                None
+            }
+        };
+        let hubspot = tokens(crate::auth::Account::HubSpot).and_then(|tokens| {
+            let client = HubSpotClient::with_tokens(
                 &config.hubspot.api_base,
-                token,
+                tokens,
                 ClientOptions::from_config(&config.hubspot),
             )
             .ok()?;
             Some((Arc::new(client), SyncOptions::from_config(&config.hubspot, false)))
         });
-        let gmail = crate::auth::google_tokens(config).and_then(|tokens| {
+        let gmail = tokens(crate::auth::Account::Google).and_then(|tokens| {
             let client = GmailClient::new(
                 &config.google.api_base,
-                Arc::new(tokens),
+                tokens,
                 GmailOptions::from_config(&config.google),
             )
             .ok()?;

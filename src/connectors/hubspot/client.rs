@@ -7,11 +7,15 @@
 //! several failures in a row. 429 honours `Retry-After`; 5xx and timeouts are retried with
 //! exponential backoff and jitter, up to a cap.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use std::sync::{Arc, Mutex};
+
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::Account;
+use crate::auth::token::{TokenError, TokenSource};
 use serde::de::DeserializeOwned;
 
 use super::wire::{AssociationBatch, ErrorBody, ObjectPage, OwnerPage, PipelineList};
@@ -25,6 +29,9 @@ pub enum HubSpotError {
     /// 401: the token is missing, expired or revoked.
     #[error("HubSpot rejected the token (401): run `casey auth hubspot` or check CASEYOS_HUBSPOT_TOKEN")]
     Unauthorized,
+    /// The OAuth sign-in could not give a token (revoked, say); the message says what to do.
+    #[error(transparent)]
+    Auth(#[from] TokenError),
     /// 403: the token lacks a scope.
     #[error("HubSpot refused access (403: {0}); give the private app the crm.objects.*.read scopes")]
     Forbidden(String),
@@ -119,6 +126,15 @@ impl ClientOptions {
     }
 }
 
+/// A token that cannot be refreshed keeps the plain 401 message; other token errors say
+/// what the sign-in needs.
+fn unauthorized(e: TokenError) -> HubSpotError {
+    match e {
+        TokenError::Expired { .. } => HubSpotError::Unauthorized,
+        other => HubSpotError::Auth(other),
+    }
+}
+
 struct Gate {
     window: RateWindow,
     search: RateWindow,
@@ -129,7 +145,7 @@ struct Gate {
 pub struct HubSpotClient {
     http: reqwest::Client,
     base: String,
-    token: SecretString,
+    tokens: Arc<TokenSource>,
     backoff: Backoff,
     requests: AtomicU64,
     gate: Mutex<Gate>,
@@ -140,16 +156,27 @@ impl std::fmt::Debug for HubSpotClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HubSpotClient")
             .field("base", &self.base)
-            .field("token", &"[redacted]")
+            .field("tokens", &self.tokens)
             .finish()
     }
 }
 
 impl HubSpotClient {
-    /// A client for `api_base` (no trailing slash needed) with a private-app or OAuth token.
+    /// A client for `api_base` (no trailing slash needed) with a fixed (private-app) token.
     pub fn new(
         api_base: &str,
         token: SecretString,
+        options: ClientOptions,
+    ) -> Result<HubSpotClient, HubSpotError> {
+        let tokens = TokenSource::fixed(token).for_account(Account::HubSpot);
+        HubSpotClient::with_tokens(api_base, Arc::new(tokens), options)
+    }
+
+    /// A client whose tokens come from `tokens` (an OAuth sign-in is refreshed before expiry
+    /// and once after a 401).
+    pub fn with_tokens(
+        api_base: &str,
+        tokens: Arc<TokenSource>,
         options: ClientOptions,
     ) -> Result<HubSpotClient, HubSpotError> {
         let base = api_base.trim_end_matches('/').to_string();
@@ -164,7 +191,7 @@ impl HubSpotClient {
         Ok(HubSpotClient {
             http,
             base,
-            token,
+            tokens,
             backoff: Backoff::new(options.retry),
             requests: AtomicU64::new(0),
             gate: Mutex::new(Gate {
@@ -340,6 +367,8 @@ impl HubSpotClient {
         let search = path.ends_with("/search");
         let endpoint = format!("{} {path}", if body.is_some() { "POST" } else { "GET" });
         let mut attempt = 0;
+        let mut refreshed = false;
+        let mut token = self.tokens.access().await.map_err(unauthorized)?;
         loop {
             attempt += 1;
             self.admit(search).await?;
@@ -350,7 +379,7 @@ impl HubSpotClient {
             };
             let started = Instant::now();
             let sent = request
-                .bearer_auth(self.token.expose_secret())
+                .bearer_auth(token.secret.expose_secret())
                 .query(query)
                 .send()
                 .await;
@@ -407,6 +436,11 @@ impl HubSpotClient {
                         path: path.to_string(),
                         source,
                     });
+                }
+                401 if !refreshed => {
+                    refreshed = true;
+                    attempt -= 1;
+                    token = self.tokens.rejected(token.generation).await.map_err(unauthorized)?;
                 }
                 401 => return Err(HubSpotError::Unauthorized),
                 403 => return Err(HubSpotError::Forbidden(error_message(&body))),

@@ -3,12 +3,3 @@
 pub mod client;
 pub mod map;
 pub mod wire;
-
-/// The private-app token from `CASEYOS_HUBSPOT_TOKEN`, if set (the keyring comes later).
-pub fn token_from_env() -> Option<secrecy::SecretString> {
-    std::env::var("CASEYOS_HUBSPOT_TOKEN")
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .map(secrecy::SecretString::from)
-}
