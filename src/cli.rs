@@ -1,6 +1,8 @@
 //! Command-line interface: clap definitions and dispatch. Handlers live in `cli/`.
 
+mod auth;
 mod commands;
+mod doctor;
 mod output;
 
 use std::path::PathBuf;
@@ -84,6 +86,19 @@ pub enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Connect, inspect or disconnect accounts (sign-ins live in the OS keyring).
+    Auth {
+        /// google | hubspot | status | logout
+        #[command(subcommand)]
+        action: AuthAction,
+    },
+    /// Check the installation: paths, mirror integrity, accounts, last syncs, keyring, APIs.
+    /// Exits non-zero when something needs attention.
+    Doctor {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show or check the configuration.
     Config {
         /// path | check
@@ -94,6 +109,39 @@ pub enum Command {
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// `casey auth ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuthAction {
+    /// Connect Gmail: signs in with Google in your browser (OAuth with PKCE).
+    Google {
+        /// Do not open a browser; only print the address to open (SSH sessions).
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Connect HubSpot: a private-app token (--token-stdin), or OAuth when [hubspot] client_id is set.
+    Hubspot {
+        /// Read a private-app token from stdin (or a prompt that does not echo, on a terminal).
+        #[arg(long)]
+        token_stdin: bool,
+        /// Do not open a browser (OAuth); only print the address to open.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Show each account: connected, scopes, expiry, keyring backend (never a token).
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disconnect an account: revoke the sign-in where the provider allows it and delete it
+    /// from the keyring. The mirror is kept.
+    Logout {
+        /// google or hubspot.
+        #[arg(value_name = "ACCOUNT")]
+        account: String,
     },
 }
 
@@ -157,6 +205,8 @@ pub fn main() -> ExitCode {
         Some(Command::Explain { query, json }) => commands::explain(&ctx, &query, json),
         Some(Command::WhatsUp) => commands::whats_up(&ctx),
         Some(Command::Sync { hubspot, gmail, full }) => commands::sync(&ctx, hubspot, gmail, full),
+        Some(Command::Auth { action }) => auth::run(&ctx, action),
+        Some(Command::Doctor { json }) => return doctor::run(&ctx, json),
         Some(Command::Config {
             action: ConfigAction::Check,
         }) => commands::config_check(&ctx),

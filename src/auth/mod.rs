@@ -338,6 +338,71 @@ pub fn tokens(config: &Config, vault: &Vault, account: Account) -> Result<Option
         .map(|grant| from_grant(config, vault, account, grant)))
 }
 
+/// One account's state for `casey auth status` and `casey doctor`; never a token.
+#[derive(Debug, Clone)]
+pub struct AccountStatus {
+    /// Which account.
+    pub account: Account,
+    /// Where its tokens come from; `None`: not connected.
+    pub origin: Option<Origin>,
+    /// How it was connected (keyring sign-ins only).
+    pub method: Option<Method>,
+    /// Scopes granted (keyring sign-ins only).
+    pub scopes: Vec<String>,
+    /// When the stored access token expires (it is refreshed automatically when there is a
+    /// refresh token).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether a refresh token is stored.
+    pub refreshable: bool,
+    /// When it was connected.
+    pub connected_at: Option<DateTime<Utc>>,
+    /// Why the stored sign-in could not be read, if so.
+    pub problem: Option<String>,
+}
+
+impl AccountStatus {
+    /// Connected (from the environment or the keyring) and readable.
+    pub fn connected(&self) -> bool {
+        self.origin.is_some() && self.problem.is_none()
+    }
+}
+
+/// The state of every account: environment first (it wins), then the keyring.
+pub fn status(vault: &Vault) -> Vec<AccountStatus> {
+    Account::ALL
+        .iter()
+        .map(|&account| {
+            let mut st = AccountStatus {
+                account,
+                origin: None,
+                method: None,
+                scopes: Vec::new(),
+                expires_at: None,
+                refreshable: false,
+                connected_at: None,
+                problem: None,
+            };
+            if let Some(var) = env_origin(account) {
+                st.origin = Some(Origin::Env(var));
+                return st;
+            }
+            match vault.load(account) {
+                Ok(Some(g)) => {
+                    st.origin = Some(Origin::Keyring);
+                    st.method = Some(g.method);
+                    st.scopes = g.scopes;
+                    st.expires_at = g.expires_at;
+                    st.refreshable = g.refresh_token.is_some();
+                    st.connected_at = Some(g.connected_at);
+                }
+                Ok(None) => {}
+                Err(e) => st.problem = Some(e.to_string()),
+            }
+            st
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
