@@ -19,7 +19,12 @@ fn casey(data: &Path) -> Command {
     c.env("CASEYOS_DATA_DIR", data)
         .env("CASEYOS_CONFIG", &config)
         .env("CASEYOS_NOW", NOW)
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // Never the developer's keyring or tokens.
+        .env("CASEYOS_ACCOUNTS__KEYRING", "none")
+        .env_remove("CASEYOS_HUBSPOT_TOKEN")
+        .env_remove("CASEYOS_GOOGLE_TOKEN")
+        .env_remove("CASEYOS_GOOGLE_REFRESH_TOKEN");
     c
 }
 

@@ -120,7 +120,7 @@ fn scene(env: &str, args: &str) -> Scene {
     std::fs::write(&config, "").unwrap();
     let rc = dir.path().join("rc");
     let cmd = format!(
-        "env CASEYOS_DATA_DIR='{}' CASEYOS_CONFIG='{}' {env} TERM=xterm-256color '{}' {args}; echo $? > '{}'",
+        "env CASEYOS_DATA_DIR='{}' CASEYOS_CONFIG='{}' CASEYOS_ACCOUNTS__KEYRING=none {env} TERM=xterm-256color '{}' {args}; echo $? > '{}'",
         dir.path().display(),
         config.display(),
         env!("CARGO_BIN_EXE_casey"),

@@ -527,7 +527,8 @@ async fn casey(dir: &std::path::Path, tokens: &[(&str, &str)], args: &[&str]) ->
         let mut cmd = assert_cmd::Command::cargo_bin("casey").unwrap();
         cmd.env("CASEYOS_DATA_DIR", &dir)
             .env("CASEYOS_CONFIG", dir.join("config.toml"))
-            .env("CASEYOS_LOG", "debug");
+            .env("CASEYOS_LOG", "debug")
+            .env("CASEYOS_ACCOUNTS__KEYRING", "none");
         for var in [
             "CASEYOS_GOOGLE_TOKEN",
             "CASEYOS_GOOGLE_REFRESH_TOKEN",

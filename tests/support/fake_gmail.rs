@@ -73,8 +73,12 @@ pub enum Method {
     DraftsList,
     /// `GET users/me/drafts/{id}`.
     DraftsGet,
-    /// `POST /token` (OAuth refresh).
+    /// `POST /token` (OAuth: refresh, or a code with its PKCE verifier).
     Token,
+    /// `GET /o/oauth2/v2/auth` (the browser's authorization request; answers with a redirect).
+    Authorize,
+    /// `POST /revoke`.
+    Revoke,
 }
 
 impl Method {
@@ -85,7 +89,7 @@ impl Method {
             Method::MessagesList | Method::MessagesGet | Method::DraftsList | Method::DraftsGet => 5,
             Method::ThreadsGet => 10,
             Method::HistoryList => 2,
-            Method::Token => 0,
+            Method::Token | Method::Authorize | Method::Revoke => 0,
         }
     }
 }
@@ -362,6 +366,16 @@ struct State {
     token_counter: u64,
     refresh_revoked: bool,
     token_requests: Vec<HashMap<String, String>>,
+    /// Codes handed out at `/o/oauth2/v2/auth`: code → (challenge, redirect_uri, client_id).
+    codes: HashMap<String, (String, String, String)>,
+    /// Every authorization request's parameters.
+    authorizations: Vec<HashMap<String, String>>,
+    /// What the next authorization redirect does instead of answering honestly.
+    authorize_twist: Option<AuthorizeTwist>,
+    /// Code exchanges whose PKCE verifier matched.
+    pkce_verified: usize,
+    /// Tokens revoked at `/revoke`.
+    revoked: Vec<String>,
     /// Faults with how many calls each has let pass.
     faults: Vec<(Fault, usize)>,
     random: Option<RandomFaults>,
@@ -1301,6 +1315,12 @@ fn route(req: &Request) -> Option<(Method, String)> {
     if path == "/token" {
         return (verb == "POST").then(|| (Method::Token, String::new()));
     }
+    if path == "/o/oauth2/v2/auth" {
+        return (verb == "GET").then(|| (Method::Authorize, String::new()));
+    }
+    if path == "/revoke" {
+        return (verb == "POST").then(|| (Method::Revoke, String::new()));
+    }
     if verb != "GET" {
         return None;
     }
@@ -1395,6 +1415,11 @@ impl State {
             token_counter: 0,
             refresh_revoked: false,
             token_requests: Vec::new(),
+            codes: HashMap::new(),
+            authorizations: Vec::new(),
+            authorize_twist: None,
+            pkce_verified: 0,
+            revoked: Vec::new(),
             faults: Vec::new(),
             random: None,
             quota: None,
@@ -1794,7 +1819,9 @@ impl State {
                     None => start.to_string(),
                 }
             }
-            Method::Profile | Method::LabelsList | Method::Token => String::new(),
+            Method::Profile | Method::LabelsList | Method::Token | Method::Authorize | Method::Revoke => {
+                String::new()
+            }
         };
         *self.attempts.entry(method).or_default() += 1;
         self.log.push((method, detail));
@@ -1807,6 +1834,10 @@ impl State {
         }
         let answer = if method == Method::Token {
             self.token(req)
+        } else if method == Method::Authorize {
+            return self.authorize(&query);
+        } else if method == Method::Revoke {
+            self.revoke(req)
         } else {
             let auth = req
                 .headers
@@ -1864,7 +1895,7 @@ impl State {
             }
         }
         self.faults.retain(|(f, passed)| f.times > 0 || *passed < f.skip);
-        if chosen.is_some() || method == Method::Token {
+        if chosen.is_some() || matches!(method, Method::Token | Method::Authorize | Method::Revoke) {
             return chosen;
         }
         let r = self.random.as_mut()?;
@@ -1898,7 +1929,7 @@ impl State {
                     .ok_or_else(missing)?;
                 Ok(format!("{{\"id\":{},\"message\":{message}}}", js(id)))
             }
-            Method::Token => Err(missing()),
+            Method::Token | Method::Authorize | Method::Revoke => Err(missing()),
         }
     }
 
@@ -2104,6 +2135,9 @@ impl State {
                     .set_body_json(json!({"error": error, "error_description": description})),
             )
         };
+        if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
+            return self.exchange(&form);
+        }
         if form.get("grant_type").map(String::as_str) != Some("refresh_token") {
             return Err(oauth_error("unsupported_grant_type", "Invalid grant_type"));
         }
@@ -2127,6 +2161,120 @@ impl State {
         })
         .to_string())
     }
+}
+
+impl State {
+    /// The browser's authorization request: checks what Google checks, then redirects to the
+    /// loopback `redirect_uri` with a one-time code and the `state` (or a twist of them).
+    fn authorize(&mut self, q: &Query) -> ResponseTemplate {
+        self.authorizations.push(q.0.iter().cloned().collect());
+        let get = |k: &str| q.one(k).unwrap_or("").to_string();
+        let redirect = get("redirect_uri");
+        let bad = |why: &str| ResponseTemplate::new(400).set_body_string(format!("Error 400: {why}"));
+        if !redirect.starts_with("http://127.0.0.1:") {
+            return bad("invalid_request: redirect_uri must be a loopback address");
+        }
+        if get("response_type") != "code" || get("client_id").is_empty() {
+            return bad("invalid_request");
+        }
+        if get("code_challenge_method") != "S256" || get("code_challenge").len() != 43 {
+            return bad("invalid_request: PKCE S256 required");
+        }
+        let state = get("state");
+        let location = match self.authorize_twist.take() {
+            Some(AuthorizeTwist::Deny) => format!(
+                "{redirect}?error=access_denied&state={}",
+                url_encode(&state)
+            ),
+            Some(AuthorizeTwist::WrongState) => {
+                self.codes.insert(
+                    "4/forged-code".into(),
+                    (get("code_challenge"), redirect.clone(), get("client_id")),
+                );
+                format!("{redirect}?code=4%2Fforged-code&state=forged")
+            }
+            None => {
+                self.token_counter += 1;
+                let code = format!("4/test-code-{}", self.token_counter);
+                self.codes.insert(
+                    code.clone(),
+                    (get("code_challenge"), redirect.clone(), get("client_id")),
+                );
+                format!(
+                    "{redirect}?state={}&code={}&scope={}",
+                    url_encode(&state),
+                    url_encode(&code),
+                    url_encode(&get("scope"))
+                )
+            }
+        };
+        ResponseTemplate::new(302).insert_header("Location", location.as_str())
+    }
+
+    /// `grant_type=authorization_code`: the code must be one handed out (once), for the same
+    /// client and redirect, and SHA-256 of `code_verifier` must be the challenge sent with it.
+    fn exchange(&mut self, form: &HashMap<String, String>) -> Result<String, Fail> {
+        let oauth_error = |error: &str, description: &str| {
+            Box::new(
+                ResponseTemplate::new(400)
+                    .set_body_json(json!({"error": error, "error_description": description})),
+            )
+        };
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        let Some((challenge, redirect, client)) = self.codes.remove(&field("code")) else {
+            return Err(oauth_error("invalid_grant", "Malformed auth code."));
+        };
+        if redirect != field("redirect_uri") || client != field("client_id") {
+            return Err(oauth_error("invalid_grant", "redirect_uri or client mismatch."));
+        }
+        use sha2::Digest;
+        let computed = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(field("code_verifier").as_bytes()));
+        if computed != challenge {
+            return Err(oauth_error("invalid_grant", "Invalid code verifier."));
+        }
+        self.pkce_verified += 1;
+        self.refresh_revoked = false;
+        self.token_counter += 1;
+        self.token = format!("ya29.test-access-{}-not-a-secret", self.token_counter);
+        self.token_expired = false;
+        Ok(json!({
+            "access_token": self.token,
+            "refresh_token": REFRESH_TOKEN,
+            "expires_in": 3599,
+            "token_type": "Bearer",
+            "scope": "https://www.googleapis.com/auth/gmail.readonly https://www.googleapis.com/auth/gmail.compose",
+        })
+        .to_string())
+    }
+
+    /// `POST /revoke` with `token=`: a known refresh or access token stops working.
+    fn revoke(&mut self, req: &Request) -> Result<String, Fail> {
+        let form: HashMap<String, String> = url::form_urlencoded::parse(&req.body).into_owned().collect();
+        let token = form.get("token").cloned().unwrap_or_default();
+        if token == REFRESH_TOKEN || token == self.token {
+            self.revoked.push(token);
+            self.refresh_revoked = true;
+            self.token_expired = true;
+            Ok("{}".into())
+        } else {
+            Err(Box::new(
+                ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_token"})),
+            ))
+        }
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// How the fake's next authorization redirect misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthorizeTwist {
+    /// The operator clicked "Cancel": `error=access_denied`.
+    Deny,
+    /// The redirect carries another `state` (a forged answer).
+    WrongState,
 }
 
 fn labels_json() -> String {
@@ -2490,6 +2638,36 @@ impl FakeGmail {
     /// `/token` answers 400 `invalid_grant` from now on.
     pub fn revoke_refresh_token(&self) {
         self.st().refresh_revoked = true;
+    }
+
+    /// The authorization endpoint (`[google] auth_url`).
+    pub fn auth_url(&self) -> String {
+        format!("{}/o/oauth2/v2/auth", self.server.uri())
+    }
+
+    /// The revocation endpoint (`[google] revoke_url`).
+    pub fn revoke_url(&self) -> String {
+        format!("{}/revoke", self.server.uri())
+    }
+
+    /// The next authorization redirect misbehaves this way.
+    pub fn twist_next_authorization(&self, twist: AuthorizeTwist) {
+        self.st().authorize_twist = Some(twist);
+    }
+
+    /// The parameters of every authorization request, in order.
+    pub fn authorizations(&self) -> Vec<HashMap<String, String>> {
+        self.st().authorizations.clone()
+    }
+
+    /// Code exchanges whose PKCE verifier matched the challenge.
+    pub fn pkce_verified(&self) -> usize {
+        self.st().pkce_verified
+    }
+
+    /// Tokens revoked at `/revoke`.
+    pub fn revoked(&self) -> Vec<String> {
+        self.st().revoked.clone()
     }
 
     /// The form fields of every `/token` request, in order.
