@@ -77,19 +77,29 @@ async fn the_google_flow_signs_in_with_pkce_syncs_refreshes_and_survives_revocat
     let exchange = &fake.token_requests()[0];
     assert_eq!(exchange["grant_type"], "authorization_code");
     assert_eq!(exchange["code_verifier"].len(), 64);
-    assert!(!a.values().any(|v| v == &exchange["code_verifier"]), "the verifier never travels in the URL");
+    assert!(
+        !a.values().any(|v| v == &exchange["code_verifier"]),
+        "the verifier never travels in the URL"
+    );
 
     // What landed in the store: access + refresh token, expiry, the granted scopes.
     let stored = vault.load(Account::Google).unwrap().unwrap();
     assert_eq!(stored.method, Method::Oauth);
     assert_eq!(stored.access_token.expose_secret(), fake.current_token());
-    assert_eq!(stored.refresh_token.as_ref().unwrap().expose_secret(), REFRESH_TOKEN);
+    assert_eq!(
+        stored.refresh_token.as_ref().unwrap().expose_secret(),
+        REFRESH_TOKEN
+    );
     assert!(stored.expires_at.unwrap() > chrono::Utc::now() + chrono::Duration::minutes(50));
     assert_eq!(stored.scopes.len(), 2);
     assert_eq!(stored.client_id, CLIENT_ID);
 
     // A sync with the stored sign-in uses the stored access token: no refresh needed.
-    let tokens = Arc::new(caseyos::auth::tokens(&cfg, &vault, Account::Google).unwrap().unwrap());
+    let tokens = Arc::new(
+        caseyos::auth::tokens(&cfg, &vault, Account::Google)
+            .unwrap()
+            .unwrap(),
+    );
     let client = GmailClient::new(&fake.uri(), tokens.clone(), options()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut mirror = Store::open(&dir.path().join("casey.db")).unwrap();
@@ -116,8 +126,15 @@ async fn the_google_flow_signs_in_with_pkce_syncs_refreshes_and_survives_revocat
     assert_eq!(tokens.refreshes(), 1);
     let saved = vault.load(Account::Google).unwrap().unwrap();
     assert_eq!(saved.access_token.expose_secret(), fake.current_token());
-    assert_ne!(saved.access_token.expose_secret(), stored.access_token.expose_secret());
-    assert_eq!(saved.refresh_token.unwrap().expose_secret(), REFRESH_TOKEN, "kept");
+    assert_ne!(
+        saved.access_token.expose_secret(),
+        stored.access_token.expose_secret()
+    );
+    assert_eq!(
+        saved.refresh_token.unwrap().expose_secret(),
+        REFRESH_TOKEN,
+        "kept"
+    );
 
     // Revoked at Google: the sync says to sign in again, and the mirror is untouched.
     fake.revoke_refresh_token();
@@ -127,7 +144,10 @@ async fn the_google_flow_signs_in_with_pkce_syncs_refreshes_and_survives_revocat
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("invalid_grant") && err.contains("casey auth google"), "{err}");
+    assert!(
+        err.contains("invalid_grant") && err.contains("casey auth google"),
+        "{err}"
+    );
     assert_eq!(mirror.table_count("messages").unwrap(), before);
 
     // Nothing in the store but the one sign-in.
@@ -141,7 +161,10 @@ async fn a_forged_state_is_refused_and_nothing_is_exchanged_or_stored() {
     let err = sign_in(&fake).await.unwrap_err();
     assert!(matches!(err, SignInError::StateMismatch), "{err}");
     assert!(err.to_string().contains("nothing stored"));
-    assert!(fake.token_requests().is_empty(), "the forged code was never exchanged");
+    assert!(
+        fake.token_requests().is_empty(),
+        "the forged code was never exchanged"
+    );
 }
 
 #[tokio::test]
@@ -182,16 +205,27 @@ async fn the_server_refuses_a_code_with_the_wrong_verifier() {
 async fn logout_revokes_at_google() {
     let fake = FakeGmail::with_mailbox(5, 2).await;
     let grant = sign_in(&fake).await.unwrap();
-    assert!(oauth::revoke(&config(&fake), Account::Google, &grant).await.unwrap());
+    assert!(
+        oauth::revoke(&config(&fake), Account::Google, &grant)
+            .await
+            .unwrap()
+    );
     assert_eq!(fake.revoked(), vec![REFRESH_TOKEN.to_string()]);
     // Revoking again is not an error: the goal is reached.
-    assert!(oauth::revoke(&config(&fake), Account::Google, &grant).await.unwrap());
+    assert!(
+        oauth::revoke(&config(&fake), Account::Google, &grant)
+            .await
+            .unwrap()
+    );
 }
 
 #[test]
 fn without_a_client_id_the_flow_says_how_to_get_one() {
     let err = Provider::google(&Config::default()).unwrap_err().to_string();
-    assert!(err.contains("[google] client_id") && err.contains("Desktop app"), "{err}");
+    assert!(
+        err.contains("[google] client_id") && err.contains("Desktop app"),
+        "{err}"
+    );
     let err = Provider::hubspot(&Config::default()).unwrap_err().to_string();
     assert!(err.contains("--token-stdin"), "{err}");
 }
@@ -217,8 +251,12 @@ async fn a_private_app_grant_is_fixed_and_its_401_says_run_casey_auth_hubspot() 
             },
         )
         .unwrap();
-    let tokens = caseyos::auth::tokens(&cfg, &vault, Account::HubSpot).unwrap().unwrap();
-    let client = HubSpotClient::with_tokens(&cfg.hubspot.api_base, Arc::new(tokens), ClientOptions::default()).unwrap();
+    let tokens = caseyos::auth::tokens(&cfg, &vault, Account::HubSpot)
+        .unwrap()
+        .unwrap();
+    let client =
+        HubSpotClient::with_tokens(&cfg.hubspot.api_base, Arc::new(tokens), ClientOptions::default())
+            .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut mirror = Store::open(&dir.path().join("casey.db")).unwrap();
     let err = caseyos::sync::hubspot::sync(

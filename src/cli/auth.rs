@@ -41,9 +41,7 @@ fn keyring(ctx: &Context) -> anyhow::Result<(Vault, String)> {
 
 fn env_note(account: Account) {
     if let Some(var) = crate::auth::env_origin(account) {
-        eprintln!(
-            "note: {var} is set and wins over the keyring; unset it to use this sign-in"
-        );
+        eprintln!("note: {var} is set and wins over the keyring; unset it to use this sign-in");
     }
 }
 
@@ -87,10 +85,7 @@ fn describe_scopes(scopes: &[String]) -> String {
     if scopes.is_empty() {
         return "scopes of the private app".into();
     }
-    let short: Vec<&str> = scopes
-        .iter()
-        .map(|s| s.rsplit('/').next().unwrap_or(s))
-        .collect();
+    let short: Vec<&str> = scopes.iter().map(|s| s.rsplit('/').next().unwrap_or(s)).collect();
     format!("scopes {}", short.join(", "))
 }
 

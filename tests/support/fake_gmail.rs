@@ -2182,10 +2182,9 @@ impl State {
         }
         let state = get("state");
         let location = match self.authorize_twist.take() {
-            Some(AuthorizeTwist::Deny) => format!(
-                "{redirect}?error=access_denied&state={}",
-                url_encode(&state)
-            ),
+            Some(AuthorizeTwist::Deny) => {
+                format!("{redirect}?error=access_denied&state={}", url_encode(&state))
+            }
             Some(AuthorizeTwist::WrongState) => {
                 self.codes.insert(
                     "4/forged-code".into(),
