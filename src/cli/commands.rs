@@ -170,12 +170,7 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
     let mut failures = Vec::new();
     if hubspot {
         let result = (|| -> anyhow::Result<String> {
-            let tokens = hubspot_tokens?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "HubSpot is not connected: run `casey auth hubspot` (or set CASEYOS_HUBSPOT_TOKEN \
-                     to a private-app token)"
-                )
-            })?;
+            let tokens = connected(hubspot_tokens, Account::HubSpot)?;
             let client = crate::connectors::hubspot::client::HubSpotClient::with_tokens(
                 &ctx.config.hubspot.api_base,
                 std::sync::Arc::new(tokens),
@@ -195,12 +190,7 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
     }
     if gmail {
         let result = (|| -> anyhow::Result<String> {
-            let tokens = google_tokens?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no Google account: run `casey auth google`, or set CASEYOS_GOOGLE_REFRESH_TOKEN \
-                     (with [google] client_id) or CASEYOS_GOOGLE_TOKEN"
-                )
-            })?;
+            let tokens = connected(google_tokens, Account::Google)?;
             let client = crate::connectors::gmail::client::GmailClient::new(
                 &ctx.config.google.api_base,
                 std::sync::Arc::new(tokens),
@@ -222,6 +212,33 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
         [] => Ok(()),
         [one] => Err(anyhow::anyhow!("{one}")),
         many => Err(anyhow::anyhow!("{}", many.join("\nerror: "))),
+    }
+}
+
+/// The account's tokens, or an error saying how to connect it (and, when the keyring is what is
+/// missing, why).
+fn connected(
+    tokens: Result<Option<crate::auth::token::TokenSource>, crate::auth::AuthError>,
+    account: Account,
+) -> anyhow::Result<crate::auth::token::TokenSource> {
+    let hint = match account {
+        Account::HubSpot => "CASEYOS_HUBSPOT_TOKEN to a private-app token",
+        Account::Google => "CASEYOS_GOOGLE_REFRESH_TOKEN (with [google] client_id) or CASEYOS_GOOGLE_TOKEN",
+    };
+    let not_connected = |why: String| {
+        anyhow::anyhow!(
+            "{} is not connected: run `casey auth {}` (or set {hint}){why}",
+            account.title(),
+            account.name()
+        )
+    };
+    match tokens {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(not_connected(String::new())),
+        Err(crate::auth::AuthError::Store(e @ crate::auth::secrets::SecretStoreError::Unavailable(_))) => {
+            Err(not_connected(format!("; {e}")))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
