@@ -271,3 +271,143 @@ async fn a_private_app_grant_is_fixed_and_its_401_says_run_casey_auth_hubspot() 
     .to_string();
     assert!(err.contains("casey auth hubspot"), "{err}");
 }
+
+/// A token endpoint that hands out `access` (or refuses with `invalid_grant`), counting calls.
+async fn token_endpoint(answer: serde_json::Value, status: u16) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/oauth/v1/token"))
+        .respond_with(wiremock::ResponseTemplate::new(status).set_body_json(answer))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn hubspot_oauth_grant(access: &str) -> caseyos::auth::Grant {
+    caseyos::auth::Grant {
+        method: Method::Oauth,
+        access_token: SecretString::from(access.to_string()),
+        refresh_token: Some(SecretString::from("hs-refresh-not-a-secret".to_string())),
+        // Still "valid" for an hour as far as CaseyOS knows: only the 401 says otherwise.
+        expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        scopes: vec!["crm.objects.contacts.read".into()],
+        client_id: "hs-client".into(),
+        connected_at: chrono::Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn a_hubspot_oauth_sign_in_refreshes_once_after_a_401_and_saves_the_new_token() {
+    use caseyos::connectors::hubspot::client::{ClientOptions, HubSpotClient};
+    let fake = support::fake_hubspot::FakeHubSpot::start(2, 5, 2, 2).await;
+    let tokens_at = token_endpoint(
+        serde_json::json!({"access_token": support::fake_hubspot::TOKEN, "refresh_token": "hs-refresh-not-a-secret", "expires_in": 1800}),
+        200,
+    )
+    .await;
+    let mut cfg = Config::default();
+    cfg.hubspot.api_base = fake.server.uri();
+    cfg.hubspot.token_url = format!("{}/oauth/v1/token", tokens_at.uri());
+    cfg.hubspot.client_secret = "hs-app-secret".into();
+    let (vault, _) = vault();
+    vault
+        .save(Account::HubSpot, &hubspot_oauth_grant("stale-hubspot-access"))
+        .unwrap();
+
+    let tokens = Arc::new(
+        caseyos::auth::tokens(&cfg, &vault, Account::HubSpot)
+            .unwrap()
+            .unwrap(),
+    );
+    let client =
+        HubSpotClient::with_tokens(&cfg.hubspot.api_base, tokens.clone(), ClientOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut mirror = Store::open(&dir.path().join("casey.db")).unwrap();
+    caseyos::sync::hubspot::sync(
+        &client,
+        &mut mirror,
+        &caseyos::sync::hubspot::SyncOptions::default(),
+        t0(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(tokens.refreshes(), 1, "one refresh for the whole sync");
+    assert_eq!(mirror.table_count("contacts").unwrap(), 5);
+    let requests = tokens_at.received_requests().await.unwrap();
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&requests[0].body)
+        .into_owned()
+        .collect();
+    assert_eq!(form["grant_type"], "refresh_token");
+    assert_eq!(form["client_id"], "hs-client");
+    assert_eq!(
+        form["client_secret"], "hs-app-secret",
+        "HubSpot needs the app secret"
+    );
+    let saved = vault.load(Account::HubSpot).unwrap().unwrap();
+    assert_eq!(saved.access_token.expose_secret(), support::fake_hubspot::TOKEN);
+}
+
+#[tokio::test]
+async fn a_revoked_hubspot_sign_in_says_run_casey_auth_hubspot() {
+    use caseyos::connectors::hubspot::client::{ClientOptions, HubSpotClient};
+    let fake = support::fake_hubspot::FakeHubSpot::start(1, 2, 1, 1).await;
+    let tokens_at = token_endpoint(
+        serde_json::json!({"status": "BAD_REFRESH_TOKEN", "error": "invalid_grant"}),
+        400,
+    )
+    .await;
+    let mut cfg = Config::default();
+    cfg.hubspot.api_base = fake.server.uri();
+    cfg.hubspot.token_url = format!("{}/oauth/v1/token", tokens_at.uri());
+    let (vault, _) = vault();
+    vault
+        .save(Account::HubSpot, &hubspot_oauth_grant("stale"))
+        .unwrap();
+    let tokens = caseyos::auth::tokens(&cfg, &vault, Account::HubSpot)
+        .unwrap()
+        .unwrap();
+    let client =
+        HubSpotClient::with_tokens(&cfg.hubspot.api_base, Arc::new(tokens), ClientOptions::default())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut mirror = Store::open(&dir.path().join("casey.db")).unwrap();
+    let err = caseyos::sync::hubspot::sync(
+        &client,
+        &mut mirror,
+        &caseyos::sync::hubspot::SyncOptions::default(),
+        t0(),
+        |_| {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("HubSpot sign-in revoked or expired: run `casey auth hubspot` again"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn logout_revokes_a_hubspot_oauth_refresh_token() {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("DELETE"))
+        .and(wiremock::matchers::path(
+            "/oauth/v1/refresh-tokens/hs-refresh-not-a-secret",
+        ))
+        .respond_with(wiremock::ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut cfg = Config::default();
+    cfg.hubspot.api_base = server.uri();
+    assert!(
+        oauth::revoke(&cfg, Account::HubSpot, &hubspot_oauth_grant("a"))
+            .await
+            .unwrap()
+    );
+    // A private-app token cannot be revoked from outside: nothing is asked.
+    let mut private = hubspot_oauth_grant("pat");
+    private.method = Method::PrivateApp;
+    assert!(!oauth::revoke(&cfg, Account::HubSpot, &private).await.unwrap());
+}

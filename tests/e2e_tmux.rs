@@ -272,3 +272,56 @@ async fn live_tui_syncs_gmail_in_the_background_and_shows_the_replies_waiting() 
         "the second sync read the history"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_google_sign_in_says_run_casey_auth_google_and_the_tui_keeps_working() {
+    use support::fake_gmail::{FakeGmail, REFRESH_TOKEN};
+    if tmux_missing() {
+        return;
+    }
+    let fake = FakeGmail::with_mailbox(60, 20).await;
+    let env = format!(
+        "CASEYOS_NOW=2026-11-21T00:00:00Z CASEYOS_GOOGLE__API_BASE='{}' CASEYOS_GOOGLE__TOKEN_URL='{}' \
+         CASEYOS_GOOGLE__CLIENT_ID=casey-test CASEYOS_GOOGLE_REFRESH_TOKEN='{REFRESH_TOKEN}' \
+         CASEYOS_HUBSPOT_TOKEN= CASEYOS_GOOGLE_TOKEN=",
+        fake.uri(),
+        fake.token_url()
+    );
+    // A first sync mirrors the mailbox; then Google revokes the sign-in.
+    let Scene { dir, rc, cmd, .. } = scene(&env, "sync --gmail");
+    let synced = tokio::task::spawn_blocking(move || {
+        let out = Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (dir, rc)
+    })
+    .await
+    .unwrap();
+    fake.revoke_refresh_token();
+    let (dir, _) = synced;
+    let config = dir.path().join("config.toml");
+    let cmd = format!(
+        "env CASEYOS_DATA_DIR='{}' CASEYOS_CONFIG='{}' CASEYOS_ACCOUNTS__KEYRING=none {env} TERM=xterm-256color '{}'; echo $? > '{}'",
+        dir.path().display(),
+        config.display(),
+        env!("CARGO_BIN_EXE_casey"),
+        dir.path().join("rc2").display()
+    );
+    let rc2 = dir.path().join("rc2");
+    let screen = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(dir.path(), &cmd);
+        // The background sync fails; the screen says what to do, the mirror stays usable.
+        let screen = tmux.wait_for("the sign-in error", |s| s.contains("casey auth google"));
+        assert!(
+            screen.contains("Reply:"),
+            "the mirrored moves are still there:\n{screen}"
+        );
+        tmux.keys(&["j"]);
+        tmux.keys(&["q"]);
+        assert_eq!(wait_for_file(&rc2).trim(), "0", "casey exits 0 on q");
+        screen
+    })
+    .await
+    .unwrap();
+    assert!(screen.contains("sync failed"), "{screen}");
+    assert!(!screen.contains(REFRESH_TOKEN));
+}

@@ -21,8 +21,8 @@ const FAILURE_MEMORY: Duration = Duration::from_secs(30);
 pub enum TokenError {
     /// The token was rejected and there is no refresh token to get another.
     #[error(
-        "{} rejected the access token and CaseyOS cannot refresh it: run `casey auth {}` \
-         (or {}); everything already mirrored stays available offline",
+        "{} sign-in needed: run `casey auth {}` (the access token was rejected and cannot be \
+         refreshed; or {}). Everything already mirrored stays available offline",
         .account.title(), .account.name(), .account.env_hint()
     )]
     Expired {
@@ -31,8 +31,8 @@ pub enum TokenError {
     },
     /// The refresh token was revoked or expired (`invalid_grant`).
     #[error(
-        "{} no longer accepts CaseyOS's sign-in (invalid_grant): run `casey auth {}` again \
-         (or {}); everything already mirrored stays available offline",
+        "{} sign-in revoked or expired: run `casey auth {}` again (invalid_grant; or {}). \
+         Everything already mirrored stays available offline",
         .account.title(), .account.name(), .account.env_hint()
     )]
     Revoked {
