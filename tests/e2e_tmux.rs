@@ -325,3 +325,55 @@ async fn a_revoked_google_sign_in_says_run_casey_auth_google_and_the_tui_keeps_w
     assert!(screen.contains("sync failed"), "{screen}");
     assert!(!screen.contains(REFRESH_TOKEN));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_hubspot_while_the_tui_is_open_takes_effect_at_the_next_sync() {
+    use support::fake_hubspot::{FakeHubSpot, TOKEN};
+    if tmux_missing() {
+        return;
+    }
+    let service = format!("caseyos-test-e2e-{}", std::process::id());
+    let accounts = caseyos::config::Accounts {
+        keyring: "keyutils".into(),
+        keyring_service: service.clone(),
+        sign_in_timeout_seconds: 60,
+    };
+    let store = match caseyos::auth::secrets::open(&accounts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("SKIPPED: no kernel keyring here ({e})");
+            return;
+        }
+    };
+    let fake = FakeHubSpot::start(5, 20, 5, 5).await;
+    let env = format!(
+        "CASEYOS_NOW=2026-11-21T00:00:00Z CASEYOS_HUBSPOT__API_BASE='{}' CASEYOS_ACCOUNTS__KEYRING=keyutils \
+         CASEYOS_ACCOUNTS__KEYRING_SERVICE='{service}' CASEYOS_HUBSPOT_TOKEN= CASEYOS_GOOGLE_TOKEN= \
+         CASEYOS_GOOGLE_REFRESH_TOKEN=",
+        fake.server.uri()
+    );
+    let Scene {
+        dir, rc, cmd, config, ..
+    } = scene(&env, "");
+    let auth = format!(
+        "echo '{TOKEN}' | env CASEYOS_DATA_DIR='{}' CASEYOS_CONFIG='{}' {env} '{}' auth hubspot --token-stdin",
+        dir.path().display(),
+        config.display(),
+        env!("CARGO_BIN_EXE_casey"),
+    );
+    tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(dir.path(), &cmd);
+        tmux.wait_for("the onboarding screen", |s| s.contains("casey auth hubspot"));
+        // Connected in another terminal while the TUI stays open…
+        let out = Command::new("sh").arg("-c").arg(&auth).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // …and the next sync uses it.
+        tmux.keys(&["r"]);
+        tmux.wait_for("the synced moves", |s| s.contains("Today's Moves (5)"));
+        tmux.keys(&["q"]);
+        assert_eq!(wait_for_file(&rc).trim(), "0", "casey exits 0 on q");
+    })
+    .await
+    .unwrap();
+    store.delete("hubspot").unwrap();
+}

@@ -338,6 +338,26 @@ pub fn tokens(config: &Config, vault: &Vault, account: Account) -> Result<Option
         .map(|grant| from_grant(config, vault, account, grant)))
 }
 
+/// The sign-in `account` would use now, as a marker that changes whenever it is connected
+/// again (or its environment variable changes), with its tokens; `None` when not connected or
+/// unreadable (logged).
+pub fn current_sign_in(config: &Config, vault: &Vault, account: Account) -> Option<(String, TokenSource)> {
+    if let Some(var) = env_origin(account) {
+        return from_env(config, account).map(|t| (format!("env:{var}"), t));
+    }
+    match vault.load(account) {
+        Ok(Some(grant)) => Some((
+            format!("keyring:{}", grant.connected_at.to_rfc3339()),
+            from_grant(config, vault, account, grant),
+        )),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(account = account.name(), "not syncing: {e}");
+            None
+        }
+    }
+}
+
 /// One account's state for `casey auth status` and `casey doctor`; never a token.
 #[derive(Debug, Clone)]
 pub struct AccountStatus {

@@ -409,6 +409,8 @@ impl App {
             }
             Action::SyncFinished(Ok(summary)) => {
                 self.sync.running = None;
+                // An account was connected while the TUI was open: background syncs start.
+                self.sync.available = true;
                 self.sync.last_ok = Some(self.now);
                 self.sync.failed = None;
                 self.info(summary);

@@ -26,6 +26,10 @@ use crate::today;
 /// Messages shown per thread in the detail pane.
 pub const THREAD_TAIL: usize = 3;
 
+/// What `r` says while no account is connected.
+const NOT_CONNECTED: &str = "no account is connected yet: run `casey auth hubspot` and `casey auth google` \
+                             (or set CASEYOS_HUBSPOT_TOKEN / CASEYOS_GOOGLE_REFRESH_TOKEN)";
+
 /// Reads everything the screen needs from the mirror.
 pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::store::Result<Snapshot> {
     let moves = today::refresh(store, config, clock.now())?;
@@ -46,64 +50,65 @@ pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::sto
 
 /// Runs syncs in the background on their own connection to the mirror, reporting progress to
 /// the UI loop: HubSpot first (so Gmail finds the contacts), then Gmail, each on its own — one
-/// failing does not stop the other. One client per service for the session, so circuit
-/// breakers, rate windows and the Gmail quota budget carry over from one sync to the next.
+/// failing does not stop the other. A client lives as long as its sign-in, so circuit breakers,
+/// rate windows and the Gmail quota budget carry over from one sync to the next; each sync
+/// re-reads the sign-ins (off the UI thread), so `casey auth …` in another terminal takes effect
+/// at the next sync without restarting.
 struct Syncer {
-    hubspot: Option<(Arc<HubSpotClient>, SyncOptions)>,
-    gmail: Option<(Arc<GmailClient>, GmailSyncOptions)>,
+    config: Arc<Config>,
+    vault: crate::auth::Vault,
+    hubspot: Slot<HubSpotClient, SyncOptions>,
+    gmail: Slot<GmailClient, GmailSyncOptions>,
     database: PathBuf,
     tx: mpsc::UnboundedSender<Action>,
 }
 
+/// A service's client with its options, and the sign-in it was built for.
+type Slot<C, O> = Arc<std::sync::Mutex<Option<(Arc<C>, O, String)>>>;
+
+/// The client for the sign-in of `now`: the kept one while the sign-in is the same, a new one
+/// after `casey auth`, none after a logout.
+fn reconnect<C, O: Clone>(
+    slot: &Slot<C, O>,
+    now: Option<(String, crate::auth::token::TokenSource)>,
+    build: impl FnOnce(crate::auth::token::TokenSource) -> Option<(C, O)>,
+) -> Option<(Arc<C>, O)> {
+    let mut kept = slot.lock().unwrap_or_else(|p| p.into_inner());
+    match now {
+        None => *kept = None,
+        Some((marker, tokens)) => {
+            if kept.as_ref().map(|k| &k.2) != Some(&marker) {
+                *kept = build(tokens).map(|(c, o)| (Arc::new(c), o, marker));
+            }
+        }
+    }
+    kept.as_ref().map(|(c, o, _)| (c.clone(), o.clone()))
+}
+
 impl Syncer {
-    /// A syncer for the operator's mirror when at least one account is connected.
-    fn new(store: &Store, config: &Config, tx: mpsc::UnboundedSender<Action>) -> Option<Syncer> {
+    /// A syncer for the operator's mirror, and whether an account is connected now.
+    fn new(store: &Store, config: &Config, tx: mpsc::UnboundedSender<Action>) -> Option<(Syncer, bool)> {
         let database = store.path()?.to_path_buf();
         let vault = crate::auth::Vault::open(config);
-        let tokens = |account| match crate::auth::tokens(config, &vault, account) {
-            Ok(t) => t.map(Arc::new),
-            Err(e) => {
-                tracing::warn!(account = account.name(), "not syncing: {e}");
-                None
-            }
-        };
-        let hubspot = tokens(crate::auth::Account::HubSpot).and_then(|tokens| {
-            let client = HubSpotClient::with_tokens(
-                &config.hubspot.api_base,
-                tokens,
-                ClientOptions::from_config(&config.hubspot),
-            )
-            .ok()?;
-            Some((Arc::new(client), SyncOptions::from_config(&config.hubspot, false)))
-        });
-        let gmail = tokens(crate::auth::Account::Google).and_then(|tokens| {
-            let client = GmailClient::new(
-                &config.google.api_base,
-                tokens,
-                GmailOptions::from_config(&config.google),
-            )
-            .ok()?;
-            Some((
-                Arc::new(client),
-                GmailSyncOptions::from_config(&config.google, false),
-            ))
-        });
-        if hubspot.is_none() && gmail.is_none() {
-            return None;
-        }
-        Some(Syncer {
-            hubspot,
-            gmail,
+        let connected = crate::auth::Account::ALL
+            .iter()
+            .any(|&a| crate::auth::current_sign_in(config, &vault, a).is_some());
+        let syncer = Syncer {
+            config: Arc::new(config.clone()),
+            vault,
+            hubspot: Slot::default(),
+            gmail: Slot::default(),
             database,
             tx,
-        })
+        };
+        Some((syncer, connected))
     }
 
     /// Starts one sync; its progress and end arrive as actions on the channel. Dropping it
     /// half-way (quitting) is safe: every page lands whole with its cursor.
     fn start(&self, now: chrono::DateTime<chrono::Utc>) {
-        let hubspot = self.hubspot.clone();
-        let gmail = self.gmail.clone();
+        let (config, vault) = (self.config.clone(), self.vault.clone());
+        let (hubspot_slot, gmail_slot) = (self.hubspot.clone(), self.gmail.clone());
         let database = self.database.clone();
         let tx = self.tx.clone();
         let done_tx = self.tx.clone();
@@ -112,6 +117,29 @@ impl Syncer {
             let report = move |text: String| {
                 let _ = progress_tx.send(Action::SyncProgress(text));
             };
+            let sign_in = |account| crate::auth::current_sign_in(&config, &vault, account);
+            let hubspot = reconnect(&hubspot_slot, sign_in(crate::auth::Account::HubSpot), |tokens| {
+                let client = HubSpotClient::with_tokens(
+                    &config.hubspot.api_base,
+                    Arc::new(tokens),
+                    ClientOptions::from_config(&config.hubspot),
+                )
+                .ok()?;
+                Some((client, SyncOptions::from_config(&config.hubspot, false)))
+            });
+            let gmail = reconnect(&gmail_slot, sign_in(crate::auth::Account::Google), |tokens| {
+                let client = GmailClient::new(
+                    &config.google.api_base,
+                    Arc::new(tokens),
+                    GmailOptions::from_config(&config.google),
+                )
+                .ok()?;
+                Some((client, GmailSyncOptions::from_config(&config.google, false)))
+            });
+            if hubspot.is_none() && gmail.is_none() {
+                let _ = tx.send(Action::SyncFinished(Err(NOT_CONNECTED.into())));
+                return;
+            }
             let mut store = match Store::open(&database) {
                 Ok(s) => s,
                 Err(e) => {
@@ -176,8 +204,11 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
     let syncer = match source {
         Source::Live => Syncer::new(&store, &config, sync_tx),
         Source::Demo => None,
-    };
-    app.sync.available = syncer.is_some();
+    }
+    .map(|(syncer, connected)| {
+        app.sync.available = connected;
+        syncer
+    });
     if config.general.sync_interval_minutes > 0 {
         app.sync.every = Some(chrono::Duration::minutes(i64::from(
             config.general.sync_interval_minutes,
@@ -281,12 +312,7 @@ fn apply(
         // Reached only when there is nothing to sync with (a syncer takes it otherwise).
         Effect::Sync => Ok(Some(match source {
             Source::Demo => "demo data is bundled with casey: there is nothing to sync".to_string(),
-            Source::Live => {
-                return Err(anyhow::anyhow!(
-                    "no account is connected yet: run `casey auth hubspot` and `casey auth google` \
-                     (or set CASEYOS_HUBSPOT_TOKEN / CASEYOS_GOOGLE_REFRESH_TOKEN)"
-                ));
-            }
+            Source::Live => return Err(anyhow::anyhow!(NOT_CONNECTED)),
         })),
         // `perform` reloads after every effect; nothing else to do.
         Effect::Reload | Effect::EditDraft { .. } | Effect::Quit => Ok(None),
