@@ -179,33 +179,42 @@ pub enum AuthError {
     Corrupt(String),
 }
 
-/// The keyring as the rest of CaseyOS sees it: opened once, or why it could not be.
+/// The keyring as the rest of CaseyOS sees it: opened on first use (so tokens from the
+/// environment never touch it), or why it could not be.
 #[derive(Clone)]
 pub struct Vault {
-    store: Result<Arc<dyn SecretStore>, SecretStoreError>,
+    accounts: crate::config::Accounts,
+    store: Arc<std::sync::OnceLock<Result<Arc<dyn SecretStore>, SecretStoreError>>>,
 }
 
 impl Vault {
-    /// Opens the keyring chosen in `[accounts]`; a missing keyring is remembered, not fatal
-    /// (env tokens and the offline mirror still work).
+    /// The keyring chosen in `[accounts]`; a missing keyring is remembered, not fatal (env
+    /// tokens and the offline mirror still work).
     pub fn open(config: &Config) -> Vault {
         Vault {
-            store: secrets::open(&config.accounts),
+            accounts: config.accounts.clone(),
+            store: Arc::default(),
         }
     }
 
     /// A vault over a given store (tests).
     pub fn with_store(store: Arc<dyn SecretStore>) -> Vault {
-        Vault { store: Ok(store) }
+        let vault = Vault::open(&Config::default());
+        let _ = vault.store.set(Ok(store));
+        vault
+    }
+
+    fn opened(&self) -> &Result<Arc<dyn SecretStore>, SecretStoreError> {
+        self.store.get_or_init(|| secrets::open(&self.accounts))
     }
 
     /// The keyring backend in use, or why there is none.
     pub fn backend(&self) -> Result<String, SecretStoreError> {
-        self.store.as_ref().map(|s| s.backend()).map_err(Clone::clone)
+        self.opened().as_ref().map(|s| s.backend()).map_err(Clone::clone)
     }
 
     fn store(&self) -> Result<&Arc<dyn SecretStore>, AuthError> {
-        self.store.as_ref().map_err(|e| AuthError::Store(e.clone()))
+        self.opened().as_ref().map_err(|e| AuthError::Store(e.clone()))
     }
 
     /// The stored sign-in of `account`, if any.
