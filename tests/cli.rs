@@ -58,6 +58,7 @@ fn every_invalid_config_fixture_names_file_line_and_key() {
         ("bad_mode.toml", 5, "safety.mode"),
         ("bad_property.toml", 3, "hubspot.extra_properties.contacts"),
         ("bad_type.toml", 3, "aps.revenue"),
+        ("file_keyring.toml", 3, "accounts.keyring"),
         ("key_conflict.toml", 2, "keys.skip"),
         ("negative_weight.toml", 3, "aps.fit"),
         ("plain_http.toml", 2, "hubspot.api_base"),
@@ -71,6 +72,8 @@ fn every_invalid_config_fixture_names_file_line_and_key() {
     for (name, line, key) in expected {
         let path = files.iter().find(|f| f.ends_with(name)).unwrap();
         let out = casey(data.path())
+            // `config check` never opens the keyring; let the fixture's own choice stand.
+            .env_remove("CASEYOS_ACCOUNTS__KEYRING")
             .args(["--config", path.to_str().unwrap(), "config", "check"])
             .output()
             .unwrap();
