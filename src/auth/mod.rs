@@ -140,10 +140,7 @@ impl Grant {
             version: 1,
             method: self.method,
             access_token: self.access_token.expose_secret().to_string(),
-            refresh_token: self
-                .refresh_token
-                .as_ref()
-                .map(|r| r.expose_secret().to_string()),
+            refresh_token: self.refresh_token.as_ref().map(|r| r.expose_secret().to_string()),
             expires_at: self.expires_at,
             scopes: self.scopes.clone(),
             client_id: self.client_id.clone(),
@@ -157,9 +154,8 @@ impl Grant {
     /// Reads a sign-in stored by [`Grant::to_secret`].
     pub fn from_secret(secret: &SecretString) -> Result<Grant, AuthError> {
         // The serde error could quote the secret; say only where it broke.
-        let record: GrantRecord = serde_json::from_str(secret.expose_secret()).map_err(|e| {
-            AuthError::Corrupt(format!("line {} column {}", e.line(), e.column()))
-        })?;
+        let record: GrantRecord = serde_json::from_str(secret.expose_secret())
+            .map_err(|e| AuthError::Corrupt(format!("line {} column {}", e.line(), e.column())))?;
         Ok(Grant {
             method: record.method,
             access_token: SecretString::from(record.access_token),
@@ -179,9 +175,7 @@ pub enum AuthError {
     #[error(transparent)]
     Store(#[from] SecretStoreError),
     /// The stored sign-in is not readable.
-    #[error(
-        "the stored sign-in is damaged ({0}); run `casey auth logout <account>` and connect again"
-    )]
+    #[error("the stored sign-in is damaged ({0}); run `casey auth logout <account>` and connect again")]
     Corrupt(String),
 }
 
@@ -251,10 +245,12 @@ fn configured(s: &str) -> Option<SecretString> {
 /// The OAuth client secret of `account`: its environment variable, else the config.
 pub fn client_secret(config: &Config, account: Account) -> Option<SecretString> {
     match account {
-        Account::Google => env_secret("CASEYOS_GOOGLE_CLIENT_SECRET")
-            .or_else(|| configured(&config.google.client_secret)),
-        Account::HubSpot => env_secret("CASEYOS_HUBSPOT_CLIENT_SECRET")
-            .or_else(|| configured(&config.hubspot.client_secret)),
+        Account::Google => {
+            env_secret("CASEYOS_GOOGLE_CLIENT_SECRET").or_else(|| configured(&config.google.client_secret))
+        }
+        Account::HubSpot => {
+            env_secret("CASEYOS_HUBSPOT_CLIENT_SECRET").or_else(|| configured(&config.hubspot.client_secret))
+        }
     }
 }
 
@@ -289,8 +285,9 @@ fn from_env(config: &Config, account: Account) -> Option<TokenSource> {
             }
             env_secret("CASEYOS_GOOGLE_TOKEN").map(TokenSource::fixed)
         }
-        Account::HubSpot => env_secret("CASEYOS_HUBSPOT_TOKEN")
-            .map(|t| TokenSource::fixed(t).for_account(Account::HubSpot)),
+        Account::HubSpot => {
+            env_secret("CASEYOS_HUBSPOT_TOKEN").map(|t| TokenSource::fixed(t).for_account(Account::HubSpot))
+        }
     }
 }
 
@@ -323,7 +320,10 @@ pub fn from_grant(config: &Config, vault: &Vault, account: Account, grant: Grant
             }
             // Not fatal: the refresh token still works next time, at the cost of one refresh.
             if let Err(e) = vault.save(account, &grant) {
-                tracing::warn!(account = account.name(), "could not save the refreshed token: {e}");
+                tracing::warn!(
+                    account = account.name(),
+                    "could not save the refreshed token: {e}"
+                );
             }
         }))
 }
@@ -432,8 +432,10 @@ mod tests {
 
     #[test]
     fn a_damaged_entry_is_an_error_that_does_not_quote_it() {
-        let err = Grant::from_secret(&SecretString::from("{\"version\":1,\"access_token\":\"tok-123".to_string()))
-            .unwrap_err();
+        let err = Grant::from_secret(&SecretString::from(
+            "{\"version\":1,\"access_token\":\"tok-123".to_string(),
+        ))
+        .unwrap_err();
         assert!(!err.to_string().contains("tok-123"), "{err}");
         assert!(err.to_string().contains("casey auth logout"), "{err}");
     }

@@ -215,7 +215,12 @@ impl Loopback {
 
     /// Waits for the browser's redirect and returns the code once `state` matches. Other
     /// requests (a favicon, a prefetch) get a 404 and waiting goes on.
-    pub async fn wait(self, state: &str, provider: &'static str, timeout: Duration) -> Result<SecretString, SignInError> {
+    pub async fn wait(
+        self,
+        state: &str,
+        provider: &'static str,
+        timeout: Duration,
+    ) -> Result<SecretString, SignInError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
@@ -262,7 +267,12 @@ async fn answer(
     };
     let (code, error, got_state) = (get("code"), get("error"), get("state"));
     if code.is_none() && error.is_none() {
-        reply(&mut stream, 400, "Waiting for the sign-in; this address is only for the browser's answer.").await;
+        reply(
+            &mut stream,
+            400,
+            "Waiting for the sign-in; this address is only for the browser's answer.",
+        )
+        .await;
         return None;
     }
     if !same(got_state.as_deref().unwrap_or(""), state) {
@@ -275,14 +285,27 @@ async fn answer(
         return Some(Err(SignInError::StateMismatch));
     }
     if let Some(error) = error {
-        let error = crate::domain::text::sanitize_line(&error).chars().take(100).collect::<String>();
-        reply(&mut stream, 200, &format!("The sign-in was refused ({}). Nothing was stored; you can close this tab.", html_escape(&error))).await;
+        let error = crate::domain::text::sanitize_line(&error)
+            .chars()
+            .take(100)
+            .collect::<String>();
+        reply(
+            &mut stream,
+            200,
+            &format!(
+                "The sign-in was refused ({}). Nothing was stored; you can close this tab.",
+                html_escape(&error)
+            ),
+        )
+        .await;
         return Some(Err(SignInError::Denied { provider, error }));
     }
     reply(
         &mut stream,
         200,
-        &format!("CaseyOS received the {provider} sign-in. You can close this tab and return to the terminal."),
+        &format!(
+            "CaseyOS received the {provider} sign-in. You can close this tab and return to the terminal."
+        ),
     )
     .await;
     code.map(|c| Ok(SecretString::from(c)))
@@ -301,7 +324,10 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
             break;
         }
     }
-    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(buf.len());
+    let line_end = buf
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(buf.len());
     Ok(String::from_utf8_lossy(&buf[..line_end]).into_owned())
 }
 
@@ -391,7 +417,10 @@ pub async fn exchange(
         .await
         .map_err(|e| network(e.without_url().to_string()))?;
     let status = resp.status().as_u16();
-    let body = resp.text().await.map_err(|e| network(e.without_url().to_string()))?;
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| network(e.without_url().to_string()))?;
     if !(200..300).contains(&status) {
         let reason = serde_json::from_str::<ErrorAnswer>(&body)
             .map(|e| e.error)
@@ -399,11 +428,19 @@ pub async fn exchange(
         return Err(SignInError::Exchange {
             url: provider.token_url.clone(),
             status,
-            reason: crate::domain::text::sanitize_line(&reason).chars().take(100).collect(),
+            reason: crate::domain::text::sanitize_line(&reason)
+                .chars()
+                .take(100)
+                .collect(),
         });
     }
-    let answer: TokenAnswer = serde_json::from_str(&body)
-        .map_err(|e| network(format!("the answer is not a token response (line {} column {})", e.line(), e.column())))?;
+    let answer: TokenAnswer = serde_json::from_str(&body).map_err(|e| {
+        network(format!(
+            "the answer is not a token response (line {} column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
     let refresh_token = answer.refresh_token.filter(|r| !r.is_empty());
     if refresh_token.is_none() {
         return Err(SignInError::NoRefreshToken(provider.account.title()));
@@ -456,8 +493,8 @@ pub async fn revoke(config: &crate::config::Config, account: Account, grant: &Gr
             .form(&[("token", token.expose_secret())]),
         Account::HubSpot => {
             let base = config.hubspot.api_base.trim_end_matches('/');
-            let mut url = url::Url::parse(&format!("{base}/oauth/v1/refresh-tokens/"))
-                .map_err(|e| e.to_string())?;
+            let mut url =
+                url::Url::parse(&format!("{base}/oauth/v1/refresh-tokens/")).map_err(|e| e.to_string())?;
             url.path_segments_mut()
                 .map_err(|_| "the HubSpot api_base cannot take a path".to_string())?
                 .pop_if_empty()
@@ -554,7 +591,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn waiting_ends_cleanly_at_the_timeout() {
         let lb = Loopback::bind().await.unwrap();
-        let err = lb.wait("s", "Google", Duration::from_secs(300)).await.unwrap_err();
+        let err = lb
+            .wait("s", "Google", Duration::from_secs(300))
+            .await
+            .unwrap_err();
         assert!(matches!(err, SignInError::TimedOut(300)), "{err}");
         assert!(err.to_string().contains("nothing was stored"));
     }
@@ -572,6 +612,9 @@ mod tests {
             .unwrap();
         assert!(page.contains("&lt;b&gt;access_denied"), "{page}");
         let err = waiting.await.unwrap().unwrap_err();
-        assert!(matches!(&err, SignInError::Denied { error, .. } if error == "<b>access_denied"), "{err}");
+        assert!(
+            matches!(&err, SignInError::Denied { error, .. } if error == "<b>access_denied"),
+            "{err}"
+        );
     }
 }

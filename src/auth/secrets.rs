@@ -185,11 +185,7 @@ impl SecretStore for OsKeyring {
         // Read it back: some backends accept a write they cannot keep (a locked collection).
         match entry.get() {
             Ok(Some(back)) if back.expose_secret() == secret.expose_secret() => Ok(()),
-            Ok(_) => Err(self.failed(
-                name,
-                "store",
-                "the entry did not read back as written".into(),
-            )),
+            Ok(_) => Err(self.failed(name, "store", "the entry did not read back as written".into())),
             Err(d) => Err(self.failed(name, "store", d)),
         }
     }

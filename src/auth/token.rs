@@ -364,7 +364,9 @@ impl TokenSource {
         if let Some(hook) = &self.on_refresh {
             hook(&Refreshed {
                 access_token: access.clone(),
-                expires_at: life.and_then(|l| chrono::Duration::from_std(l).ok()).map(|l| chrono::Utc::now() + l),
+                expires_at: life
+                    .and_then(|l| chrono::Duration::from_std(l).ok())
+                    .map(|l| chrono::Utc::now() + l),
                 refresh_token: rotated.clone(),
             });
         }
@@ -379,7 +381,6 @@ impl TokenSource {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,7 +390,10 @@ mod tests {
         let s = TokenSource::fixed(SecretString::from("abc".to_string()));
         let t = s.access().await.unwrap();
         assert_eq!(t.secret.expose_secret(), "abc");
-        assert!(matches!(s.rejected(t.generation).await, Err(TokenError::Expired { .. })));
+        assert!(matches!(
+            s.rejected(t.generation).await,
+            Err(TokenError::Expired { .. })
+        ));
         assert!(!format!("{t:?}").contains("abc"));
     }
 

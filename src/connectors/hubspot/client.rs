@@ -440,7 +440,11 @@ impl HubSpotClient {
                 401 if !refreshed => {
                     refreshed = true;
                     attempt -= 1;
-                    token = self.tokens.rejected(token.generation).await.map_err(unauthorized)?;
+                    token = self
+                        .tokens
+                        .rejected(token.generation)
+                        .await
+                        .map_err(unauthorized)?;
                 }
                 401 => return Err(HubSpotError::Unauthorized),
                 403 => return Err(HubSpotError::Forbidden(error_message(&body))),
