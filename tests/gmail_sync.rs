@@ -646,3 +646,35 @@ async fn trashed_mail_leaves_the_mirror_and_comes_back_when_restored() {
     let expected: Vec<Truth> = fake.truth().into_iter().filter(|x| x.id != spam.id).collect();
     assert_mirrors(&m, &expected);
 }
+
+#[tokio::test]
+async fn each_sync_records_how_it_ended_for_casey_doctor() {
+    let fake = FakeGmail::with_mailbox(5, 3).await;
+    let mut store = Store::open_in_memory().unwrap();
+    assert_eq!(store.last_sync("gmail").unwrap(), None);
+    let rejected = caseyos::connectors::gmail::client::GmailClient::new(
+        &fake.uri(),
+        std::sync::Arc::new(caseyos::auth::token::TokenSource::fixed(
+            secrecy::SecretString::from("ya29.wrong".to_string()),
+        )),
+        support::gmail_client::options(),
+    )
+    .unwrap();
+    let err = sync(&rejected, &mut store, &SyncOptions::default(), t0(), |_| {})
+        .await
+        .unwrap_err();
+    let record = store.last_sync("gmail").unwrap().unwrap();
+    assert_eq!(record.attempted_at, t0());
+    assert_eq!(record.succeeded_at, None);
+    assert_eq!(record.error, Some(err.to_string()));
+    assert!(!err.to_string().contains("ya29.wrong"));
+
+    let later = t0() + chrono::Duration::minutes(5);
+    sync(&client(&fake), &mut store, &SyncOptions::default(), later, |_| {})
+        .await
+        .unwrap();
+    let record = store.last_sync("gmail").unwrap().unwrap();
+    assert_eq!((record.attempted_at, record.succeeded_at), (later, Some(later)));
+    assert_eq!(record.error, None);
+    assert_eq!(store.last_sync("hubspot").unwrap(), None, "per source");
+}

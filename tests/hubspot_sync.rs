@@ -398,3 +398,38 @@ async fn late_indexed_records_inside_the_overlap_are_still_picked_up() {
     run(&fake, &mut store, hours(1)).await;
     assert_eq!(names(&store)["100007"], "changed 100007");
 }
+
+#[tokio::test]
+async fn each_sync_records_how_it_ended_for_casey_doctor() {
+    let fake = FakeHubSpot::start(2, 2, 2, 2).await;
+    let mut store = Store::open_in_memory().unwrap();
+    assert_eq!(store.last_sync("hubspot").unwrap(), None);
+    sync(
+        &client(&fake, "pat-wrong"),
+        &mut store,
+        &incremental(),
+        t0(),
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    let record = store.last_sync("hubspot").unwrap().unwrap();
+    assert_eq!(record.attempted_at, t0());
+    assert_eq!(record.succeeded_at, None);
+    assert!(
+        record
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("HubSpot rejected the token (401)"),
+        "{record:?}"
+    );
+
+    let later = t0() + chrono::Duration::minutes(5);
+    sync(&client(&fake, TOKEN), &mut store, &incremental(), later, |_| {})
+        .await
+        .unwrap();
+    let record = store.last_sync("hubspot").unwrap().unwrap();
+    assert_eq!((record.attempted_at, record.succeeded_at), (later, Some(later)));
+    assert_eq!(record.error, None);
+}

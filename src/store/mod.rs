@@ -5,6 +5,7 @@
 //! fails with a clear error and leaves the file exactly as it was.
 
 mod gmail;
+mod health;
 mod mirror;
 mod state;
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use gmail::{LabelState, Reply};
+pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
 pub use state::{AuditEntry, Counts, OutboxEntry};
 

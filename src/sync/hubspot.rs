@@ -331,15 +331,29 @@ impl Run<'_> {
 /// searches for changes on types already listed, and looks for deletions when one is due.
 /// With `options.full`, everything is listed again.
 ///
-/// Telemetry of every request is written as it goes, also when the sync fails.
+/// Telemetry of every request is written as it goes, also when the sync fails. How the run
+/// ended is recorded for `casey doctor` ([`Store::last_sync`]); a run refused because another
+/// sync holds the mirror changes nothing and is not recorded.
 pub async fn sync(
+    client: &HubSpotClient,
+    store: &mut Store,
+    options: &SyncOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    progress: impl FnMut(&Progress),
+) -> Result<Summary, SyncError> {
+    let _lock = super::SyncLock::take(store, "HubSpot", SOURCE)?;
+    let result = sync_locked(client, store, options, now, progress).await;
+    super::record_outcome(store, SOURCE, now, &result);
+    result
+}
+
+async fn sync_locked(
     client: &HubSpotClient,
     store: &mut Store,
     options: &SyncOptions,
     now: chrono::DateTime<chrono::Utc>,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Summary, SyncError> {
-    let _lock = super::SyncLock::take(store, "HubSpot", SOURCE)?;
     let started = Instant::now();
     let requests_before = client.requests();
     let mut run = Run {

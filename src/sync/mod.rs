@@ -111,6 +111,20 @@ pub(crate) fn prune_requests(
     Ok(())
 }
 
+/// Notes how a sync of `source` that started at `at` ended, for `casey doctor`. Not being able
+/// to note it is logged and never changes the sync's own result.
+pub(crate) fn record_outcome<T, E: std::fmt::Display>(
+    store: &mut Store,
+    source: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    result: &Result<T, E>,
+) {
+    let error = result.as_ref().err().map(|e| e.to_string());
+    if let Err(e) = store.record_sync(source, at, error.as_deref()) {
+        tracing::warn!(source, "could not record how the sync ended: {e}");
+    }
+}
+
 /// `[████····] done/total` for progress lines (20 cells).
 pub(crate) fn bar(done: u64, total: u64) -> String {
     let done = done.min(total);

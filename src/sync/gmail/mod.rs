@@ -265,15 +265,29 @@ fn cursor_i64(store: &Store, key: &str) -> Result<Option<i64>, SyncError> {
 /// since the last sync (listing again, once, if it has expired); then drafts and replies.
 /// With `options.full`, the window is listed again.
 ///
-/// Telemetry of every request is written as it goes, also when the sync fails.
+/// Telemetry of every request is written as it goes, also when the sync fails. How the run
+/// ended is recorded for `casey doctor` ([`Store::last_sync`]); a run refused because another
+/// sync holds the mirror changes nothing and is not recorded.
 pub async fn sync(
+    client: &GmailClient,
+    store: &mut Store,
+    options: &SyncOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    progress: impl FnMut(&Progress),
+) -> Result<Summary, SyncError> {
+    let _lock = super::SyncLock::take(store, "Gmail", SOURCE)?;
+    let result = sync_locked(client, store, options, now, progress).await;
+    super::record_outcome(store, SOURCE, now, &result);
+    result
+}
+
+async fn sync_locked(
     client: &GmailClient,
     store: &mut Store,
     options: &SyncOptions,
     now: chrono::DateTime<chrono::Utc>,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Summary, SyncError> {
-    let _lock = super::SyncLock::take(store, "Gmail", SOURCE)?;
     let started = Instant::now();
     let (requests, units) = (client.requests(), client.units());
     let mut run = Run {
