@@ -353,7 +353,7 @@ async fn a_revoked_hubspot_sign_in_says_run_casey_auth_hubspot() {
     use caseyos::connectors::hubspot::client::{ClientOptions, HubSpotClient};
     let fake = support::fake_hubspot::FakeHubSpot::start(1, 2, 1, 1).await;
     let tokens_at = token_endpoint(
-        serde_json::json!({"status": "BAD_REFRESH_TOKEN", "error": "invalid_grant"}),
+        serde_json::json!({"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token", "correlationId": "c0ffee"}),
         400,
     )
     .await;

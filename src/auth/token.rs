@@ -29,7 +29,7 @@ pub enum TokenError {
         /// Whose token.
         account: Account,
     },
-    /// The refresh token was revoked or expired (`invalid_grant`).
+    /// The refresh token was revoked or expired (`invalid_grant`; HubSpot: `BAD_REFRESH_TOKEN`).
     #[error(
         "{} sign-in revoked or expired: run `casey auth {}` again (invalid_grant; or {}). \
          Everything already mirrored stays available offline",
@@ -101,6 +101,8 @@ struct Current {
     refresh_token: Option<SecretString>,
     /// When to refresh (ahead of the real expiry).
     refresh_at: Option<Instant>,
+    /// When the token really expires (it still works between `refresh_at` and this).
+    expires_at: Option<Instant>,
     generation: u64,
     /// The last refresh failed: when, and why.
     failed: Option<(Instant, TokenError)>,
@@ -149,8 +151,12 @@ struct TokenResponse {
 
 #[derive(Deserialize)]
 struct TokenErrorBody {
+    /// OAuth's error code (Google: `invalid_grant`).
     #[serde(default)]
     error: String,
+    /// HubSpot's error code (`BAD_REFRESH_TOKEN` for a dead refresh token).
+    #[serde(default)]
+    status: String,
 }
 
 impl TokenSource {
@@ -164,6 +170,7 @@ impl TokenSource {
                 token: Some(token),
                 refresh_token: None,
                 refresh_at: None,
+                expires_at: None,
                 generation: 0,
                 failed: None,
             }),
@@ -195,6 +202,7 @@ impl TokenSource {
                 token: None,
                 refresh_token: Some(refresh_token),
                 refresh_at: None,
+                expires_at: None,
                 generation: 0,
                 failed: None,
             }),
@@ -223,7 +231,9 @@ impl TokenSource {
         });
         if let Ok(cur) = self.current.try_lock().as_deref_mut() {
             cur.token = Some(token);
-            cur.refresh_at = left.map(|l| Instant::now() + l.saturating_sub(EARLY.min(l / 2)));
+            // A stored token is partly used: refresh once less than a minute of it is left.
+            cur.refresh_at = left.map(|l| Instant::now() + l.saturating_sub(EARLY));
+            cur.expires_at = left.map(|l| Instant::now() + l);
         }
         self
     }
@@ -248,8 +258,14 @@ impl TokenSource {
     pub async fn access(&self) -> Result<Issued, TokenError> {
         let mut cur = self.current.lock().await;
         let fresh = cur.token.is_some() && cur.refresh_at.is_none_or(|at| Instant::now() < at);
-        if !fresh {
-            self.refresh(&mut cur).await?;
+        if !fresh && let Err(e) = self.refresh(&mut cur).await {
+            // Refreshing early failed (offline, say): the current token still works until it
+            // really expires.
+            let alive = cur.token.is_some() && cur.expires_at.is_some_and(|at| Instant::now() < at);
+            if !alive {
+                return Err(e);
+            }
+            tracing::warn!("early token refresh failed, using the current token until it expires: {e}");
         }
         self.issued(&cur)
     }
@@ -337,10 +353,14 @@ impl TokenSource {
             .map_err(|e| network(e.without_url().to_string()))?;
         if !(200..300).contains(&status) {
             let reason = serde_json::from_str::<TokenErrorBody>(&body)
-                .map(|b| b.error)
+                .map(|b| if b.error.is_empty() { b.status } else { b.error })
                 .unwrap_or_default();
+            let reason: String = crate::domain::text::sanitize_line(&reason)
+                .chars()
+                .take(80)
+                .collect();
             tracing::warn!(status, reason, "token refresh refused");
-            return Err(if reason == "invalid_grant" {
+            return Err(if reason == "invalid_grant" || reason == "BAD_REFRESH_TOKEN" {
                 TokenError::Revoked {
                     account: self.account,
                 }
@@ -354,7 +374,14 @@ impl TokenSource {
             });
         }
         let parsed: TokenResponse = serde_json::from_str(&body)
-            .map_err(|e| network(format!("the answer is not a token response ({e})")))?;
+            // Not the serde message itself: it can quote a field of the answer.
+            .map_err(|e| {
+                network(format!(
+                    "the answer is not a token response (line {} column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
         let life = parsed.expires_in.map(|s| Duration::from_secs(s).min(LONGEST));
         let access = SecretString::from(parsed.access_token);
         let rotated = parsed
@@ -375,6 +402,7 @@ impl TokenSource {
         }
         cur.token = Some(access);
         cur.refresh_at = life.map(|life| Instant::now() + life.saturating_sub(EARLY.min(life / 2)));
+        cur.expires_at = life.map(|life| Instant::now() + life);
         cur.generation += 1;
         tracing::info!(generation = cur.generation, "access token refreshed");
         Ok(())
@@ -473,5 +501,111 @@ mod tests {
         assert!(matches!(err, TokenError::Network { .. }), "{err}");
         assert!(err.to_string().contains("127.0.0.1:9/token"));
         assert!(!err.to_string().contains("refresh\""));
+    }
+
+    #[tokio::test]
+    async fn a_stored_token_is_used_until_it_expires_then_refreshed_once_for_all_callers() {
+        let server = endpoint(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"access_token": "new", "expires_in": 3600})),
+        )
+        .await;
+        let alive = source(&server).with_current(
+            SecretString::from("stored".to_string()),
+            Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        );
+        assert_eq!(alive.access().await.unwrap().secret.expose_secret(), "stored");
+        assert_eq!(alive.refreshes(), 0);
+
+        let expired = std::sync::Arc::new(source(&server).with_current(
+            SecretString::from("stored".to_string()),
+            Some(chrono::Utc::now() - chrono::Duration::minutes(5)),
+        ));
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let s = expired.clone();
+                tokio::spawn(async move { s.access().await })
+            })
+            .collect();
+        for c in callers {
+            assert_eq!(c.await.unwrap().unwrap().secret.expose_secret(), "new");
+        }
+        assert_eq!(expired.refreshes(), 1, "eight callers, one refresh");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_early_refresh_that_fails_keeps_the_token_that_still_works() {
+        let down = TokenSource::refreshing(
+            "http://127.0.0.1:9/token",
+            "client",
+            None,
+            SecretString::from("refresh".to_string()),
+        )
+        // 30 s left: inside the early-refresh margin, not yet expired.
+        .with_current(
+            SecretString::from("still-good".to_string()),
+            Some(chrono::Utc::now() + chrono::Duration::seconds(30)),
+        );
+        assert_eq!(down.access().await.unwrap().secret.expose_secret(), "still-good");
+        assert_eq!(down.refreshes(), 1, "it did try");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_saves_through_the_hook_and_adopts_a_rotated_refresh_token() {
+        let server = endpoint(wiremock::ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"access_token": "a2", "expires_in": 1800, "refresh_token": "r2"}),
+        ))
+        .await;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let s = source(&server).on_refresh(Box::new(move |r: &Refreshed| {
+            log.lock().unwrap().push((
+                r.access_token.expose_secret().to_string(),
+                r.refresh_token.as_ref().map(|t| t.expose_secret().to_string()),
+                r.expires_at.is_some(),
+            ));
+        }));
+        let t = s.access().await.unwrap();
+        assert_eq!(t.secret.expose_secret(), "a2");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![("a2".to_string(), Some("r2".to_string()), true)]
+        );
+        s.rejected(t.generation).await.unwrap();
+        let forms: Vec<String> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        assert!(
+            forms[1].contains("refresh_token=r2"),
+            "the rotated token is used: {forms:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn hubspot_bad_refresh_token_is_a_revoked_sign_in_naming_hubspot() {
+        let server = endpoint(
+            wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "status": "BAD_REFRESH_TOKEN",
+                "message": "missing or unknown refresh token",
+            })),
+        )
+        .await;
+        let s = source(&server).for_account(Account::HubSpot);
+        let err = s.access().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TokenError::Revoked {
+                    account: Account::HubSpot
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("casey auth hubspot"), "{err}");
     }
 }
