@@ -180,16 +180,18 @@ pub enum AuthError {
 }
 
 /// The keyring as the rest of CaseyOS sees it: opened on first use (so tokens from the
-/// environment never touch it), or why it could not be.
+/// environment never touch it).
 #[derive(Clone)]
 pub struct Vault {
     accounts: crate::config::Accounts,
-    store: Arc<std::sync::OnceLock<Result<Arc<dyn SecretStore>, SecretStoreError>>>,
+    /// The store once one answered; a failure is not kept, so a keyring that comes up later
+    /// (started, unlocked) is found by the next call.
+    store: Arc<Mutex<Option<Arc<dyn SecretStore>>>>,
 }
 
 impl Vault {
-    /// The keyring chosen in `[accounts]`; a missing keyring is remembered, not fatal (env
-    /// tokens and the offline mirror still work).
+    /// The keyring chosen in `[accounts]`; a missing keyring is not fatal (env tokens and the
+    /// offline mirror still work).
     pub fn open(config: &Config) -> Vault {
         Vault {
             accounts: config.accounts.clone(),
@@ -199,22 +201,29 @@ impl Vault {
 
     /// A vault over a given store (tests).
     pub fn with_store(store: Arc<dyn SecretStore>) -> Vault {
-        let vault = Vault::open(&Config::default());
-        let _ = vault.store.set(Ok(store));
-        vault
+        Vault {
+            accounts: Config::default().accounts,
+            store: Arc::new(Mutex::new(Some(store))),
+        }
     }
 
-    fn opened(&self) -> &Result<Arc<dyn SecretStore>, SecretStoreError> {
-        self.store.get_or_init(|| secrets::open(&self.accounts))
+    fn opened(&self) -> Result<Arc<dyn SecretStore>, SecretStoreError> {
+        let mut kept = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(store) = kept.as_ref() {
+            return Ok(store.clone());
+        }
+        let store = secrets::open(&self.accounts)?;
+        *kept = Some(store.clone());
+        Ok(store)
     }
 
     /// The keyring backend in use, or why there is none.
     pub fn backend(&self) -> Result<String, SecretStoreError> {
-        self.opened().as_ref().map(|s| s.backend()).map_err(Clone::clone)
+        self.opened().map(|s| s.backend())
     }
 
-    fn store(&self) -> Result<&Arc<dyn SecretStore>, AuthError> {
-        self.opened().as_ref().map_err(|e| AuthError::Store(e.clone()))
+    fn store(&self) -> Result<Arc<dyn SecretStore>, AuthError> {
+        Ok(self.opened()?)
     }
 
     /// The stored sign-in of `account`, if any.
@@ -327,12 +336,25 @@ pub fn from_grant(config: &Config, vault: &Vault, account: Account, grant: Grant
             if let Some(r) = &fresh.refresh_token {
                 grant.refresh_token = Some(r.clone());
             }
-            // Not fatal: the refresh token still works next time, at the cost of one refresh.
-            if let Err(e) = vault.save(account, &grant) {
-                tracing::warn!(
+            // Only over the same sign-in: never over a newer `casey auth`, never back after a
+            // logout. Not fatal either way: the refresh token works next time too.
+            match vault.load(account) {
+                Ok(Some(stored)) if stored.connected_at == grant.connected_at => {
+                    if let Err(e) = vault.save(account, &grant) {
+                        tracing::warn!(
+                            account = account.name(),
+                            "could not save the refreshed token: {e}"
+                        );
+                    }
+                }
+                Ok(_) => tracing::info!(
+                    account = account.name(),
+                    "the sign-in changed since this one was read; the refreshed token is not saved"
+                ),
+                Err(e) => tracing::warn!(
                     account = account.name(),
                     "could not save the refreshed token: {e}"
-                );
+                ),
             }
         }))
 }
@@ -348,23 +370,22 @@ pub fn tokens(config: &Config, vault: &Vault, account: Account) -> Result<Option
 }
 
 /// The sign-in `account` would use now, as a marker that changes whenever it is connected
-/// again (or its environment variable changes), with its tokens; `None` when not connected or
-/// unreadable (logged).
-pub fn current_sign_in(config: &Config, vault: &Vault, account: Account) -> Option<(String, TokenSource)> {
+/// again (or its environment variable changes), with its tokens. `Ok(None)`: not connected;
+/// `Err`: the keyring could not be asked (which says nothing about the sign-in).
+pub fn current_sign_in(
+    config: &Config,
+    vault: &Vault,
+    account: Account,
+) -> Result<Option<(String, TokenSource)>, AuthError> {
     if let Some(var) = env_origin(account) {
-        return from_env(config, account).map(|t| (format!("env:{var}"), t));
+        return Ok(from_env(config, account).map(|t| (format!("env:{var}"), t)));
     }
-    match vault.load(account) {
-        Ok(Some(grant)) => Some((
+    Ok(vault.load(account)?.map(|grant| {
+        (
             format!("keyring:{}", grant.connected_at.to_rfc3339()),
             from_grant(config, vault, account, grant),
-        )),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::warn!(account = account.name(), "not syncing: {e}");
-            None
-        }
-    }
+        )
+    }))
 }
 
 /// One account's state for `casey auth status` and `casey doctor`; never a token.
@@ -487,5 +508,45 @@ mod tests {
         let vault = Vault::open(&config);
         let err = vault.load(Account::Google).unwrap_err();
         assert!(err.to_string().contains("keyring"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_is_saved_only_over_the_same_sign_in() {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"access_token": "fresh", "expires_in": 3600})),
+            )
+            .mount(&server)
+            .await;
+        let mut config = Config::default();
+        config.google.token_url = format!("{}/token", server.uri());
+        let mut old = grant();
+        old.expires_at = Some(Utc::now() - chrono::Duration::minutes(1));
+        let vault = Vault::with_store(Arc::new(secrets::MemoryStore::new()));
+
+        // Same sign-in: the refreshed token is saved.
+        vault.save(Account::Google, &old).unwrap();
+        let source = from_grant(&config, &vault, Account::Google, old.clone());
+        source.access().await.unwrap();
+        let saved = vault.load(Account::Google).unwrap().unwrap();
+        assert_eq!(saved.access_token.expose_secret(), "fresh");
+
+        // Signed in again meanwhile: the newer sign-in stays.
+        let mut newer = grant();
+        newer.connected_at = old.connected_at + chrono::Duration::seconds(5);
+        newer.access_token = SecretString::from("newer".to_string());
+        let source = from_grant(&config, &vault, Account::Google, old.clone());
+        vault.save(Account::Google, &newer).unwrap();
+        source.access().await.unwrap();
+        let kept = vault.load(Account::Google).unwrap().unwrap();
+        assert_eq!(kept.access_token.expose_secret(), "newer");
+
+        // Logged out meanwhile: nothing comes back.
+        let source = from_grant(&config, &vault, Account::Google, old);
+        vault.delete(Account::Google).unwrap();
+        source.access().await.unwrap();
+        assert!(vault.load(Account::Google).unwrap().is_none());
     }
 }

@@ -70,17 +70,19 @@ type Slot<C, O> = Arc<std::sync::Mutex<Option<(Arc<C>, O, String)>>>;
 /// after `casey auth`, none after a logout.
 fn reconnect<C, O: Clone>(
     slot: &Slot<C, O>,
-    now: Option<(String, crate::auth::token::TokenSource)>,
+    now: Result<Option<(String, crate::auth::token::TokenSource)>, crate::auth::AuthError>,
     build: impl FnOnce(crate::auth::token::TokenSource) -> Option<(C, O)>,
 ) -> Option<(Arc<C>, O)> {
     let mut kept = slot.lock().unwrap_or_else(|p| p.into_inner());
     match now {
-        None => *kept = None,
-        Some((marker, tokens)) => {
+        Ok(None) => *kept = None,
+        Ok(Some((marker, tokens))) => {
             if kept.as_ref().map(|k| &k.2) != Some(&marker) {
                 *kept = build(tokens).map(|(c, o)| (Arc::new(c), o, marker));
             }
         }
+        // The keyring cannot be asked now (locked, restarting): the kept client goes on.
+        Err(e) => tracing::warn!("cannot read the sign-ins now ({e}); keeping the current ones"),
     }
     kept.as_ref().map(|(c, o, _)| (c.clone(), o.clone()))
 }
@@ -92,7 +94,7 @@ impl Syncer {
         let vault = crate::auth::Vault::open(config);
         let connected = crate::auth::Account::ALL
             .iter()
-            .any(|&a| crate::auth::current_sign_in(config, &vault, a).is_some());
+            .any(|&a| matches!(crate::auth::current_sign_in(config, &vault, a), Ok(Some(_))));
         let syncer = Syncer {
             config: Arc::new(config.clone()),
             vault,
@@ -362,4 +364,51 @@ fn edit_draft(
     }
     actions::save_draft_body(store, &draft.id, &body, clock.now())?;
     Ok(Some("draft saved locally · y to approve".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AuthError;
+    use crate::auth::token::TokenSource;
+    use secrecy::SecretString;
+
+    fn tokens() -> TokenSource {
+        TokenSource::fixed(SecretString::from("t".to_string()))
+    }
+
+    #[test]
+    fn a_client_lives_as_long_as_its_sign_in() {
+        let slot: Slot<String, u8> = Slot::default();
+        let first = reconnect(&slot, Ok(Some(("a".into(), tokens()))), |_| {
+            Some(("c1".into(), 1))
+        })
+        .unwrap();
+        let same = reconnect(&slot, Ok(Some(("a".into(), tokens()))), |_| {
+            Some(("c2".into(), 2))
+        })
+        .unwrap();
+        assert!(
+            Arc::ptr_eq(&first.0, &same.0),
+            "same sign-in, same client (breaker, budgets kept)"
+        );
+        let unreadable = reconnect(&slot, Err(AuthError::Corrupt("locked".into())), |_| None).unwrap();
+        assert!(
+            Arc::ptr_eq(&first.0, &unreadable.0),
+            "a keyring hiccup keeps the client"
+        );
+        let again = reconnect(&slot, Ok(Some(("b".into(), tokens()))), |_| {
+            Some(("c3".into(), 3))
+        })
+        .unwrap();
+        assert_eq!(
+            (again.0.as_str(), again.1),
+            ("c3", 3),
+            "signed in again: a new client"
+        );
+        assert!(
+            reconnect(&slot, Ok(None), |_| Some(("c4".into(), 4))).is_none(),
+            "logged out"
+        );
+    }
 }
