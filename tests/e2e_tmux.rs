@@ -310,7 +310,9 @@ async fn a_revoked_google_sign_in_says_run_casey_auth_google_and_the_tui_keeps_w
     let screen = tokio::task::spawn_blocking(move || {
         let tmux = Tmux::start(dir.path(), &cmd);
         // The background sync fails; the screen says what to do, the mirror stays usable.
-        let screen = tmux.wait_for("the sign-in error", |s| s.contains("casey auth google"));
+        let screen = tmux.wait_for("the sign-in error", |s| {
+            s.contains("sign-in revoked or expired: run `casey auth google` again")
+        });
         assert!(
             screen.contains("Reply:"),
             "the mirrored moves are still there:\n{screen}"
@@ -340,6 +342,9 @@ async fn connecting_hubspot_while_the_tui_is_open_takes_effect_at_the_next_sync(
     };
     let store = match caseyos::auth::secrets::open(&accounts) {
         Ok(s) => s,
+        Err(e) if std::env::var("CASEYOS_REQUIRE_KEYRING").is_ok_and(|v| !v.is_empty() && v != "0") => {
+            panic!("CASEYOS_REQUIRE_KEYRING is set but the kernel keyring is unavailable: {e}")
+        }
         Err(e) => {
             eprintln!("SKIPPED: no kernel keyring here ({e})");
             return;

@@ -392,6 +392,26 @@ async fn auth_sync_refresh_and_logout_through_the_binary_leave_no_token_anywhere
             run.stdout
         );
 
+        // A damaged entry shows as such and can still be removed.
+        store
+            .set("hubspot", &SecretString::from("{not json".to_string()))
+            .unwrap();
+        let run = bench.casey(&["auth", "status"], None).await;
+        assert!(
+            run.stdout
+                .contains("HubSpot  cannot be read: the stored sign-in is damaged"),
+            "{}",
+            run.stdout
+        );
+        let run = bench.casey(&["auth", "logout", "hubspot"], None).await;
+        assert!(run.ok, "{}", run.stderr);
+        assert!(
+            run.stdout.contains("Removed the damaged HubSpot sign-in"),
+            "{}",
+            run.stdout
+        );
+        assert!(store.get("hubspot").unwrap().is_none());
+
         // No token, refresh token or secret in the data dir or in anything casey printed.
         let mut secrets = vec![
             REFRESH_TOKEN.to_string(),

@@ -302,13 +302,28 @@ fn logout(ctx: &Context, name: &str) -> anyhow::Result<()> {
     let account = Account::parse(name)
         .ok_or_else(|| anyhow::anyhow!("unknown account {name:?}: use `google` or `hubspot`"))?;
     let (vault, backend) = keyring(ctx)?;
-    let Some(grant) = vault.load(account)? else {
-        output::print(&format!(
-            "{} has no sign-in in the {backend}; nothing to do.\n",
-            account.title()
-        ))?;
-        env_note(account);
-        return Ok(());
+    let grant = match vault.load(account) {
+        Ok(Some(grant)) => grant,
+        Ok(None) => {
+            output::print(&format!(
+                "{} has no sign-in in the {backend}; nothing to do.\n",
+                account.title()
+            ))?;
+            env_note(account);
+            return Ok(());
+        }
+        // A damaged entry cannot be revoked, but it must still be possible to remove it.
+        Err(crate::auth::AuthError::Corrupt(why)) => {
+            vault.delete(account)?;
+            output::print(&format!(
+                "Removed the damaged {} sign-in ({why}) from the {backend}; it could not be revoked \
+                 at the provider. Run `casey auth {}` to connect again.\n",
+                account.title(),
+                account.name()
+            ))?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
     };
     let revoked = runtime()?.block_on(oauth::revoke(&ctx.config, account, &grant));
     let revoke_line = match (revoked, account) {
