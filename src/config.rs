@@ -65,6 +65,8 @@ pub struct HubSpot {
     pub client_secret: String,
     /// Scopes asked for when connecting with OAuth.
     pub scopes: Vec<String>,
+    /// Port of the OAuth redirect `http://localhost:PORT/` registered with the app.
+    pub redirect_port: u16,
     /// Rate limit per 10-second window.
     pub requests_per_10s: u32,
     /// Search requests per second.
@@ -418,6 +420,7 @@ impl Config {
             ("search_per_second", u64::from(self.hubspot.search_per_second)),
             ("breaker_failures", u64::from(self.hubspot.breaker_failures)),
             ("timeout_seconds", self.hubspot.timeout_seconds),
+            ("redirect_port", u64::from(self.hubspot.redirect_port)),
             (
                 "deletion_check_hours",
                 u64::from(self.hubspot.deletion_check_hours),

@@ -184,7 +184,7 @@ async fn the_server_refuses_a_code_with_the_wrong_verifier() {
     let fake = FakeGmail::with_mailbox(5, 2).await;
     let provider = Provider::google(&config(&fake)).unwrap();
     // Play the browser by hand: authorize with one challenge, exchange with another verifier.
-    let lb = oauth::Loopback::bind().await.unwrap();
+    let lb = oauth::Loopback::bind("127.0.0.1", 0).await.unwrap();
     let redirect = lb.redirect_uri();
     let pkce = oauth::Pkce::new().unwrap();
     let url = oauth::authorize_url(&provider, &redirect, "st8", &pkce.challenge);
@@ -410,4 +410,34 @@ async fn logout_revokes_a_hubspot_oauth_refresh_token() {
     let mut private = hubspot_oauth_grant("pat");
     private.method = Method::PrivateApp;
     assert!(!oauth::revoke(&cfg, Account::HubSpot, &private).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_hubspot_flow_redirects_to_the_registered_localhost_port() {
+    // The fake Google serves as any OAuth server here: it checks PKCE the same way.
+    let fake = FakeGmail::with_mailbox(5, 2).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = Config::default();
+    cfg.hubspot.auth_url = fake.auth_url();
+    cfg.hubspot.token_url = fake.token_url();
+    cfg.hubspot.client_id = "hs-app".into();
+    cfg.hubspot.client_secret = "hs-app-secret".into();
+    cfg.hubspot.redirect_port = port;
+    let provider = Provider::hubspot(&cfg).unwrap();
+    let grant = oauth::sign_in(&provider, Duration::from_secs(30), browser)
+        .await
+        .unwrap();
+    assert_eq!(grant.method, Method::Oauth);
+    assert_eq!(
+        fake.authorizations()[0]["redirect_uri"],
+        format!("http://localhost:{port}/")
+    );
+    assert_eq!(fake.pkce_verified(), 1);
+    let exchange = &fake.token_requests()[0];
+    assert_eq!(exchange["client_secret"], "hs-app-secret");
+    assert_eq!(exchange["redirect_uri"], format!("http://localhost:{port}/"));
 }

@@ -82,6 +82,12 @@ pub struct Provider {
     pub scopes: Vec<String>,
     /// Provider-specific authorization parameters.
     pub extra: Vec<(String, String)>,
+    /// The redirect's host: `127.0.0.1` (Google), or `localhost` (HubSpot allows plain http
+    /// only there).
+    pub redirect_host: &'static str,
+    /// The redirect's port; 0: any free one (Google accepts any loopback port; HubSpot needs
+    /// the one registered with the app).
+    pub redirect_port: u16,
 }
 
 impl Provider {
@@ -109,6 +115,8 @@ impl Provider {
                 ("access_type".into(), "offline".into()),
                 ("prompt".into(), "consent".into()),
             ],
+            redirect_host: "127.0.0.1",
+            redirect_port: 0,
         })
     }
 
@@ -132,6 +140,8 @@ impl Provider {
             client_secret: secret,
             scopes: h.scopes.clone(),
             extra: Vec::new(),
+            redirect_host: "localhost",
+            redirect_port: h.redirect_port,
         })
     }
 }
@@ -189,9 +199,11 @@ pub fn authorize_url(provider: &Provider, redirect_uri: &str, state: &str, chall
     format!("{}{sep}{query}", provider.auth_url)
 }
 
-/// The one-shot redirect listener: bound to 127.0.0.1 on a free port.
+/// The one-shot redirect listener, on loopback only: 127.0.0.1 (and ::1 too when the redirect
+/// names `localhost`, which a browser may resolve either way).
 pub struct Loopback {
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
+    host: &'static str,
     port: u16,
 }
 
@@ -199,22 +211,35 @@ pub struct Loopback {
 const MAX_REQUEST: usize = 16 * 1024;
 
 impl Loopback {
-    /// Binds 127.0.0.1 on a port the OS picks.
-    pub async fn bind() -> Result<Loopback, SignInError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
+    /// Binds 127.0.0.1 on `port` (0: one the OS picks) for a redirect to `host`
+    /// (`127.0.0.1` or `localhost`).
+    pub async fn bind(host: &'static str, port: u16) -> Result<Loopback, SignInError> {
+        let v4 = TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(SignInError::Listen)?;
-        let port = listener.local_addr().map_err(SignInError::Listen)?.port();
-        Ok(Loopback { listener, port })
+        let port = v4.local_addr().map_err(SignInError::Listen)?.port();
+        let mut listeners = vec![v4];
+        if host == "localhost" {
+            match TcpListener::bind(("::1", port)).await {
+                Ok(v6) => listeners.push(v6),
+                Err(e) => tracing::debug!("no IPv6 loopback listener: {e}"),
+            }
+        }
+        Ok(Loopback {
+            listeners,
+            host,
+            port,
+        })
     }
 
     /// The `redirect_uri` to register with the request.
     pub fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        format!("http://{}:{}/", self.host, self.port)
     }
 
-    /// Waits for the browser's redirect and returns the code once `state` matches. Other
-    /// requests (a favicon, a prefetch) get a 404 and waiting goes on.
+    /// Waits for the browser's redirect and returns the code once `state` matches. Each
+    /// connection is answered on its own (an idle preconnect does not hold up the real
+    /// answer); other requests (a favicon, a prefetch) get a 404 and waiting goes on.
     pub async fn wait(
         self,
         state: &str,
@@ -222,19 +247,35 @@ impl Loopback {
         timeout: Duration,
     ) -> Result<SecretString, SignInError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
-            let (stream, _) = match accepted {
-                Err(_) => return Err(SignInError::TimedOut(timeout.as_secs())),
-                Ok(Err(e)) => {
-                    tracing::warn!("loopback accept failed: {e}");
-                    continue;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let state: std::sync::Arc<str> = state.into();
+        let mut tasks = tokio::task::JoinSet::new();
+        for listener in self.listeners {
+            let (tx, state) = (tx.clone(), state.clone());
+            tasks.spawn(async move {
+                let mut answers = tokio::task::JoinSet::new();
+                loop {
+                    let stream = match listener.accept().await {
+                        Ok((stream, _)) => stream,
+                        Err(e) => {
+                            tracing::warn!("loopback accept failed: {e}");
+                            continue;
+                        }
+                    };
+                    let (tx, state) = (tx.clone(), state.clone());
+                    answers.spawn(async move {
+                        if let Some(done) = answer(stream, &state, provider, deadline).await {
+                            let _ = tx.send(done).await;
+                        }
+                    });
                 }
-                Ok(Ok(s)) => s,
-            };
-            if let Some(done) = answer(stream, state, provider, deadline).await {
-                return done;
-            }
+            });
+        }
+        drop(tx);
+        // Dropping the tasks (JoinSet) on return closes the listeners.
+        tokio::select! {
+            Some(done) = rx.recv() => done,
+            () = tokio::time::sleep_until(deadline) => Err(SignInError::TimedOut(timeout.as_secs())),
         }
     }
 }
@@ -470,7 +511,7 @@ pub async fn sign_in(
     timeout: Duration,
     open: impl FnOnce(&str),
 ) -> Result<Grant, SignInError> {
-    let loopback = Loopback::bind().await?;
+    let loopback = Loopback::bind(provider.redirect_host, provider.redirect_port).await?;
     let redirect_uri = loopback.redirect_uri();
     let pkce = Pkce::new().map_err(SignInError::Listen)?;
     let state = random_token(24).map_err(SignInError::Listen)?;
@@ -560,6 +601,8 @@ mod tests {
             client_secret: None,
             scopes: vec!["a b".into(), "c".into()],
             extra: vec![("access_type".into(), "offline".into())],
+            redirect_host: "127.0.0.1",
+            redirect_port: 0,
         };
         let u = url::Url::parse(&authorize_url(&provider, "http://127.0.0.1:5/", "st", "ch")).unwrap();
         let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
@@ -574,9 +617,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_listener_is_on_loopback_and_ignores_strays_until_the_answer() {
-        let lb = Loopback::bind().await.unwrap();
+        let lb = Loopback::bind("127.0.0.1", 0).await.unwrap();
         assert!(lb.redirect_uri().starts_with("http://127.0.0.1:"));
-        assert!(lb.listener.local_addr().unwrap().ip().is_loopback());
+        assert_eq!(lb.listeners.len(), 1);
+        assert!(lb.listeners[0].local_addr().unwrap().ip().is_loopback());
         let uri = lb.redirect_uri();
         let waiting = tokio::spawn(async move { lb.wait("s", "Google", Duration::from_secs(60)).await });
         let favicon = reqwest::get(format!("{uri}favicon.ico")).await.unwrap();
@@ -589,9 +633,32 @@ mod tests {
         assert_eq!(code.expose_secret(), "c0de");
     }
 
+    #[tokio::test]
+    async fn an_idle_preconnect_does_not_hold_up_the_answer() {
+        let lb = Loopback::bind("127.0.0.1", 0).await.unwrap();
+        let uri = lb.redirect_uri();
+        let addr = lb.listeners[0].local_addr().unwrap();
+        let waiting = tokio::spawn(async move { lb.wait("s", "Google", Duration::from_secs(60)).await });
+        // A browser opens a spare connection and sends nothing on it.
+        let _idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        reqwest::get(format!("{uri}?state=s&code=c")).await.unwrap();
+        // Handled one at a time, the answer would wait out the idle one's 10 s read limit.
+        let code = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+        assert_eq!(code.unwrap().unwrap().unwrap().expose_secret(), "c");
+    }
+
+    #[tokio::test]
+    async fn a_localhost_redirect_listens_on_both_loopbacks() {
+        let lb = Loopback::bind("localhost", 0).await.unwrap();
+        assert!(lb.redirect_uri().starts_with("http://localhost:"));
+        for l in &lb.listeners {
+            assert!(l.local_addr().unwrap().ip().is_loopback());
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn waiting_ends_cleanly_at_the_timeout() {
-        let lb = Loopback::bind().await.unwrap();
+        let lb = Loopback::bind("127.0.0.1", 0).await.unwrap();
         let err = lb
             .wait("s", "Google", Duration::from_secs(300))
             .await
@@ -602,7 +669,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_denied_sign_in_is_reported_with_its_code_escaped() {
-        let lb = Loopback::bind().await.unwrap();
+        let lb = Loopback::bind("127.0.0.1", 0).await.unwrap();
         let uri = lb.redirect_uri();
         let waiting = tokio::spawn(async move { lb.wait("s", "Google", Duration::from_secs(30)).await });
         let page = reqwest::get(format!("{uri}?state=s&error=%3Cb%3Eaccess_denied"))

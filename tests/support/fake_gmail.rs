@@ -2171,7 +2171,7 @@ impl State {
         let get = |k: &str| q.one(k).unwrap_or("").to_string();
         let redirect = get("redirect_uri");
         let bad = |why: &str| ResponseTemplate::new(400).set_body_string(format!("Error 400: {why}"));
-        if !redirect.starts_with("http://127.0.0.1:") {
+        if !redirect.starts_with("http://127.0.0.1:") && !redirect.starts_with("http://localhost:") {
             return bad("invalid_request: redirect_uri must be a loopback address");
         }
         if get("response_type") != "code" || get("client_id").is_empty() {
