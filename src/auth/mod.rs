@@ -236,8 +236,19 @@ impl Vault {
 
     /// Stores (replaces) the sign-in of `account`.
     pub fn save(&self, account: Account, grant: &Grant) -> Result<(), AuthError> {
-        let secret = grant.to_secret()?;
-        self.store()?.set(account.name(), &secret)?;
+        let store = self.store()?;
+        let mut secret = grant.to_secret()?;
+        // Too big for the backend (Windows keeps 2,560 bytes; Google's access tokens may take
+        // 2,048): keep the refresh token, and fetch a new access token on first use.
+        if let (Some(max), Some(_)) = (store.max_len(), &grant.refresh_token)
+            && secret.expose_secret().len() > max
+        {
+            let mut lean = grant.clone();
+            lean.access_token = SecretString::from(String::new());
+            lean.expires_at = Some(DateTime::<Utc>::UNIX_EPOCH);
+            secret = lean.to_secret()?;
+        }
+        store.set(account.name(), &secret)?;
         Ok(())
     }
 
@@ -548,5 +559,17 @@ mod tests {
         vault.delete(Account::Google).unwrap();
         source.access().await.unwrap();
         assert!(vault.load(Account::Google).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_sign_in_too_big_for_the_keyring_keeps_its_refresh_token() {
+        let store = Arc::new(secrets::MemoryStore::with_limit(600));
+        let vault = Vault::with_store(store);
+        let mut big = grant();
+        big.access_token = SecretString::from("a".repeat(2048));
+        vault.save(Account::Google, &big).unwrap();
+        let back = vault.load(Account::Google).unwrap().unwrap();
+        assert_eq!(back.refresh_token.unwrap().expose_secret(), "1//refresh");
+        assert!(back.expires_at.unwrap() < Utc::now(), "refreshed on first use");
     }
 }

@@ -42,18 +42,32 @@ pub trait SecretStore: Send + Sync {
     fn set(&self, name: &str, secret: &SecretString) -> Result<(), SecretStoreError>;
     /// Deletes the secret under `name`; whether there was one.
     fn delete(&self, name: &str) -> Result<bool, SecretStoreError>;
+    /// The longest secret (in bytes of UTF-8) the backend keeps, when it has a small limit.
+    fn max_len(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Secrets in this process's memory only (tests, and a vault with no keyring).
 #[derive(Default)]
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, SecretString>>,
+    limit: Option<usize>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// An empty store that refuses secrets longer than `limit` bytes, like Windows Credential
+    /// Manager (tests).
+    pub fn with_limit(limit: usize) -> MemoryStore {
+        MemoryStore {
+            limit: Some(limit),
+            ..MemoryStore::default()
+        }
     }
 
     fn failed(name: &str, operation: &'static str) -> SecretStoreError {
@@ -77,6 +91,14 @@ impl SecretStore for MemoryStore {
     }
 
     fn set(&self, name: &str, secret: &SecretString) -> Result<(), SecretStoreError> {
+        if self.limit.is_some_and(|l| secret.expose_secret().len() > l) {
+            return Err(SecretStoreError::Failed {
+                backend: self.backend(),
+                operation: "store",
+                name: name.into(),
+                detail: "too long".into(),
+            });
+        }
         let mut entries = self.entries.lock().map_err(|_| Self::failed(name, "store"))?;
         entries.insert(name.to_string(), secret.clone());
         Ok(())
@@ -85,6 +107,10 @@ impl SecretStore for MemoryStore {
     fn delete(&self, name: &str) -> Result<bool, SecretStoreError> {
         let mut entries = self.entries.lock().map_err(|_| Self::failed(name, "delete"))?;
         Ok(entries.remove(name).is_some())
+    }
+
+    fn max_len(&self) -> Option<usize> {
+        self.limit
     }
 }
 
@@ -181,7 +207,15 @@ impl SecretStore for OsKeyring {
 
     fn set(&self, name: &str, secret: &SecretString) -> Result<(), SecretStoreError> {
         let entry = self.entry(name).map_err(|d| self.failed(name, "store", d))?;
-        entry.set(secret).map_err(|d| self.failed(name, "store", d))?;
+        entry.set(secret).map_err(|d| {
+            let hint = if self.backend == Backend::SecretService {
+                " (a locked keyring that cannot ask for its password? unlock it, or set \
+                 [accounts] keyring = \"keyutils\")"
+            } else {
+                ""
+            };
+            self.failed(name, "store", format!("{d}{hint}"))
+        })?;
         // Read it back: some backends accept a write they cannot keep (a locked collection).
         match entry.get() {
             Ok(Some(back)) if back.expose_secret() == secret.expose_secret() => Ok(()),
@@ -193,6 +227,11 @@ impl SecretStore for OsKeyring {
     fn delete(&self, name: &str) -> Result<bool, SecretStoreError> {
         let entry = self.entry(name).map_err(|d| self.failed(name, "delete", d))?;
         entry.delete().map_err(|d| self.failed(name, "delete", d))
+    }
+
+    fn max_len(&self) -> Option<usize> {
+        // Credential Manager keeps at most 2,560 bytes per credential (stored as bytes here).
+        (self.backend == Backend::CredentialManager).then_some(2560)
     }
 }
 
@@ -262,17 +301,27 @@ impl KeyringEntry {
     }
 
     fn get(&self) -> Result<Option<SecretString>, String> {
-        match self.0.get_password() {
-            Ok(s) => Ok(Some(SecretString::from(s))),
+        // Raw UTF-8 bytes on Windows (a password there is UTF-16: half the room).
+        #[cfg(target_os = "windows")]
+        let got = self
+            .0
+            .get_secret()
+            .map(|b| String::from_utf8(b).map_err(|_| "the stored entry is not UTF-8 text".to_string()));
+        #[cfg(not(target_os = "windows"))]
+        let got = self.0.get_password().map(Ok);
+        match got {
+            Ok(s) => s.map(|s| Some(SecretString::from(s))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(keyring_entry::describe(&e)),
         }
     }
 
     fn set(&self, secret: &SecretString) -> Result<(), String> {
-        self.0
-            .set_password(secret.expose_secret())
-            .map_err(|e| keyring_entry::describe(&e))
+        #[cfg(target_os = "windows")]
+        let set = self.0.set_secret(secret.expose_secret().as_bytes());
+        #[cfg(not(target_os = "windows"))]
+        let set = self.0.set_password(secret.expose_secret());
+        set.map_err(|e| keyring_entry::describe(&e))
     }
 
     fn delete(&self) -> Result<bool, String> {
