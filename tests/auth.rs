@@ -232,7 +232,6 @@ fn without_a_client_id_the_flow_says_how_to_get_one() {
 
 #[tokio::test]
 async fn a_private_app_grant_is_fixed_and_its_401_says_run_casey_auth_hubspot() {
-    use caseyos::connectors::hubspot::client::{ClientOptions, HubSpotClient};
     let fake = support::fake_hubspot::FakeHubSpot::start(1, 2, 1, 1).await;
     let (vault, _) = vault();
     let mut cfg = Config::default();
@@ -251,25 +250,40 @@ async fn a_private_app_grant_is_fixed_and_its_401_says_run_casey_auth_hubspot() 
             },
         )
         .unwrap();
-    let tokens = caseyos::auth::tokens(&cfg, &vault, Account::HubSpot)
-        .unwrap()
-        .unwrap();
+    let err = hubspot_sync(&cfg, &vault).await.result.unwrap_err();
+    assert!(err.contains("casey auth hubspot"), "{err}");
+}
+
+/// One HubSpot sync with the stored sign-in, into a fresh mirror.
+struct HubSpotRun {
+    result: Result<(), String>,
+    tokens: Arc<caseyos::auth::token::TokenSource>,
+    mirror: Store,
+    _dir: tempfile::TempDir,
+}
+
+async fn hubspot_sync(cfg: &Config, vault: &Vault) -> HubSpotRun {
+    use caseyos::connectors::hubspot::client::{ClientOptions, HubSpotClient};
+    let tokens = Arc::new(
+        caseyos::auth::tokens(cfg, vault, Account::HubSpot)
+            .unwrap()
+            .unwrap(),
+    );
     let client =
-        HubSpotClient::with_tokens(&cfg.hubspot.api_base, Arc::new(tokens), ClientOptions::default())
-            .unwrap();
+        HubSpotClient::with_tokens(&cfg.hubspot.api_base, tokens.clone(), ClientOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut mirror = Store::open(&dir.path().join("casey.db")).unwrap();
-    let err = caseyos::sync::hubspot::sync(
-        &client,
-        &mut mirror,
-        &caseyos::sync::hubspot::SyncOptions::default(),
-        t0(),
-        |_| {},
-    )
-    .await
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("casey auth hubspot"), "{err}");
+    let options = caseyos::sync::hubspot::SyncOptions::default();
+    let result = caseyos::sync::hubspot::sync(&client, &mut mirror, &options, t0(), |_| {})
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    HubSpotRun {
+        result,
+        tokens,
+        mirror,
+        _dir: dir,
+    }
 }
 
 /// A token endpoint that hands out `access` (or refuses with `invalid_grant`), counting calls.
@@ -298,7 +312,6 @@ fn hubspot_oauth_grant(access: &str) -> caseyos::auth::Grant {
 
 #[tokio::test]
 async fn a_hubspot_oauth_sign_in_refreshes_once_after_a_401_and_saves_the_new_token() {
-    use caseyos::connectors::hubspot::client::{ClientOptions, HubSpotClient};
     let fake = support::fake_hubspot::FakeHubSpot::start(2, 5, 2, 2).await;
     let tokens_at = token_endpoint(
         serde_json::json!({"access_token": support::fake_hubspot::TOKEN, "refresh_token": "hs-refresh-not-a-secret", "expires_in": 1800}),
@@ -314,26 +327,10 @@ async fn a_hubspot_oauth_sign_in_refreshes_once_after_a_401_and_saves_the_new_to
         .save(Account::HubSpot, &hubspot_oauth_grant("stale-hubspot-access"))
         .unwrap();
 
-    let tokens = Arc::new(
-        caseyos::auth::tokens(&cfg, &vault, Account::HubSpot)
-            .unwrap()
-            .unwrap(),
-    );
-    let client =
-        HubSpotClient::with_tokens(&cfg.hubspot.api_base, tokens.clone(), ClientOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut mirror = Store::open(&dir.path().join("casey.db")).unwrap();
-    caseyos::sync::hubspot::sync(
-        &client,
-        &mut mirror,
-        &caseyos::sync::hubspot::SyncOptions::default(),
-        t0(),
-        |_| {},
-    )
-    .await
-    .unwrap();
-    assert_eq!(tokens.refreshes(), 1, "one refresh for the whole sync");
-    assert_eq!(mirror.table_count("contacts").unwrap(), 5);
+    let run = hubspot_sync(&cfg, &vault).await;
+    run.result.unwrap();
+    assert_eq!(run.tokens.refreshes(), 1, "one refresh for the whole sync");
+    assert_eq!(run.mirror.table_count("contacts").unwrap(), 5);
     let requests = tokens_at.received_requests().await.unwrap();
     let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&requests[0].body)
         .into_owned()
@@ -350,7 +347,6 @@ async fn a_hubspot_oauth_sign_in_refreshes_once_after_a_401_and_saves_the_new_to
 
 #[tokio::test]
 async fn a_revoked_hubspot_sign_in_says_run_casey_auth_hubspot() {
-    use caseyos::connectors::hubspot::client::{ClientOptions, HubSpotClient};
     let fake = support::fake_hubspot::FakeHubSpot::start(1, 2, 1, 1).await;
     let tokens_at = token_endpoint(
         serde_json::json!({"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token", "correlationId": "c0ffee"}),
@@ -364,24 +360,7 @@ async fn a_revoked_hubspot_sign_in_says_run_casey_auth_hubspot() {
     vault
         .save(Account::HubSpot, &hubspot_oauth_grant("stale"))
         .unwrap();
-    let tokens = caseyos::auth::tokens(&cfg, &vault, Account::HubSpot)
-        .unwrap()
-        .unwrap();
-    let client =
-        HubSpotClient::with_tokens(&cfg.hubspot.api_base, Arc::new(tokens), ClientOptions::default())
-            .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut mirror = Store::open(&dir.path().join("casey.db")).unwrap();
-    let err = caseyos::sync::hubspot::sync(
-        &client,
-        &mut mirror,
-        &caseyos::sync::hubspot::SyncOptions::default(),
-        t0(),
-        |_| {},
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = hubspot_sync(&cfg, &vault).await.result.unwrap_err();
     assert!(
         err.contains("HubSpot sign-in revoked or expired: run `casey auth hubspot` again"),
         "{err}"

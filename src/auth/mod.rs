@@ -422,6 +422,20 @@ pub struct AccountStatus {
 }
 
 impl AccountStatus {
+    /// An account that is not connected.
+    pub fn disconnected(account: Account) -> AccountStatus {
+        AccountStatus {
+            account,
+            origin: None,
+            method: None,
+            scopes: Vec::new(),
+            expires_at: None,
+            refreshable: false,
+            connected_at: None,
+            problem: None,
+        }
+    }
+
     /// Connected (from the environment or the keyring) and readable.
     pub fn connected(&self) -> bool {
         self.origin.is_some() && self.problem.is_none()
@@ -433,16 +447,7 @@ pub fn status(vault: &Vault) -> Vec<AccountStatus> {
     Account::ALL
         .iter()
         .map(|&account| {
-            let mut st = AccountStatus {
-                account,
-                origin: None,
-                method: None,
-                scopes: Vec::new(),
-                expires_at: None,
-                refreshable: false,
-                connected_at: None,
-                problem: None,
-            };
+            let mut st = AccountStatus::disconnected(account);
             if let Some(var) = env_origin(account) {
                 st.origin = Some(Origin::Env(var));
                 return st;

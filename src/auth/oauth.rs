@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::token::{Answer, post_token_form, token_http};
 use super::{Account, Grant, Method};
 
 /// Why a sign-in did not complete. Nothing is stored after any of these.
@@ -416,20 +417,6 @@ struct TokenAnswer {
     scope: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ErrorAnswer {
-    #[serde(default)]
-    error: String,
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .user_agent(concat!("CaseyOS/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
-}
-
 /// Exchanges an authorization code (with the PKCE verifier) for a grant.
 pub async fn exchange(
     provider: &Provider,
@@ -451,37 +438,19 @@ pub async fn exchange(
         url: provider.token_url.clone(),
         detail,
     };
-    let resp = http()
-        .post(&provider.token_url)
-        .form(&form)
-        .send()
+    let answer: TokenAnswer = match post_token_form(&token_http(), &provider.token_url, &form)
         .await
-        .map_err(|e| network(e.without_url().to_string()))?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| network(e.without_url().to_string()))?;
-    if !(200..300).contains(&status) {
-        let reason = serde_json::from_str::<ErrorAnswer>(&body)
-            .map(|e| e.error)
-            .unwrap_or_default();
-        return Err(SignInError::Exchange {
-            url: provider.token_url.clone(),
-            status,
-            reason: crate::domain::text::sanitize_line(&reason)
-                .chars()
-                .take(100)
-                .collect(),
-        });
-    }
-    let answer: TokenAnswer = serde_json::from_str(&body).map_err(|e| {
-        network(format!(
-            "the answer is not a token response (line {} column {})",
-            e.line(),
-            e.column()
-        ))
-    })?;
+        .map_err(network)?
+    {
+        Answer::Token(t) => t,
+        Answer::Refused { status, reason } => {
+            return Err(SignInError::Exchange {
+                url: provider.token_url.clone(),
+                status,
+                reason,
+            });
+        }
+    };
     let refresh_token = answer.refresh_token.filter(|r| !r.is_empty());
     if refresh_token.is_none() {
         return Err(SignInError::NoRefreshToken(provider.account.title()));
@@ -529,7 +498,7 @@ pub async fn revoke(config: &crate::config::Config, account: Account, grant: &Gr
     }
     let token = grant.refresh_token.as_ref().unwrap_or(&grant.access_token);
     let request = match account {
-        Account::Google => http()
+        Account::Google => token_http()
             .post(&config.google.revoke_url)
             .form(&[("token", token.expose_secret())]),
         Account::HubSpot => {
@@ -540,7 +509,7 @@ pub async fn revoke(config: &crate::config::Config, account: Account, grant: &Gr
                 .map_err(|_| "the HubSpot api_base cannot take a path".to_string())?
                 .pop_if_empty()
                 .push(token.expose_secret());
-            http().delete(url)
+            token_http().delete(url)
         }
     };
     let resp = request.send().await.map_err(|e| e.without_url().to_string())?;

@@ -159,6 +159,63 @@ struct TokenErrorBody {
     status: String,
 }
 
+/// The HTTP client for token endpoints.
+pub(crate) fn token_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("CaseyOS/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// What a token endpoint answered.
+pub(crate) enum Answer<T> {
+    /// A token response.
+    Token(T),
+    /// A refusal: the HTTP status and the error code (OAuth's `error`, HubSpot's `status`),
+    /// made safe to print.
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Error code.
+        reason: String,
+    },
+}
+
+/// POSTs `form` to the token endpoint `url` and reads its answer. `Err` (unreachable, cut off,
+/// not a token response) says why without quoting the answer, which may hold a token.
+pub(crate) async fn post_token_form<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Result<Answer<T>, String> {
+    let resp = http
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp.text().await.map_err(|e| e.without_url().to_string())?;
+    if !(200..300).contains(&status) {
+        let reason = serde_json::from_str::<TokenErrorBody>(&body)
+            .map(|b| if b.error.is_empty() { b.status } else { b.error })
+            .unwrap_or_default();
+        let reason = crate::domain::text::sanitize_line(&reason)
+            .chars()
+            .take(80)
+            .collect();
+        return Ok(Answer::Refused { status, reason });
+    }
+    serde_json::from_str(&body).map(Answer::Token).map_err(|e| {
+        format!(
+            "the answer is not a token response (line {} column {})",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
 impl TokenSource {
     /// A ready access token that cannot be refreshed.
     pub fn fixed(token: SecretString) -> TokenSource {
@@ -189,11 +246,7 @@ impl TokenSource {
             account: Account::Google,
             on_refresh: None,
             kind: Kind::Refresh {
-                http: reqwest::Client::builder()
-                    .timeout(Duration::from_secs(30))
-                    .user_agent(concat!("CaseyOS/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .unwrap_or_default(),
+                http: token_http(),
                 token_url: token_url.to_string(),
                 client_id: client_id.to_string(),
                 client_secret,
@@ -340,48 +393,24 @@ impl TokenSource {
             url: token_url.clone(),
             detail,
         };
-        let resp = http
-            .post(token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| network(e.without_url().to_string()))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| network(e.without_url().to_string()))?;
-        if !(200..300).contains(&status) {
-            let reason = serde_json::from_str::<TokenErrorBody>(&body)
-                .map(|b| if b.error.is_empty() { b.status } else { b.error })
-                .unwrap_or_default();
-            let reason: String = crate::domain::text::sanitize_line(&reason)
-                .chars()
-                .take(80)
-                .collect();
-            tracing::warn!(status, reason, "token refresh refused");
-            return Err(if reason == "invalid_grant" || reason == "BAD_REFRESH_TOKEN" {
-                TokenError::Revoked {
-                    account: self.account,
-                }
-            } else {
-                TokenError::Refused {
-                    account: self.account,
-                    url: token_url.clone(),
-                    status,
-                    reason,
-                }
-            });
-        }
-        let parsed: TokenResponse = serde_json::from_str(&body)
-            // Not the serde message itself: it can quote a field of the answer.
-            .map_err(|e| {
-                network(format!(
-                    "the answer is not a token response (line {} column {})",
-                    e.line(),
-                    e.column()
-                ))
-            })?;
+        let parsed: TokenResponse = match post_token_form(http, token_url, &form).await.map_err(network)? {
+            Answer::Token(t) => t,
+            Answer::Refused { status, reason } => {
+                tracing::warn!(status, reason, "token refresh refused");
+                return Err(if reason == "invalid_grant" || reason == "BAD_REFRESH_TOKEN" {
+                    TokenError::Revoked {
+                        account: self.account,
+                    }
+                } else {
+                    TokenError::Refused {
+                        account: self.account,
+                        url: token_url.clone(),
+                        status,
+                        reason,
+                    }
+                });
+            }
+        };
         let life = parsed.expires_in.map(|s| Duration::from_secs(s).min(LONGEST));
         let access = SecretString::from(parsed.access_token);
         let rotated = parsed

@@ -237,16 +237,7 @@ mod tests {
     }
 
     fn status(account: Account) -> AccountStatus {
-        AccountStatus {
-            account,
-            origin: None,
-            method: None,
-            scopes: Vec::new(),
-            expires_at: None,
-            refreshable: false,
-            connected_at: None,
-            problem: None,
-        }
+        AccountStatus::disconnected(account)
     }
 
     #[test]
