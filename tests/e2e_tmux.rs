@@ -382,3 +382,55 @@ async fn connecting_hubspot_while_the_tui_is_open_takes_effect_at_the_next_sync(
     .unwrap();
     store.delete("hubspot").unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_prompt_does_not_echo_what_is_typed() {
+    use support::fake_hubspot::{FakeHubSpot, TOKEN};
+    if tmux_missing() {
+        return;
+    }
+    let service = format!("caseyos-test-prompt-{}", std::process::id());
+    let accounts = caseyos::config::Accounts {
+        keyring: "keyutils".into(),
+        keyring_service: service.clone(),
+        sign_in_timeout_seconds: 60,
+    };
+    let store = match caseyos::auth::secrets::open(&accounts) {
+        Ok(s) => s,
+        Err(e) if std::env::var("CASEYOS_REQUIRE_KEYRING").is_ok_and(|v| !v.is_empty() && v != "0") => {
+            panic!("CASEYOS_REQUIRE_KEYRING is set but the kernel keyring is unavailable: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no kernel keyring here ({e})");
+            return;
+        }
+    };
+    let fake = FakeHubSpot::start(1, 2, 1, 1).await;
+    let Scene { dir, rc, cmd, .. } = scene(
+        &format!(
+            "CASEYOS_HUBSPOT__API_BASE='{}' CASEYOS_ACCOUNTS__KEYRING=keyutils \
+             CASEYOS_ACCOUNTS__KEYRING_SERVICE='{service}' CASEYOS_HUBSPOT_TOKEN=",
+            fake.server.uri()
+        ),
+        "auth hubspot --token-stdin",
+    );
+    // The pane stays open after casey exits, so everything it showed can be read.
+    let cmd = format!("{cmd}; sleep 60");
+    let screen = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(dir.path(), &cmd);
+        tmux.wait_for("the prompt", |s| s.contains("input hidden"));
+        tmux.keys(&["-l", TOKEN]);
+        tmux.keys(&["Enter"]);
+        assert_eq!(wait_for_file(&rc).trim(), "0", "casey auth succeeded");
+        tmux.wait_for("the confirmation", |s| s.contains("Connected HubSpot"))
+    })
+    .await
+    .unwrap();
+    assert!(!screen.contains(TOKEN), "the token was echoed:\n{screen}");
+    let stored = caseyos::auth::Vault::with_store(store.clone())
+        .load(caseyos::auth::Account::HubSpot)
+        .unwrap()
+        .unwrap();
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&stored.access_token), TOKEN);
+    store.delete("hubspot").unwrap();
+}

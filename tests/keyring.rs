@@ -334,6 +334,17 @@ async fn auth_sync_refresh_and_logout_through_the_binary_leave_no_token_anywhere
             run.stdout
         );
 
+        let run = bench.casey(&["auth", "status", "--json"], None).await;
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let google = &doc["accounts"][1];
+        assert_eq!(google["account"], "google");
+        assert_eq!(google["connected"], true);
+        assert_eq!(google["origin"], "keyring");
+        assert_eq!(google["method"], "oauth");
+        assert_eq!(google["refreshable"], true);
+        assert_eq!(doc["accounts"][0]["method"], "private_app");
+        assert_eq!(doc["keyring"]["backend"], store.backend());
+
         // Sync both with the stored sign-ins.
         let run = bench.casey(&["sync"], None).await;
         assert!(run.ok, "{backend}: {}", run.stderr);
