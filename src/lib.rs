@@ -10,7 +10,8 @@
 //! actions        what decisions and executions write: decision, outbox, audit, telemetry
 //! today          Today's Moves: detection over the mirror + stored decisions
 //! sync           bringing data into the mirror: the bundled demo set, HubSpot, Gmail
-//! auth           access tokens for the clients: refresh before expiry and after a 401
+//! outbox         outbound actions: send rules, the worker (claim, reconcile, park, retry)
+//! auth           sign-ins (OAuth + PKCE, OS keyring) and access tokens for the clients
 //! connectors     hubspot/ and gmail/: HTTP clients, vendor wire models, MIME decoding,
 //!                mapping to entities; http (retries, telemetry), politeness (rate windows,
 //!                quota budget, circuit breaker)
@@ -27,6 +28,7 @@ pub mod config;
 pub mod connectors;
 pub mod domain;
 pub mod logging;
+pub mod outbox;
 pub mod store;
 pub mod sync;
 pub mod today;

@@ -102,7 +102,8 @@ async fn a_healthy_installation_passes_and_says_where_everything_is() {
         "{stdout}"
     );
     assert!(line(&stdout, "integrity").starts_with("  ok"), "{stdout}");
-    assert!(line(&stdout, "schema").contains("version 3 (current"), "{stdout}");
+    let current = format!("version {} (current", caseyos::store::SCHEMA_VERSION);
+    assert!(line(&stdout, "schema").contains(&current), "{stdout}");
     assert!(
         line(&stdout, "contents").contains("3 contacts · 2 companies · 2 deals"),
         "{stdout}"

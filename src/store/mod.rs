@@ -7,6 +7,7 @@
 mod gmail;
 mod health;
 mod mirror;
+mod outbox;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 pub use gmail::{LabelState, Reply};
 pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
+pub use outbox::{Finish, Job, NewJob};
 pub use state::{AuditEntry, Counts, OutboxEntry};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.
@@ -23,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_owners.sql"),
     include_str!("migrations/0003_gmail.sql"),
+    include_str!("migrations/0004_outbox.sql"),
 ];
 
 /// Every table of the schema (the names [`Store::table_count`] accepts).
@@ -314,6 +317,33 @@ mod tests {
             .query_row("SELECT x FROM unrelated", [], |r| r.get(0))
             .unwrap();
         assert_eq!(x, 1, "existing data is kept");
+    }
+
+    #[test]
+    fn outbox_rows_survive_the_version_4_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.execute_batch(
+                "PRAGMA user_version = 3;
+                 INSERT INTO outbox(idempotency_key, move_key, action, payload, state, attempts, demo, created_at, updated_at)
+                 VALUES ('k', 'm', 'gmail.draft.push', '{}', 'queued', 2, 0, '2026-11-20T15:00:00.000Z', '2026-11-20T15:00:00.000Z');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let entries = store.outbox(10).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            (entries[0].idempotency_key.as_str(), entries[0].state.as_str()),
+            ("k", "queued")
+        );
+        let job = store.claim_job(chrono::Utc::now()).unwrap().unwrap();
+        assert_eq!(job.attempts, 3, "attempts carried over");
     }
 
     #[test]

@@ -359,7 +359,7 @@ impl Store {
             Ok(self.conn().query_row(&sql, [], |r| r.get::<_, i64>(0))? as usize)
         };
         let outbox_pending: i64 = self.conn().query_row(
-            "SELECT count(*) FROM outbox WHERE state IN ('queued', 'running', 'uncertain')",
+            "SELECT count(*) FROM outbox WHERE state IN ('queued', 'running', 'uncertain', 'parked')",
             [],
             |r| r.get(0),
         )?;

@@ -35,7 +35,7 @@ pub(super) fn outbox(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme
     ))];
     for e in entries.iter().take(area.height.saturating_sub(3) as usize) {
         let style = match e.state.as_str() {
-            "failed" | "uncertain" => theme.error,
+            "failed" | "uncertain" | "parked" => theme.error,
             "cancelled" => theme.dim,
             "done" => theme.good,
             _ => theme.text,
