@@ -68,8 +68,31 @@ pub fn execute(store: &Store, config: &Config, m: &Move, demo: bool, now: DateTi
         "contact_id": m.subject.contact_id,
         "mode": match config.safety.mode { SafetyMode::DraftOnly => "draft_only", SafetyMode::Send => "send" },
     });
-    let state = if demo { "done" } else { "queued" };
-    store.enqueue_outbox(&idempotency_key, Some(&m.key), action, &payload, state, demo, now)?;
+    if demo {
+        store.enqueue_outbox(
+            &idempotency_key,
+            Some(&m.key),
+            action,
+            &payload,
+            "done",
+            true,
+            now,
+        )?;
+    } else {
+        // A real send waits out the undo window (`u` cancels it until then).
+        let not_before = (action == "gmail.draft.send")
+            .then(|| now + chrono::Duration::seconds(i64::from(config.safety.undo_window_seconds)));
+        store.queue_job(
+            &crate::store::NewJob {
+                idempotency_key: &idempotency_key,
+                move_key: Some(&m.key),
+                action,
+                payload: &payload,
+                not_before,
+            },
+            now,
+        )?;
+    }
     let actor = if demo { "demo" } else { "operator" };
     let what = if demo {
         "execute (simulated, DEMO)"

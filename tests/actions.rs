@@ -84,6 +84,34 @@ fn send_mode_maps_approval_to_a_send_and_live_execution_is_queued() {
         ("hubspot.task.complete", "queued", false)
     );
     assert_eq!(store.counts().unwrap().outbox_pending, 1);
+
+    // Approving the draft queues a send that waits out the undo window; `u` inside it cancels.
+    let before = store.audit_entries().unwrap().len();
+    actions::execute(&store, &config, with_draft, false, now).unwrap();
+    let window = chrono::Duration::seconds(i64::from(config.safety.undo_window_seconds));
+    let early = now + window - chrono::Duration::seconds(1);
+    let first = store.claim_job(early).unwrap().unwrap();
+    assert_eq!(first.action, "hubspot.task.complete", "no undo window for a task");
+    assert!(
+        store.claim_job(early).unwrap().is_none(),
+        "the send waits out its undo window"
+    );
+    assert_eq!(
+        actions::undo(&store, now).unwrap().as_deref(),
+        Some(with_draft.key.as_str())
+    );
+    let send = store
+        .outbox(10)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "gmail.draft.send")
+        .unwrap();
+    assert_eq!(send.state, "cancelled");
+    assert!(
+        store.claim_job(now + window * 10).unwrap().is_none(),
+        "nothing left to send"
+    );
+    assert!(store.audit_entries().unwrap().len() > before);
 }
 
 #[test]

@@ -185,10 +185,13 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Marks queued outbox entries of a move as cancelled (undo); returns how many.
+    /// Cancels a move's outbox entries that have not started (undo): a live one still waiting
+    /// (in its undo window, or queued), and a simulated demo one; returns how many. Anything
+    /// already running or done in the real world stays as it is.
     pub fn cancel_outbox_for_move(&self, move_key: &str, at: DateTime<Utc>) -> Result<usize> {
         Ok(self.conn().execute(
-            "UPDATE outbox SET state = 'cancelled', updated_at = ?2 WHERE move_key = ?1 AND state IN ('queued', 'done') AND demo = 1",
+            "UPDATE outbox SET state = 'cancelled', updated_at = ?2
+             WHERE move_key = ?1 AND ((demo = 1 AND state IN ('queued', 'done')) OR (demo = 0 AND state IN ('queued', 'parked')))",
             params![move_key, ts(at)],
         )?)
     }
