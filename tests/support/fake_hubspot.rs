@@ -3,6 +3,14 @@
 //! search (filters, one sort, the 10,000-result cap, optionally the 5/s limit), v4 association
 //! batch reads, pipelines and owners, bearer-token checks, and injectable faults (malformed
 //! JSON, 401, 429, 5xx, slow answers).
+//!
+//! Writes: `POST /crm/v3/objects/{tasks,notes}` creates a record (with its associations, both
+//! ways, and fresh modification dates so an incremental sync finds it), `PATCH` of deals and
+//! tasks (stages checked against the pipeline, 404 for unknown ids), `GET` of one record, and
+//! `CONTAINS_TOKEN` search on text properties. Write faults can refuse a request or apply it
+//! and then fail the answer (a 5xx, or an answer that comes too late), the uncertain outcome a
+//! client must not retry blindly. [`FakeHubSpot::writes`], [`FakeHubSpot::created`] and
+//! [`FakeHubSpot::patches`] are the ground truth.
 
 #![allow(dead_code)]
 
@@ -50,10 +58,67 @@ pub enum FaultKind {
     Slow(Duration),
 }
 
+/// A fault served instead of (or after) one write, `times` times.
+#[derive(Clone, Debug)]
+pub struct WriteFault {
+    /// `POST` (create) or `PATCH`.
+    pub method: &'static str,
+    /// Object type written (`tasks`, `notes`, `deals`).
+    pub object_type: &'static str,
+    /// What happens.
+    pub kind: WriteFaultKind,
+    /// How many times.
+    pub times: u32,
+}
+
+/// Kinds of write faults.
+#[derive(Clone, Debug)]
+pub enum WriteFaultKind {
+    /// Refused without applying anything: this status with HubSpot's error body (429 is the
+    /// rate-limit answer with `Retry-After: 0`).
+    Reject(u16),
+    /// Applied, then answered with this status (the client cannot tell it was applied).
+    ApplyThenStatus(u16),
+    /// Applied, answered only after this long (past the client's timeout).
+    ApplyThenSlow(Duration),
+}
+
+/// One write request as the fake received it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Write {
+    /// `POST` or `PATCH`.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// The JSON body.
+    pub body: Value,
+}
+
+/// One PATCH as received, and what the fake answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Patch {
+    /// Object type.
+    pub object_type: String,
+    /// Record id.
+    pub id: String,
+    /// The `properties` sent.
+    pub properties: Value,
+    /// The status answered (200, 400, 404, or a fault's).
+    pub status: u16,
+}
+
 #[derive(Default)]
 struct State {
     objects: HashMap<String, Vec<Value>>,
     faults: Vec<Fault>,
+    write_faults: Vec<WriteFault>,
+    writes: Vec<Write>,
+    patches: Vec<Patch>,
+    /// Ids created by POST, by object type, in order.
+    created: HashMap<String, Vec<String>>,
+    next_id: u64,
+    /// The time writes are stamped with (None: the wall clock); moves 1 s per write.
+    clock: Option<chrono::DateTime<chrono::Utc>>,
     log: Vec<String>,
     searches: usize,
     /// Search requests allowed per second (None = unlimited).
@@ -109,12 +174,30 @@ fn index(record: &mut Value) {
     record["_num"] = Value::Object(num);
 }
 
+/// `CONTAINS_TOKEN`: the text split at every character that is not a letter or digit (stricter
+/// than HubSpot, which keeps some punctuation inside words), compared case-insensitively with
+/// a value that must itself be one token.
+fn contains_token(text: &str, value: &str) -> bool {
+    let value = value.to_lowercase();
+    if value.is_empty() || !value.chars().all(char::is_alphanumeric) {
+        return false;
+    }
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|t| t.to_lowercase() == value)
+}
+
 /// The search endpoint: OR of filter groups, AND of filters, one ascending sort, 10k cap.
 fn search(all: &[Value], body: &Value) -> ResponseTemplate {
     let matches = |r: &Value| {
         body["filterGroups"].as_array().into_iter().flatten().any(|g| {
             g["filters"].as_array().into_iter().flatten().all(|f| {
                 let prop = f["propertyName"].as_str().unwrap_or("");
+                if f["operator"] == "CONTAINS_TOKEN" {
+                    return contains_token(
+                        r["properties"][prop].as_str().unwrap_or(""),
+                        f["value"].as_str().unwrap_or(""),
+                    );
+                }
                 let want: i64 = f["value"].as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
                 let have = sort_value(r, prop);
                 match f["operator"].as_str().unwrap_or("") {
@@ -240,6 +323,14 @@ impl Handler {
         if req.url.path() == "/crm/v3/pipelines/deals" {
             return ResponseTemplate::new(200).set_body_json(pipelines());
         }
+        // Writes, and reads of one record (`/crm/v3/objects/{type}/{id}`).
+        if let Some(rest) = req.url.path().strip_prefix("/crm/v3/objects/")
+            && !rest.ends_with("/search")
+            && (req.method.as_str() != "GET" || rest.contains('/'))
+        {
+            let rest = rest.to_string();
+            return write(&mut st, req, &rest, &query);
+        }
         if req.url.path() == "/crm/v3/owners" {
             return ResponseTemplate::new(200).set_body_json(json!({"results": [
                 {"id": "901", "email": "ana@seller.example", "firstName": "Ana", "lastName": "Ruiz", "userId": 11, "archived": false},
@@ -283,6 +374,345 @@ impl Handler {
             None => answer,
         }
     }
+}
+
+/// Association type id → the type it links to, per object type created.
+fn association_target(object_type: &str, type_id: u64) -> Option<&'static str> {
+    match (object_type, type_id) {
+        ("tasks", 204) | ("notes", 202) => Some("contacts"),
+        ("tasks", 216) | ("notes", 214) => Some("deals"),
+        ("tasks", 192) | ("notes", 190) => Some("companies"),
+        _ => None,
+    }
+}
+
+fn validation(message: &str, errors: Value) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({
+        "status": "error", "message": message, "correlationId": "00000000-fake",
+        "category": "VALIDATION_ERROR", "errors": errors
+    }))
+}
+
+fn stamp(st: &mut State) -> String {
+    let now = st.clock.unwrap_or_else(chrono::Utc::now);
+    st.clock = st.clock.map(|c| c + chrono::Duration::seconds(1));
+    now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// `hs_timestamp` as HubSpot stores it: ms since the epoch become ISO-8601.
+fn normalize_timestamp(v: &str) -> Option<String> {
+    if let Ok(ms) = v.parse::<i64>() {
+        return chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    }
+    chrono::DateTime::parse_from_rfc3339(v).ok().map(|t| {
+        t.with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    })
+}
+
+/// Serves a write (or a GET of one record), applying faults.
+fn write(st: &mut State, req: &Request, rest: &str, query: &HashMap<String, String>) -> ResponseTemplate {
+    let method = req.method.as_str().to_string();
+    let (object_type, id) = match rest.split_once('/') {
+        Some((t, id)) => (t.to_string(), Some(id.to_string())),
+        None => (rest.to_string(), None),
+    };
+    if method == "GET" {
+        let wanted: Option<Vec<String>> = query
+            .get("properties")
+            .map(|p| p.split(',').map(str::to_string).collect());
+        let id = id.unwrap_or_default();
+        return match st
+            .objects
+            .get(&object_type)
+            .and_then(|rs| rs.iter().find(|r| r["id"] == id))
+        {
+            Some(r) => ResponseTemplate::new(200).set_body_json(select_properties(r, wanted.as_deref())),
+            None => error(
+                404,
+                "OBJECT_NOT_FOUND",
+                "Object not found. objectId are usually numeric.",
+            ),
+        };
+    }
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    st.writes.push(Write {
+        method: method.clone(),
+        path: req.url.path().to_string(),
+        body: body.clone(),
+    });
+    let fault = st
+        .write_faults
+        .iter_mut()
+        .find(|f| f.method == method && f.object_type == object_type && f.times > 0)
+        .map(|f| {
+            f.times -= 1;
+            f.kind.clone()
+        });
+    let answer = |st: &mut State| match (&method[..], &id) {
+        ("POST", None) => create(st, &object_type, &body),
+        ("PATCH", Some(id)) => patch(st, &object_type, id, &body),
+        _ => (405, error(405, "METHOD_NOT_ALLOWED", "not supported by the fake")),
+    };
+    let log_patch = |st: &mut State, status: u16| {
+        if method == "PATCH" {
+            st.patches.push(Patch {
+                object_type: object_type.clone(),
+                id: id.clone().unwrap_or_default(),
+                properties: body["properties"].clone(),
+                status,
+            });
+        }
+    };
+    match fault {
+        Some(WriteFaultKind::Reject(429)) => {
+            log_patch(st, 429);
+            rate_limited("TEN_SECONDLY_ROLLING")
+        }
+        Some(WriteFaultKind::Reject(code)) => {
+            log_patch(st, code);
+            error(code, "INTERNAL_ERROR", "fake failure")
+        }
+        Some(WriteFaultKind::ApplyThenStatus(code)) => {
+            let _ = answer(st);
+            log_patch(st, code);
+            error(code, "INTERNAL_ERROR", "fake failure after applying")
+        }
+        Some(WriteFaultKind::ApplyThenSlow(d)) => {
+            let (status, applied) = answer(st);
+            log_patch(st, status);
+            applied.set_delay(d)
+        }
+        None => {
+            let (status, answer) = answer(st);
+            log_patch(st, status);
+            answer
+        }
+    }
+}
+
+/// A write refused: the status and the answer.
+type Refusal = Box<(u16, ResponseTemplate)>;
+
+fn refuse(status: u16, answer: ResponseTemplate) -> Result<Value, Refusal> {
+    Err(Box::new((status, answer)))
+}
+
+/// `POST /crm/v3/objects/{tasks,notes}`: the status and the answer.
+fn create(st: &mut State, object_type: &str, body: &Value) -> (u16, ResponseTemplate) {
+    match create_inner(st, object_type, body) {
+        Ok(created) => (201, ResponseTemplate::new(201).set_body_json(created)),
+        Err(refusal) => *refusal,
+    }
+}
+
+fn create_inner(st: &mut State, object_type: &str, body: &Value) -> Result<Value, Refusal> {
+    if !matches!(object_type, "tasks" | "notes") {
+        return refuse(
+            405,
+            error(405, "METHOD_NOT_ALLOWED", "the fake creates tasks and notes only"),
+        );
+    }
+    let Some(props) = body["properties"].as_object() else {
+        return refuse(400, validation("properties are required", json!([])));
+    };
+    let mut properties = serde_json::Map::new();
+    for (k, v) in props {
+        let Some(v) = v.as_str() else {
+            return refuse(400, validation(&format!("{k} must be a string"), json!([])));
+        };
+        properties.insert(k.clone(), json!(v));
+    }
+    let Some(due) = properties
+        .get("hs_timestamp")
+        .and_then(Value::as_str)
+        .and_then(normalize_timestamp)
+    else {
+        return refuse(
+            400,
+            validation(
+                "Property values were not valid",
+                json!([{"message": "hs_timestamp is required and must be a date", "code": "INVALID_DATE",
+                    "context": {"propertyName": ["hs_timestamp"]}}]),
+            ),
+        );
+    };
+    properties.insert("hs_timestamp".into(), json!(due));
+    if object_type == "tasks" {
+        let status = properties
+            .get("hs_task_status")
+            .and_then(Value::as_str)
+            .unwrap_or("NOT_STARTED");
+        if !TASK_STATUSES.contains(&status) {
+            return refuse(
+                400,
+                validation(
+                    "Property values were not valid",
+                    json!([{"message": format!("{status} was not one of the allowed options"), "code": "INVALID_OPTION"}]),
+                ),
+            );
+        }
+        properties.insert("hs_task_status".into(), json!(status));
+    }
+    let mut links: Vec<(&'static str, String)> = Vec::new();
+    for a in body["associations"].as_array().into_iter().flatten() {
+        let to = a["to"]["id"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| a["to"]["id"].to_string());
+        for t in a["types"].as_array().into_iter().flatten() {
+            let target = (t["associationCategory"] == "HUBSPOT_DEFINED")
+                .then(|| {
+                    t["associationTypeId"]
+                        .as_u64()
+                        .and_then(|id| association_target(object_type, id))
+                })
+                .flatten();
+            let Some(target) = target else {
+                return refuse(
+                    400,
+                    validation(&format!("invalid association type {t}"), json!([])),
+                );
+            };
+            if !st
+                .objects
+                .get(target)
+                .is_some_and(|rs| rs.iter().any(|r| r["id"] == to))
+            {
+                return refuse(
+                    400,
+                    validation(
+                        "One or more associations are invalid",
+                        json!([{"message": format!("No {target} with ID {to} exists"), "code": "INVALID_ASSOCIATION"}]),
+                    ),
+                );
+            }
+            links.push((target, to.clone()));
+        }
+    }
+    st.next_id += 1;
+    let id = format!("{}", 900_000 + st.next_id);
+    let now = stamp(st);
+    properties.insert("hs_object_id".into(), json!(id));
+    properties.insert("hs_createdate".into(), json!(now));
+    properties.insert("hs_lastmodifieddate".into(), json!(now));
+    let singular = &object_type[..object_type.len() - 1];
+    let mut record = json!({"id": id, "properties": properties, "createdAt": now, "updatedAt": now,
+        "archived": false, "associations": {}});
+    for (target, to) in &links {
+        let list = record["associations"][*target]["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut list = list;
+        list.push(json!({"id": to, "type": format!("{singular}_to_{}", &target[..target.len() - 1])}));
+        record["associations"][*target] = json!({"results": list});
+        if let Some(other) = st
+            .objects
+            .get_mut(*target)
+            .and_then(|rs| rs.iter_mut().find(|r| r["id"] == *to))
+        {
+            let mut back = other["associations"][object_type]["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            back.push(json!({"id": id, "type": format!("{}_to_{singular}", &target[..target.len() - 1])}));
+            other["associations"][object_type] = json!({"results": back});
+        }
+    }
+    index(&mut record);
+    let answer = select_properties(&record, None);
+    st.objects
+        .entry(object_type.to_string())
+        .or_default()
+        .push(record);
+    st.created.entry(object_type.to_string()).or_default().push(id);
+    Ok(answer)
+}
+
+const TASK_STATUSES: [&str; 5] = ["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"];
+
+/// `PATCH /crm/v3/objects/{deals,tasks}/{id}`: the status and the answer.
+fn patch(st: &mut State, object_type: &str, id: &str, body: &Value) -> (u16, ResponseTemplate) {
+    match patch_inner(st, object_type, id, body) {
+        Ok(updated) => (200, ResponseTemplate::new(200).set_body_json(updated)),
+        Err(refusal) => *refusal,
+    }
+}
+
+fn patch_inner(st: &mut State, object_type: &str, id: &str, body: &Value) -> Result<Value, Refusal> {
+    let Some(props) = body["properties"].as_object().cloned() else {
+        return refuse(400, validation("properties are required", json!([])));
+    };
+    let Some(pos) = st
+        .objects
+        .get(object_type)
+        .and_then(|rs| rs.iter().position(|r| r["id"] == id))
+    else {
+        return refuse(
+            404,
+            error(
+                404,
+                "OBJECT_NOT_FOUND",
+                "Object not found. objectId are usually numeric.",
+            ),
+        );
+    };
+    let record = st.objects[object_type][pos].clone();
+    for (k, v) in &props {
+        let Some(v) = v.as_str() else {
+            return refuse(400, validation(&format!("{k} must be a string"), json!([])));
+        };
+        let allowed: Option<Vec<String>> = match (object_type, k.as_str()) {
+            ("deals", "dealstage") => {
+                let pipeline = record["properties"]["pipeline"].as_str().unwrap_or("default");
+                Some(
+                    pipelines()["results"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|p| p["id"] == pipeline)
+                        .flat_map(|p| p["stages"].as_array().cloned().unwrap_or_default())
+                        .filter_map(|s| s["id"].as_str().map(str::to_string))
+                        .collect(),
+                )
+            }
+            ("tasks", "hs_task_status") => Some(TASK_STATUSES.iter().map(|s| s.to_string()).collect()),
+            _ => None,
+        };
+        if let Some(allowed) = allowed
+            && !allowed.iter().any(|a| a == v)
+        {
+            let message = format!("{v} was not one of the allowed options: [{}]", allowed.join(", "));
+            return refuse(
+                400,
+                validation(
+                    &format!("Property values were not valid: {message}"),
+                    json!([{"message": message, "code": "INVALID_OPTION", "context": {"propertyName": [k]}}]),
+                ),
+            );
+        }
+    }
+    let now = stamp(st);
+    let modified = if object_type == "contacts" {
+        "lastmodifieddate"
+    } else {
+        "hs_lastmodifieddate"
+    };
+    let Some(r) = st.objects.get_mut(object_type).and_then(|rs| rs.get_mut(pos)) else {
+        return refuse(404, error(404, "OBJECT_NOT_FOUND", "gone"));
+    };
+    for (k, v) in &props {
+        if k == "dealstage" && r["properties"]["dealstage"] != *v {
+            r["properties"]["hs_v2_date_entered_current_stage"] = json!(now);
+        }
+        r["properties"][k] = v.clone();
+    }
+    r["properties"][modified] = json!(now);
+    r["updatedAt"] = json!(now);
+    index(r);
+    Ok(select_properties(r, None))
 }
 
 fn rate_limited(policy: &str) -> ResponseTemplate {
@@ -498,7 +928,74 @@ impl FakeHubSpot {
             .respond_with(Handler(state.clone()))
             .mount(&server)
             .await;
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/crm/v3/objects/[a-z]+$"))
+            .respond_with(Handler(state.clone()))
+            .mount(&server)
+            .await;
+        for verb in ["GET", "PATCH"] {
+            Mock::given(method(verb))
+                .and(path_regex(r"^/crm/v3/objects/[a-z]+/[^/]+$"))
+                .respond_with(Handler(state.clone()))
+                .mount(&server)
+                .await;
+        }
         FakeHubSpot { server, state }
+    }
+
+    /// Adds a write fault.
+    pub fn inject_write(&self, fault: WriteFault) {
+        self.state.lock().unwrap().write_faults.push(fault);
+    }
+
+    /// Stamps the following writes with `t` (then one second later each).
+    pub fn set_clock(&self, t: chrono::DateTime<chrono::Utc>) {
+        self.state.lock().unwrap().clock = Some(t);
+    }
+
+    /// Every write request received (POST creates and PATCHes), in order, faults included.
+    pub fn writes(&self) -> Vec<Write> {
+        self.state.lock().unwrap().writes.clone()
+    }
+
+    /// The records of a type created by POST, as they are now (properties and associations).
+    pub fn created(&self, object_type: &str) -> Vec<Value> {
+        let st = self.state.lock().unwrap();
+        let ids = st.created.get(object_type).cloned().unwrap_or_default();
+        ids.iter()
+            .filter_map(|id| {
+                st.objects
+                    .get(object_type)
+                    .and_then(|rs| rs.iter().find(|r| r["id"] == *id))
+                    .map(|r| {
+                        let mut r = r.clone();
+                        if let Some(o) = r.as_object_mut() {
+                            o.remove("_num");
+                        }
+                        r
+                    })
+            })
+            .collect()
+    }
+
+    /// Every PATCH received, with the status answered.
+    pub fn patches(&self) -> Vec<Patch> {
+        self.state.lock().unwrap().patches.clone()
+    }
+
+    /// One record as the fake holds it now (`None` if there is no such record).
+    pub fn record(&self, object_type: &str, id: &str) -> Option<Value> {
+        let st = self.state.lock().unwrap();
+        st.objects
+            .get(object_type)
+            .and_then(|rs| rs.iter().find(|r| r["id"] == id))
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("_num");
+                }
+                r
+            })
     }
 
     /// Adds a fault.

@@ -6,6 +6,22 @@
 //! search, the per-second search limit; a circuit breaker refuses requests for a while after
 //! several failures in a row. 429 honours `Retry-After`; 5xx and timeouts are retried with
 //! exponential backoff and jitter, up to a cap.
+//!
+//! # Writes and retries
+//!
+//! Writes ([`super::write`]) go through the same gates, token refresh and telemetry, but a
+//! retry must never make a second record:
+//! * **PATCH** (move a deal, complete a task) sets absolute values, so applying it twice is the
+//!   same as once: it is retried like a read (429, 5xx, timeouts, dropped connections).
+//! * **POST creates** (tasks, notes) are sent again only when HubSpot surely did not apply the
+//!   first attempt: a 429 (refused by the rate limiter), a connection that could not be opened
+//!   (nothing was sent), and a 401 after the token was refreshed once. A timeout, a connection
+//!   dropped after sending, a cut-off or unreadable answer, or a 5xx ends the call with
+//!   [`HubSpotError::Uncertain`]: the record may exist. The caller puts a marker in what it
+//!   creates ([`super::write::marker`]) and asks [`HubSpotClient::find_by_marker`] before it
+//!   tries again.
+//! * A 400 `VALIDATION_ERROR` is [`HubSpotError::Invalid`] (nothing changed, do not retry); a
+//!   404 is [`HubSpotError::NotFound`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -71,6 +87,36 @@ pub enum HubSpotError {
         failures: u32,
         /// Seconds until one trial request is let through.
         retry_in_secs: u64,
+    },
+    /// 400 `VALIDATION_ERROR`: HubSpot refused the request as invalid (an unknown deal stage,
+    /// a missing property), so nothing was changed; sending it again will not help.
+    #[error("HubSpot refused {path} as invalid: {message}{}", details_suffix(.details))]
+    Invalid {
+        /// Request path (or, refused before sending, what was asked).
+        path: String,
+        /// HubSpot's message.
+        message: String,
+        /// The messages of HubSpot's `errors[]`, one per problem.
+        details: Vec<String>,
+    },
+    /// 404: no such record (deleted, merged, or never there).
+    #[error("HubSpot has no record at {path} (404); it may have been deleted or merged")]
+    NotFound {
+        /// Request path.
+        path: String,
+    },
+    /// A create reached HubSpot but no clear answer came back (a timeout, a dropped connection,
+    /// a cut-off answer or a server error): it may or may not have been applied, so it is not
+    /// sent again blindly. Look for its marker ([`HubSpotClient::find_by_marker`]) first.
+    #[error(
+        "HubSpot may or may not have applied {operation} ({detail}): the outcome is unknown; \
+         CaseyOS checks HubSpot before trying again"
+    )]
+    Uncertain {
+        /// What was asked, e.g. `POST /crm/v3/objects/tasks`.
+        operation: String,
+        /// What happened instead of an answer.
+        detail: String,
     },
     /// Connection refused, DNS, TLS, timeout after retries.
     #[error("cannot reach HubSpot at {base}: {source}")]
@@ -357,15 +403,42 @@ impl HubSpotClient {
         self.send(path, query, None).await
     }
 
+    /// A read: GET, or POST for search and batch reads (which change nothing).
     async fn send<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<T, HubSpotError> {
+        let verb = if body.is_some() { Verb::Post } else { Verb::Get };
+        self.request(Call {
+            verb,
+            path,
+            query,
+            body,
+            replay: Replay::Safe,
+        })
+        .await
+    }
+
+    /// Sends one call through the rate windows and the breaker, refreshing the token once after
+    /// a 401 and retrying as its [`Replay`] allows (see the module documentation).
+    pub(super) async fn request<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, HubSpotError> {
+        let Call {
+            verb,
+            path,
+            query,
+            body,
+            replay,
+        } = call;
         let url = format!("{}{path}", self.base);
         let search = path.ends_with("/search");
-        let endpoint = format!("{} {path}", if body.is_some() { "POST" } else { "GET" });
+        let endpoint = endpoint_label(verb, path);
+        let once = replay == Replay::Once;
+        let uncertain = |detail: String| HubSpotError::Uncertain {
+            operation: endpoint.clone(),
+            detail,
+        };
         let mut attempt = 0;
         let mut refreshed = false;
         let mut token = self.tokens.access().await.map_err(unauthorized)?;
@@ -373,9 +446,14 @@ impl HubSpotClient {
             attempt += 1;
             self.admit(search).await?;
             self.requests.fetch_add(1, Ordering::Relaxed);
+            let request = match verb {
+                Verb::Get => self.http.get(&url),
+                Verb::Post => self.http.post(&url),
+                Verb::Patch => self.http.patch(&url),
+            };
             let request = match body {
-                Some(b) => self.http.post(&url).json(b),
-                None => self.http.get(&url),
+                Some(b) => request.json(b),
+                None => request,
             };
             let started = Instant::now();
             let sent = request
@@ -395,10 +473,26 @@ impl HubSpotClient {
                     };
                     self.events
                         .record(&endpoint, None, started, attempt, Some(kind.to_string()));
-                    if !last && (e.is_timeout() || e.is_connect() || e.is_request()) {
+                    // A refused connection never carried the request; anything later (a
+                    // timeout, a reset) may have reached HubSpot.
+                    let unsent = e.is_connect() || e.is_builder();
+                    let retry = if once {
+                        unsent
+                    } else {
+                        e.is_timeout() || e.is_connect() || e.is_request()
+                    };
+                    if !last && retry {
                         tracing::warn!(path, attempt, "HubSpot request failed, retrying: {e}");
                         tokio::time::sleep(self.backoff.delay(attempt)).await;
                         continue;
+                    }
+                    if once && !unsent {
+                        let what = if e.is_timeout() {
+                            "timeout"
+                        } else {
+                            "connection dropped"
+                        };
+                        return Err(uncertain(format!("{what}: {e}")));
                     }
                     return Err(HubSpotError::Network {
                         base: self.base.clone(),
@@ -420,10 +514,18 @@ impl HubSpotClient {
                         attempt,
                         Some("body cut off".into()),
                     );
-                    return Err(HubSpotError::Network {
-                        base: self.base.clone(),
-                        source,
-                    });
+                    // A 4xx says the request was refused, whatever its body; a cut-off success
+                    // or server error leaves a create's outcome unknown.
+                    if once && !(400..500).contains(&status) {
+                        return Err(uncertain(format!("HTTP {status}, answer cut off: {source}")));
+                    }
+                    if !once || status == 429 {
+                        return Err(HubSpotError::Network {
+                            base: self.base.clone(),
+                            source,
+                        });
+                    }
+                    String::new()
                 }
             };
             self.outcome(status >= 500);
@@ -432,9 +534,15 @@ impl HubSpotClient {
                 .record(&endpoint, Some(status), started, attempt, error);
             match status {
                 200..=299 => {
-                    return serde_json::from_str(&body).map_err(|source| HubSpotError::Malformed {
-                        path: path.to_string(),
-                        source,
+                    return serde_json::from_str(&body).map_err(|source| {
+                        if once {
+                            uncertain(format!("HTTP {status} with an unreadable answer: {source}"))
+                        } else {
+                            HubSpotError::Malformed {
+                                path: path.to_string(),
+                                source,
+                            }
+                        }
                     });
                 }
                 401 if !refreshed => {
@@ -448,6 +556,11 @@ impl HubSpotClient {
                 }
                 401 => return Err(HubSpotError::Unauthorized),
                 403 => return Err(HubSpotError::Forbidden(error_message(&body))),
+                404 => {
+                    return Err(HubSpotError::NotFound {
+                        path: path.to_string(),
+                    });
+                }
                 429 => {
                     let policy = serde_json::from_str::<ErrorBody>(&body)
                         .ok()
@@ -465,19 +578,109 @@ impl HubSpotClient {
                     tracing::warn!(path, attempt, ?wait, "HubSpot rate limit ({policy}), waiting");
                     tokio::time::sleep(wait).await;
                 }
+                500..=599 if once => {
+                    return Err(uncertain(format!("HTTP {status}: {}", error_message(&body))));
+                }
                 500..=599 if !last => {
                     tracing::warn!(path, attempt, status, "HubSpot server error, retrying");
                     tokio::time::sleep(self.backoff.delay(attempt)).await;
                 }
-                _ => {
-                    return Err(HubSpotError::Status {
-                        status,
-                        path: path.to_string(),
-                        message: error_message(&body),
-                    });
-                }
+                _ => return Err(status_error(status, path, &body)),
             }
         }
+    }
+}
+
+/// The HTTP verbs CaseyOS uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verb {
+    /// Reads.
+    Get,
+    /// Creates, searches and batch reads.
+    Post,
+    /// Updates of one record.
+    Patch,
+}
+
+/// Whether a call may be sent again when its first attempt may have reached HubSpot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Replay {
+    /// Reads, searches and PATCHes that set absolute values: sending twice does no harm.
+    Safe,
+    /// Creates: sent again only when HubSpot surely did not apply the first attempt.
+    Once,
+}
+
+/// One API call.
+pub(super) struct Call<'a> {
+    /// The verb.
+    pub(super) verb: Verb,
+    /// Path below the API base, e.g. `/crm/v3/objects/tasks`.
+    pub(super) path: &'a str,
+    /// Query parameters.
+    pub(super) query: &'a [(&'a str, String)],
+    /// JSON body, if any.
+    pub(super) body: Option<&'a serde_json::Value>,
+    /// Whether it may be sent again after an unclear outcome.
+    pub(super) replay: Replay,
+}
+
+/// `PATCH /crm/v3/objects/deals/{id}` for telemetry and errors: record ids become `{id}`, so
+/// the request log groups by endpoint and holds no record identifiers.
+fn endpoint_label(verb: Verb, path: &str) -> String {
+    let verb = match verb {
+        Verb::Get => "GET",
+        Verb::Post => "POST",
+        Verb::Patch => "PATCH",
+    };
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|seg| {
+            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    format!("{verb} {}", path.join("/"))
+}
+
+/// A 400 `VALIDATION_ERROR` becomes [`HubSpotError::Invalid`]; other statuses stay plain.
+fn status_error(status: u16, path: &str, body: &str) -> HubSpotError {
+    if status == 400
+        && let Ok(e) = serde_json::from_str::<ErrorBody>(body)
+        && e.category.as_deref() == Some("VALIDATION_ERROR")
+    {
+        let details = e
+            .errors
+            .iter()
+            .filter_map(|d| d.message.as_deref())
+            .map(body_excerpt)
+            .collect();
+        return HubSpotError::Invalid {
+            path: path.to_string(),
+            message: e
+                .message
+                .as_deref()
+                .map(body_excerpt)
+                .unwrap_or_else(|| "validation failed".into()),
+            details,
+        };
+    }
+    HubSpotError::Status {
+        status,
+        path: path.to_string(),
+        message: error_message(body),
+    }
+}
+
+/// ` (detail; detail)` after an [`HubSpotError::Invalid`] message, or nothing.
+fn details_suffix(details: &[String]) -> String {
+    if details.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", details.join("; "))
     }
 }
 

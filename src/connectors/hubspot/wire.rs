@@ -283,6 +283,61 @@ pub struct ErrorBody {
     /// Rate-limit policy: `TEN_SECONDLY_ROLLING` or `DAILY`.
     #[serde(default)]
     pub policy_name: Option<String>,
+    /// One entry per problem in a `VALIDATION_ERROR`.
+    #[serde(default)]
+    pub errors: Vec<ErrorDetail>,
+}
+
+/// One problem in an error body's `errors[]` (`{message, code, context: {propertyName: [..]}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    /// Human message, e.g. `"foo" was not one of the allowed options`.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Machine code, e.g. `INVALID_OPTION`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Where: `{"propertyName": ["dealstage"]}`.
+    #[serde(default)]
+    pub context: Option<serde_json::Value>,
+}
+
+/// Body of `POST /crm/v3/objects/{type}` (create one record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateObject {
+    /// Property values, all as strings.
+    pub properties: BTreeMap<String, String>,
+    /// Records to associate the new one with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub associations: Vec<NewAssociation>,
+}
+
+/// One association of a record being created:
+/// `{"to": {"id": "…"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 204}]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAssociation {
+    /// The other record.
+    pub to: AssociationFrom,
+    /// Association types (one, HubSpot-defined, for CaseyOS).
+    pub types: Vec<AssociationSpec>,
+}
+
+/// An association type: category and numeric id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssociationSpec {
+    /// `HUBSPOT_DEFINED` for the built-in types.
+    pub association_category: String,
+    /// E.g. 204 (task → contact).
+    pub association_type_id: u32,
+}
+
+/// Body of `PATCH /crm/v3/objects/{type}/{id}`: only the properties to change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateObject {
+    /// New property values.
+    pub properties: BTreeMap<String, String>,
 }
 
 #[cfg(test)]
