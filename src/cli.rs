@@ -121,7 +121,7 @@ pub enum AuthAction {
         #[arg(long)]
         no_browser: bool,
     },
-    /// Connect HubSpot: a private-app token (--token-stdin), or OAuth when [hubspot] client_id is set.
+    /// Connect HubSpot: a private-app token (--token-stdin), or OAuth when the config sets hubspot.client_id.
     Hubspot {
         /// Read a private-app token from stdin (or a prompt that does not echo, on a terminal).
         #[arg(long)]
