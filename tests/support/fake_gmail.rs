@@ -2,10 +2,14 @@
 //! speaking the real JSON shapes: `users.getProfile`, `labels.list`, `messages.list` (with a
 //! small `q` language, `labelIds`, `includeSpamTrash`, paging), `messages.get` in all four
 //! formats (`full` MIME trees, `metadata`, `minimal`, `raw` RFC 2822), `threads.get`,
-//! `history.list` (with history ids that expire), `drafts.list`/`drafts.get`, bearer tokens
+//! `history.list` (with history ids that expire), `drafts.list`/`drafts.get`, the draft writes
+//! `drafts.create`/`drafts.update`/`drafts.send`/`drafts.delete` (raw RFC 2822 parsed with
+//! CaseyOS's own MIME parser, Gmail's threading rules, every sent message kept as ground truth
+//! in [`FakeGmail::sent`]), `messages.list` with `q=rfc822msgid:`, bearer tokens
 //! that expire and are refreshed at `POST /token`, Google's error envelope, the per-method
 //! quota units, a rolling per-minute quota, and injectable faults (403/429 rate limits, 5xx,
-//! malformed JSON, slow answers, 401, 404), fixed or pseudo-random.
+//! malformed JSON, slow answers, 401, 404, and for writes "applied, then failed": the write
+//! happens but the client gets a 5xx or no answer in time), fixed or pseudo-random.
 //!
 //! The synthetic mailbox ([`FakeGmail::with_mailbox`]) is deterministic and exercises the MIME
 //! decoding a client needs (UTF-8 and Latin-1 text, `multipart/alternative`, HTML-only mail,
@@ -14,7 +18,7 @@
 //! Include it from an integration test with
 //! `mod support { pub mod fake_gmail; }` (or `#[path = "support/fake_gmail.rs"] mod fake_gmail;`)
 //! and from a bench with `#[path = "../tests/support/fake_gmail.rs"] mod fake_gmail;`. It
-//! depends on no other support file.
+//! depends on no other support file (it uses `caseyos`'s MIME parser for drafts written to it).
 
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -73,6 +77,14 @@ pub enum Method {
     DraftsList,
     /// `GET users/me/drafts/{id}`.
     DraftsGet,
+    /// `POST users/me/drafts`.
+    DraftsCreate,
+    /// `PUT users/me/drafts/{id}`.
+    DraftsUpdate,
+    /// `POST users/me/drafts/send`.
+    DraftsSend,
+    /// `DELETE users/me/drafts/{id}`.
+    DraftsDelete,
     /// `POST /token` (OAuth: refresh, or a code with its PKCE verifier).
     Token,
     /// `GET /o/oauth2/v2/auth` (the browser's authorization request; answers with a redirect).
@@ -89,6 +101,9 @@ impl Method {
             Method::MessagesList | Method::MessagesGet | Method::DraftsList | Method::DraftsGet => 5,
             Method::ThreadsGet => 10,
             Method::HistoryList => 2,
+            Method::DraftsCreate | Method::DraftsDelete => 10,
+            Method::DraftsUpdate => 15,
+            Method::DraftsSend => 100,
             Method::Token | Method::Authorize | Method::Revoke => 0,
         }
     }
@@ -115,6 +130,12 @@ pub enum FaultKind {
     Unauthorized,
     /// 404 `NOT_FOUND`, reason `notFound`.
     NotFound,
+    /// The call is carried out (a write is applied, a send sends) and then this status is
+    /// answered with Google's envelope (reason `backendError`): the client cannot know.
+    AppliedThen(u16),
+    /// The call is carried out and the answer only comes after a minute (a client with a
+    /// shorter timeout sees a timeout): the client cannot know.
+    AppliedThenHang,
 }
 
 /// A fault served instead of the answer to calls of one method.
@@ -228,6 +249,31 @@ pub struct DraftTruth {
     pub internal_date_ms: i64,
 }
 
+/// A message sent with `drafts.send`, as the fake received it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sent {
+    /// Gmail message id (the draft's message, now labelled SENT).
+    pub id: String,
+    /// Thread id.
+    pub thread_id: String,
+    /// The draft it was sent from.
+    pub draft_id: String,
+    /// The RFC 2822 bytes the client wrote.
+    pub raw: Vec<u8>,
+    /// Root headers, RFC 2047-decoded, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Sent {
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// splitmix64: small, deterministic, no dependency.
 #[derive(Clone, Debug)]
 struct Rng(u64);
@@ -274,6 +320,8 @@ struct Msg {
     attachments: HashMap<String, Vec<u8>>,
     /// base64url of the RFC 2822 rendering, made on first use.
     raw: Option<String>,
+    /// base64url of the RFC 2822 bytes a client wrote (drafts.create/update), served as `raw`.
+    given_raw: Option<String>,
     size_estimate: usize,
     text: String,
     html_only: bool,
@@ -386,6 +434,11 @@ struct State {
     attempts: HashMap<Method, usize>,
     units: u64,
     log: Vec<(Method, String)>,
+    /// Every message sent with `drafts.send`, in order.
+    sent: Vec<Sent>,
+    drafts_created: usize,
+    drafts_updated: usize,
+    drafts_deleted: usize,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -720,6 +773,8 @@ struct Built {
     attachments: HashMap<String, Vec<u8>>,
     text: String,
     html_only: bool,
+    /// The raw bytes (base64url) of a message a client wrote.
+    given_raw: Option<String>,
 }
 
 /// The `format=full` tree of a message with these root headers and this body.
@@ -851,6 +906,7 @@ fn build(id: &str, mut headers: Vec<(String, String)>, content: &Content) -> Bui
         attachments,
         text,
         html_only,
+        given_raw: None,
     }
 }
 
@@ -1215,8 +1271,9 @@ fn fault_response(kind: &FaultKind) -> ResponseTemplate {
         ),
         FaultKind::Unauthorized => unauthorized(),
         FaultKind::NotFound => not_found(),
+        FaultKind::AppliedThen(code) => google_error(*code, "global", "backendError", "Backend Error"),
         // Slow answers are handled by the caller.
-        FaultKind::Slow(_) => ResponseTemplate::new(200),
+        FaultKind::Slow(_) | FaultKind::AppliedThenHang => ResponseTemplate::new(200),
     }
 }
 
@@ -1321,9 +1378,6 @@ fn route(req: &Request) -> Option<(Method, String)> {
     if path == "/revoke" {
         return (verb == "POST").then(|| (Method::Revoke, String::new()));
     }
-    if verb != "GET" {
-        return None;
-    }
     let rest = path.strip_prefix("/gmail/v1/users/")?;
     let (user, rest) = rest.split_once('/')?;
     if user != "me" && !user.eq_ignore_ascii_case(OPERATOR) {
@@ -1334,15 +1388,19 @@ fn route(req: &Request) -> Option<(Method, String)> {
         Some(_) => return None,
         None => (rest, None),
     };
-    let method = match (collection, id.is_some()) {
-        ("profile", false) => Method::Profile,
-        ("labels", false) => Method::LabelsList,
-        ("messages", false) => Method::MessagesList,
-        ("messages", true) => Method::MessagesGet,
-        ("threads", true) => Method::ThreadsGet,
-        ("history", false) => Method::HistoryList,
-        ("drafts", false) => Method::DraftsList,
-        ("drafts", true) => Method::DraftsGet,
+    let method = match (verb, collection, id) {
+        ("GET", "profile", None) => Method::Profile,
+        ("GET", "labels", None) => Method::LabelsList,
+        ("GET", "messages", None) => Method::MessagesList,
+        ("GET", "messages", Some(_)) => Method::MessagesGet,
+        ("GET", "threads", Some(_)) => Method::ThreadsGet,
+        ("GET", "history", None) => Method::HistoryList,
+        ("GET", "drafts", None) => Method::DraftsList,
+        ("GET", "drafts", Some(_)) => Method::DraftsGet,
+        ("POST", "drafts", None) => Method::DraftsCreate,
+        ("POST", "drafts", Some("send")) => Method::DraftsSend,
+        ("PUT", "drafts", Some(_)) => Method::DraftsUpdate,
+        ("DELETE", "drafts", Some(_)) => Method::DraftsDelete,
         _ => return None,
     };
     Some((method, id.unwrap_or("").to_string()))
@@ -1360,6 +1418,8 @@ enum Term {
     Label(String),
     /// `in:anywhere`: spam and trash too.
     Anywhere,
+    /// `rfc822msgid:<id>`: the `Message-ID` header is exactly this id (brackets optional).
+    Rfc822(String),
 }
 
 fn cutoff(spec: &str) -> Option<i64> {
@@ -1390,6 +1450,7 @@ fn parse_q(q: &str) -> Vec<Term> {
                     v => v.to_ascii_uppercase(),
                 })),
                 "category" => Some(Term::Label(format!("CATEGORY_{}", value.to_ascii_uppercase()))),
+                "rfc822msgid" => Some(Term::Rfc822(strip_brackets(value).to_string())),
                 _ => None,
             }
         })
@@ -1429,6 +1490,10 @@ impl State {
             attempts: HashMap::new(),
             units: 0,
             log: Vec::new(),
+            sent: Vec::new(),
+            drafts_created: 0,
+            drafts_updated: 0,
+            drafts_deleted: 0,
         }
     }
 
@@ -1479,6 +1544,7 @@ impl State {
             payload_json: built.payload_json,
             attachments: built.attachments,
             raw: None,
+            given_raw: built.given_raw,
             text: built.text,
             html_only: built.html_only,
         };
@@ -1777,6 +1843,9 @@ impl State {
             }
             Format::Minimal => {}
             Format::Raw => {
+                if m.raw.is_none() && m.given_raw.is_some() {
+                    m.raw = m.given_raw.clone();
+                }
                 if m.raw.is_none() {
                     let parsed;
                     let payload = match &m.payload {
@@ -1810,7 +1879,16 @@ impl State {
         };
         let query = Query(req.url.query_pairs().into_owned().collect());
         let detail = match method {
-            Method::MessagesGet | Method::ThreadsGet | Method::DraftsGet => id.clone(),
+            Method::MessagesGet
+            | Method::ThreadsGet
+            | Method::DraftsGet
+            | Method::DraftsUpdate
+            | Method::DraftsDelete => id.clone(),
+            Method::DraftsCreate => String::new(),
+            Method::DraftsSend => serde_json::from_slice::<Value>(&req.body)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_string))
+                .unwrap_or_default(),
             Method::MessagesList | Method::DraftsList => query.one("pageToken").unwrap_or("").to_string(),
             Method::HistoryList => {
                 let start = query.one("startHistoryId").unwrap_or("");
@@ -1827,8 +1905,11 @@ impl State {
         self.log.push((method, detail));
 
         let mut slow = None;
+        let mut after = None;
         match self.take_fault(method) {
             Some(FaultKind::Slow(d)) => slow = Some(d),
+            Some(FaultKind::AppliedThenHang) => slow = Some(Duration::from_secs(60)),
+            Some(kind @ FaultKind::AppliedThen(_)) => after = Some(kind),
             Some(kind) => return fault_response(&kind),
             None => {}
         }
@@ -1863,7 +1944,7 @@ impl State {
                     return quota_exceeded();
                 }
             }
-            self.api(method, &id, &query)
+            self.api(method, &id, &query, &req.body)
         };
         match answer {
             Ok(body) => {
@@ -1873,7 +1954,14 @@ impl State {
                 if self.quota.is_some() && cost > 0 {
                     self.window.push_back((Instant::now(), cost));
                 }
-                let r = json_ok(body);
+                if let Some(kind) = after {
+                    return fault_response(&kind);
+                }
+                let r = if method == Method::DraftsDelete {
+                    ResponseTemplate::new(204)
+                } else {
+                    json_ok(body)
+                };
                 match slow {
                     Some(d) => r.set_delay(d),
                     None => r,
@@ -1902,7 +1990,7 @@ impl State {
         (r.rng.below(1000) < u64::from(r.per_mille)).then(|| r.kind.clone())
     }
 
-    fn api(&mut self, method: Method, id: &str, q: &Query) -> Result<String, Fail> {
+    fn api(&mut self, method: Method, id: &str, q: &Query, body: &[u8]) -> Result<String, Fail> {
         match method {
             Method::Profile => Ok(json!({
                 "emailAddress": OPERATOR,
@@ -1928,6 +2016,15 @@ impl State {
                     .resource(&message_id, format, &q.all("metadataHeaders"))
                     .ok_or_else(missing)?;
                 Ok(format!("{{\"id\":{},\"message\":{message}}}", js(id)))
+            }
+            Method::DraftsCreate => self.write_draft(None, body),
+            Method::DraftsUpdate => self.write_draft(Some(id), body),
+            Method::DraftsSend => self.send_draft(body),
+            Method::DraftsDelete => {
+                let message_id = self.drafts.get(id).cloned().ok_or_else(missing)?;
+                self.remove(&message_id);
+                self.drafts_deleted += 1;
+                Ok(String::new())
             }
             Method::Token | Method::Authorize | Method::Revoke => Err(missing()),
         }
@@ -1972,6 +2069,9 @@ impl State {
                         Term::To(a) => m.header("To").is_some_and(|v| v.to_ascii_lowercase().contains(a)),
                         Term::Label(l) => m.has(l),
                         Term::Anywhere => true,
+                        Term::Rfc822(id) => m
+                            .header("Message-ID")
+                            .is_some_and(|v| strip_brackets(v.trim()) == id),
                     })
             })
             .collect();
@@ -2263,6 +2363,224 @@ impl State {
     }
 }
 
+/// The id inside `<...>` (or the text as it is).
+fn strip_brackets(s: &str) -> &str {
+    s.strip_prefix('<').and_then(|x| x.strip_suffix('>')).unwrap_or(s)
+}
+
+/// A subject without reply/forward prefixes, for Gmail's threading rule.
+fn thread_subject(s: &str) -> String {
+    let mut s = s.trim();
+    while let Some((prefix, rest)) = s.split_once(':') {
+        if !["re", "aw", "sv", "antw", "fw", "fwd"]
+            .iter()
+            .any(|p| prefix.trim().eq_ignore_ascii_case(p))
+        {
+            break;
+        }
+        s = rest.trim_start();
+    }
+    s.to_lowercase()
+}
+
+/// Strict base64url (or standard) as Gmail's `raw` field wants it: `None` for anything else.
+fn decode_raw_field(data: &str) -> Option<Vec<u8>> {
+    let ok = data
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'='));
+    if !ok || data.trim_end_matches('=').len() % 4 == 1 {
+        return None;
+    }
+    decode_b64(data)
+}
+
+/// A message as a client wrote it: parsed with CaseyOS's MIME parser, root headers decoded
+/// (as `format=full` gives them), the bytes kept for `format=raw`.
+fn built_from_raw(bytes: &[u8]) -> Built {
+    use caseyos::connectors::gmail::{body::message_text, mime};
+    let part = mime::parse_raw(bytes);
+    let headers: Vec<(String, String)> = part
+        .headers
+        .iter()
+        .map(|h| (h.name.clone(), mime::decode_rfc2047(&h.value)))
+        .collect();
+    let mut payload = serde_json::to_value(&part).unwrap();
+    payload["headers"] = Value::Array(
+        headers
+            .iter()
+            .map(|(n, v)| json!({"name": n, "value": v}))
+            .collect(),
+    );
+    let text = message_text(&part)
+        .map(|t| normalize_text(&t))
+        .unwrap_or_default();
+    Built {
+        payload_json: payload.to_string(),
+        payload: Some(payload),
+        mime_type: part.mime_type.clone(),
+        headers,
+        attachments: HashMap::new(),
+        text,
+        html_only: false,
+        given_raw: Some(URL_SAFE.encode(bytes)),
+    }
+}
+
+impl State {
+    /// Whether a message with these headers joins `thread_id` (Gmail's rule): its
+    /// `In-Reply-To`/`References` name a message of the thread and its subject matches the
+    /// thread's (reply prefixes aside). `skip` is a message not to count (a replaced draft).
+    fn reply_fits(&self, thread_id: &str, headers: &[(String, String)], skip: Option<&str>) -> bool {
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("")
+        };
+        let named: Vec<&str> = get("References")
+            .split_whitespace()
+            .chain(get("In-Reply-To").split_whitespace())
+            .map(strip_brackets)
+            .collect();
+        let members: Vec<&Msg> = self
+            .thread_ids_sorted(thread_id)
+            .iter()
+            .filter(|id| Some(id.as_str()) != skip)
+            .filter_map(|id| self.messages.get(id))
+            .collect::<Vec<_>>();
+        let linked = members.iter().any(|m| {
+            m.header("Message-ID")
+                .is_some_and(|mid| named.contains(&strip_brackets(mid.trim())))
+        });
+        let subject = members
+            .first()
+            .map(|m| thread_subject(m.header("Subject").unwrap_or("")));
+        linked && subject.is_some_and(|s| s == thread_subject(get("Subject")))
+    }
+
+    /// `drafts.create` (`draft_id` None) and `drafts.update`.
+    fn write_draft(&mut self, draft_id: Option<&str>, body: &[u8]) -> Result<String, Fail> {
+        let v: Value =
+            serde_json::from_slice(body).map_err(|_| invalid_argument("Invalid JSON payload received."))?;
+        let old = match draft_id {
+            Some(d) => {
+                let old = self.drafts.get(d).cloned().ok_or_else(missing)?;
+                if v["id"].as_str().is_some_and(|b| b != d) {
+                    return Err(invalid_argument("Draft id in the body does not match the path"));
+                }
+                Some(old)
+            }
+            None => None,
+        };
+        let raw = v["message"]["raw"]
+            .as_str()
+            .ok_or_else(|| invalid_argument("Missing draft message"))?;
+        let bytes = decode_raw_field(raw).ok_or_else(|| {
+            invalid_argument("Invalid value at 'draft.message.raw' (TYPE_BYTES), Base64 decoding failed")
+        })?;
+        let built = built_from_raw(&bytes);
+        let old_thread = old
+            .as_deref()
+            .and_then(|o| self.messages.get(o))
+            .map(|m| m.thread_id.clone());
+        let wanted = v["message"]["threadId"].as_str().filter(|t| !t.is_empty());
+        let keep = match wanted {
+            Some(t) if !self.threads.contains_key(t) => return Err(missing()),
+            // A draft alone in its own thread stays there.
+            Some(t)
+                if old_thread.as_deref() == Some(t) && self.threads.get(t).is_some_and(|m| m.len() == 1) =>
+            {
+                Some(t.to_string())
+            }
+            Some(t) => self
+                .reply_fits(t, &built.headers, old.as_deref())
+                .then(|| t.to_string()),
+            None => None,
+        };
+        if let Some(o) = &old {
+            self.remove(o);
+        }
+        let message_id = self.new_id();
+        let draft_id = match draft_id {
+            Some(d) => {
+                self.drafts_updated += 1;
+                d.to_string()
+            }
+            None => {
+                self.drafts_created += 1;
+                self.new_draft_id()
+            }
+        };
+        let thread_id = keep.unwrap_or_else(|| message_id.clone());
+        self.insert(
+            message_id.clone(),
+            thread_id.clone(),
+            vec!["DRAFT".into()],
+            now_ms(),
+            built,
+        );
+        self.drafts.insert(draft_id.clone(), message_id.clone());
+        Ok(json!({
+            "id": draft_id,
+            "message": {"id": message_id, "threadId": thread_id, "labelIds": ["DRAFT"]},
+        })
+        .to_string())
+    }
+
+    /// `drafts.send`: the draft's message loses DRAFT and gains SENT (history: `labelRemoved`,
+    /// `labelAdded`, then `messageAdded` with its new labels), the draft is gone.
+    fn send_draft(&mut self, body: &[u8]) -> Result<String, Fail> {
+        let v: Value =
+            serde_json::from_slice(body).map_err(|_| invalid_argument("Invalid JSON payload received."))?;
+        let draft_id = v["id"]
+            .as_str()
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| invalid_argument("Invalid draft"))?
+            .to_string();
+        let message_id = self.drafts.get(&draft_id).cloned().ok_or_else(missing)?;
+        let m = self.messages.get(&message_id).ok_or_else(missing)?;
+        let recipients = ["To", "Cc", "Bcc"]
+            .iter()
+            .any(|h| m.header(h).is_some_and(|v| v.contains('@')));
+        if !recipients {
+            return Err(invalid_argument("Invalid To header"));
+        }
+        let raw = match &m.given_raw {
+            Some(r) => decode_b64(r).unwrap_or_default(),
+            None => decode_b64(&render_raw(
+                &serde_json::from_str(&m.payload_json).unwrap_or(Value::Null),
+                &m.attachments,
+            ))
+            .unwrap_or_default(),
+        };
+        let headers = m.headers.clone();
+        self.drafts.remove(&draft_id);
+        self.change_labels(&message_id, &["DRAFT"], false);
+        self.change_labels(&message_id, &["SENT"], true);
+        self.history_id += 1;
+        let hid = self.history_id;
+        let m = self.messages.get_mut(&message_id).ok_or_else(missing)?;
+        m.history_id = hid;
+        let (thread_id, labels) = (m.thread_id.clone(), m.labels.clone());
+        self.history.push(Record {
+            id: hid,
+            message_id: message_id.clone(),
+            thread_id: thread_id.clone(),
+            labels: labels.clone(),
+            change: Change::Added,
+        });
+        self.sent.push(Sent {
+            id: message_id.clone(),
+            thread_id: thread_id.clone(),
+            draft_id,
+            raw,
+            headers,
+        });
+        Ok(json!({"id": message_id, "threadId": thread_id, "labelIds": labels}).to_string())
+    }
+}
+
 fn url_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -2514,6 +2832,7 @@ impl FakeGmail {
             attachments: HashMap::new(),
             text: String::new(),
             html_only: false,
+            given_raw: None,
         };
         let thread = thread_id.map(str::to_string).unwrap_or_else(|| id.clone());
         st.insert(
@@ -2706,7 +3025,36 @@ impl FakeGmail {
 
     // ---- observation ----
 
-    /// Calls of a method answered normally (2xx, not a fault; slow answers count).
+    /// Every message sent with `drafts.send` (applied-then-failed sends included), in order.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.st().sent.clone()
+    }
+
+    /// Drafts created with `drafts.create`.
+    pub fn drafts_created(&self) -> usize {
+        self.st().drafts_created
+    }
+
+    /// Drafts replaced with `drafts.update`.
+    pub fn drafts_updated(&self) -> usize {
+        self.st().drafts_updated
+    }
+
+    /// Drafts deleted with `drafts.delete`.
+    pub fn drafts_deleted(&self) -> usize {
+        self.st().drafts_deleted
+    }
+
+    /// The RFC 2822 bytes of a draft's current message as a client wrote them (`None` for an
+    /// unknown draft or one made with [`FakeGmail::create_draft`]).
+    pub fn draft_raw(&self, draft_id: &str) -> Option<Vec<u8>> {
+        let st = self.st();
+        let mid = st.drafts.get(draft_id)?;
+        decode_b64(st.messages.get(mid)?.given_raw.as_deref()?)
+    }
+
+    /// Calls of a method carried out (2xx, not a fault; slow and applied-then-failed answers
+    /// count).
     pub fn calls(&self, method: Method) -> usize {
         self.st().calls.get(&method).copied().unwrap_or(0)
     }
@@ -2716,13 +3064,13 @@ impl FakeGmail {
         self.st().attempts.get(&method).copied().unwrap_or(0)
     }
 
-    /// Quota units of the calls answered normally.
+    /// Quota units of the calls carried out.
     pub fn units(&self) -> u64 {
         self.st().units
     }
 
     /// Every call: (method, detail). Detail: the id for `messages.get`/`threads.get`/
-    /// `drafts.get`, the `pageToken` ("" for the first page) for `messages.list`/`drafts.list`,
+    /// `drafts.get`/`drafts.update`/`drafts.delete`/`drafts.send`, the `pageToken` ("" for the first page) for `messages.list`/`drafts.list`,
     /// `startHistoryId` (then a space and the `pageToken`, if any) for `history.list`, "" else.
     pub fn log(&self) -> Vec<(Method, String)> {
         self.st().log.clone()

@@ -1,24 +1,38 @@
 //! Gmail API v1 HTTP client: bearer tokens from the auth layer, quota accounting, typed errors
-//! and polite retries.
+//! and polite retries, for reads and for the draft writes CaseyOS executes.
 //!
 //! The base URL comes from `[google] api_base`, so tests point it at a local fake. Every method
 //! has its quota cost from Google's table; before each attempt the client waits until its
 //! rolling one-minute budget (`units_per_minute`, 15,000 by default as Google allows) has room,
 //! so a big first sync slows down instead of collecting errors. A 401 refreshes the token and
 //! retries once; 403 `userRateLimitExceeded`/`rateLimitExceeded` and 429 back off
-//! exponentially with jitter (honouring `Retry-After`) and hold the other requests too; 5xx
-//! and timeouts are retried; a circuit breaker stops asking a service that keeps failing.
+//! exponentially with jitter (honouring `Retry-After`) and hold the other requests too; a
+//! circuit breaker stops asking a service that keeps failing.
+//!
+//! # Reads and writes retry differently
+//!
+//! A read (GET) is retried after anything transient: 5xx, timeouts, dropped connections, a
+//! cut-off body. A write (`drafts.create`, `drafts.update`, `drafts.send`, `drafts.delete`) is
+//! retried **only when Gmail certainly did not apply it**: a 429, a 403 rate limit, a 401 (once,
+//! after refreshing the token) and a connection that was refused before the request went out.
+//! When Gmail may have applied it (a timeout, a connection dropped after the request was sent,
+//! a cut-off or unreadable 2xx body, any 5xx) the write is not retried and the client returns
+//! [`GmailError::Uncertain`]: retrying `drafts.send` there could send the mail twice. The
+//! caller reconciles instead, e.g. with [`GmailClient::find_message_by_rfc822_id`] for the
+//! `Message-ID` it wrote, or [`GmailClient::draft`] for a draft that may be gone.
 
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 
 use super::wire::{
-    Draft, DraftList, ErrorEnvelope, HistoryPage, LabelList, Message, MessageList, Profile, Thread,
+    Draft, DraftId, DraftList, DraftRef, DraftWrite, ErrorEnvelope, HistoryPage, LabelList, Message,
+    MessageList, MessageRef, Profile, RawMessage, Thread,
 };
 use crate::auth::token::{TokenError, TokenSource};
 use crate::connectors::http::{ApiEvent, Backoff, EventLog, Retry, body_excerpt, retry_after};
@@ -42,6 +56,14 @@ pub mod units {
     pub const DRAFTS_LIST: u64 = 5;
     /// `users.drafts.get`.
     pub const DRAFTS_GET: u64 = 5;
+    /// `users.drafts.create`.
+    pub const DRAFTS_CREATE: u64 = 10;
+    /// `users.drafts.update`.
+    pub const DRAFTS_UPDATE: u64 = 15;
+    /// `users.drafts.send`.
+    pub const DRAFTS_SEND: u64 = 100;
+    /// `users.drafts.delete`.
+    pub const DRAFTS_DELETE: u64 = 10;
 }
 
 /// What can go wrong talking to Gmail, each with what to do about it.
@@ -110,6 +132,25 @@ pub enum GmailError {
         base: String,
         /// Why (without the request URL, which may carry ids).
         detail: String,
+    },
+    /// A write Gmail may or may not have applied (timeout, connection lost after sending, a
+    /// 5xx, an unreadable answer). It was not retried; the caller must look in Gmail first.
+    #[error(
+        "the outcome of Gmail {operation} is unknown ({detail}); CaseyOS checks Gmail before trying again"
+    )]
+    Uncertain {
+        /// Which method (`users.drafts.send`...).
+        operation: String,
+        /// What happened (no ids, tokens or message text).
+        detail: String,
+    },
+    /// CaseyOS refused to build the request (an argument Gmail would misread).
+    #[error("CaseyOS did not send {endpoint} to Gmail: {reason}")]
+    InvalidRequest {
+        /// Which method.
+        endpoint: String,
+        /// Why.
+        reason: String,
     },
 }
 
@@ -205,6 +246,55 @@ enum Attempt<T> {
     Refresh,
 }
 
+/// One API request: which method, where, and with what.
+struct Call<'a> {
+    /// Method name for errors and telemetry (`users.drafts.send`).
+    endpoint: &'a str,
+    /// HTTP verb; anything but GET is a write (see the module doc for what that changes).
+    verb: reqwest::Method,
+    /// Path under `/gmail/v1/users/me`.
+    path: &'a str,
+    query: &'a [(&'a str, String)],
+    /// JSON body, for writes.
+    body: Option<serde_json::Value>,
+    /// Quota units.
+    cost: u64,
+}
+
+impl<'a> Call<'a> {
+    fn get(endpoint: &'a str, path: &'a str, query: &'a [(&'a str, String)], cost: u64) -> Call<'a> {
+        Call {
+            endpoint,
+            verb: reqwest::Method::GET,
+            path,
+            query,
+            body: None,
+            cost,
+        }
+    }
+
+    fn write(
+        endpoint: &'a str,
+        verb: reqwest::Method,
+        path: &'a str,
+        body: Option<serde_json::Value>,
+        cost: u64,
+    ) -> Call<'a> {
+        Call {
+            endpoint,
+            verb,
+            path,
+            query: &[],
+            body,
+            cost,
+        }
+    }
+
+    fn is_write(&self) -> bool {
+        self.verb != reqwest::Method::GET
+    }
+}
+
 impl GmailClient {
     /// A client for `api_base` (no trailing slash needed).
     pub fn new(
@@ -261,13 +351,13 @@ impl GmailClient {
 
     /// `users.getProfile`: the mailbox address and its current history id.
     pub async fn profile(&self) -> Result<Profile, GmailError> {
-        self.required("users.getProfile", "/profile", &[], units::PROFILE)
+        self.required(Call::get("users.getProfile", "/profile", &[], units::PROFILE))
             .await
     }
 
     /// `users.labels.list`: the mailbox's labels (names for the ids messages carry).
     pub async fn labels(&self) -> Result<LabelList, GmailError> {
-        self.required("users.labels.list", "/labels", &[], units::LABELS_LIST)
+        self.required(Call::get("users.labels.list", "/labels", &[], units::LABELS_LIST))
             .await
     }
 
@@ -285,8 +375,13 @@ impl GmailClient {
         if let Some(t) = page_token {
             q.push(("pageToken", t.to_string()));
         }
-        self.required("users.messages.list", "/messages", &q, units::MESSAGES_LIST)
-            .await
+        self.required(Call::get(
+            "users.messages.list",
+            "/messages",
+            &q,
+            units::MESSAGES_LIST,
+        ))
+        .await
     }
 
     /// `users.messages.get`; `None` when the message no longer exists.
@@ -338,7 +433,7 @@ impl GmailClient {
         if let Some(t) = page_token {
             q.push(("pageToken", t.to_string()));
         }
-        self.required("users.drafts.list", "/drafts", &q, units::DRAFTS_LIST)
+        self.required(Call::get("users.drafts.list", "/drafts", &q, units::DRAFTS_LIST))
             .await
     }
 
@@ -354,20 +449,142 @@ impl GmailClient {
         .await
     }
 
-    async fn required<T: DeserializeOwned>(
+    /// `users.drafts.create`: a draft from RFC 2822 bytes (see
+    /// [`compose`](super::compose::compose)), in `thread_id` when given (a reply stays in its
+    /// thread only with the thread id **and** matching `In-Reply-To`/`References`/subject).
+    /// Never retried once Gmail may have applied it: [`GmailError::Uncertain`] then.
+    pub async fn create_draft(&self, raw: &[u8], thread_id: Option<&str>) -> Result<DraftRef, GmailError> {
+        const ENDPOINT: &str = "users.drafts.create";
+        let body = draft_body(None, raw, thread_id, ENDPOINT)?;
+        let call = Call::write(
+            ENDPOINT,
+            reqwest::Method::POST,
+            "/drafts",
+            Some(body),
+            units::DRAFTS_CREATE,
+        );
+        self.execute(call).await?.ok_or_else(|| not_found(ENDPOINT))
+    }
+
+    /// `users.drafts.update`: replaces the draft's message (Gmail gives it a new message id).
+    /// A 404 (no such draft, or no such thread) is a [`GmailError::Status`]; never retried
+    /// once Gmail may have applied it.
+    pub async fn update_draft(
+        &self,
+        draft_id: &str,
+        raw: &[u8],
+        thread_id: Option<&str>,
+    ) -> Result<DraftRef, GmailError> {
+        const ENDPOINT: &str = "users.drafts.update";
+        let id = segment(draft_id);
+        let body = draft_body(Some(&id), raw, thread_id, ENDPOINT)?;
+        let path = format!("/drafts/{id}");
+        let call = Call::write(
+            ENDPOINT,
+            reqwest::Method::PUT,
+            &path,
+            Some(body),
+            units::DRAFTS_UPDATE,
+        );
+        self.execute(call).await?.ok_or_else(|| not_found(ENDPOINT))
+    }
+
+    /// `users.drafts.send`: sends the draft as it stands; the answer is the sent message (the
+    /// draft's message, now labelled SENT). A 404 (the draft is gone: perhaps sent already) is a
+    /// [`GmailError::Status`]. **Never retried** once Gmail may have sent it:
+    /// [`GmailError::Uncertain`] then, and the caller looks for the Message-ID with
+    /// [`GmailClient::find_message_by_rfc822_id`] before anything else.
+    pub async fn send_draft(&self, draft_id: &str) -> Result<MessageRef, GmailError> {
+        const ENDPOINT: &str = "users.drafts.send";
+        let id = segment(draft_id);
+        if id.is_empty() {
+            return Err(not_found(ENDPOINT));
+        }
+        let body = to_json(&DraftId { id }, ENDPOINT)?;
+        let call = Call::write(
+            ENDPOINT,
+            reqwest::Method::POST,
+            "/drafts/send",
+            Some(body),
+            units::DRAFTS_SEND,
+        );
+        self.execute(call).await?.ok_or_else(|| not_found(ENDPOINT))
+    }
+
+    /// `users.drafts.delete`: `true` when deleted, `false` when there was no such draft (404).
+    pub async fn delete_draft(&self, draft_id: &str) -> Result<bool, GmailError> {
+        let path = format!("/drafts/{}", segment(draft_id));
+        let call = Call::write(
+            "users.drafts.delete",
+            reqwest::Method::DELETE,
+            &path,
+            None,
+            units::DRAFTS_DELETE,
+        );
+        let done: Option<serde::de::IgnoredAny> = self.execute(call).await?;
+        Ok(done.is_some())
+    }
+
+    /// The messages (drafts, sent mail, spam and trash included) whose `Message-ID` header is
+    /// `message_id_header` (with or without angle brackets), with their labels: after a crash
+    /// or an [`GmailError::Uncertain`] send, a match labelled `SENT` means the mail went out.
+    /// One `messages.list` (`q=rfc822msgid:`) plus one `messages.get` (`format=minimal`) per
+    /// match; a match deleted in between is left out.
+    pub async fn find_message_by_rfc822_id(
+        &self,
+        message_id_header: &str,
+    ) -> Result<Vec<MessageRef>, GmailError> {
+        const ENDPOINT: &str = "users.messages.list";
+        let trimmed = message_id_header.trim();
+        let inner = trimmed
+            .strip_prefix('<')
+            .and_then(|s| s.strip_suffix('>'))
+            .unwrap_or(trimmed);
+        let valid = !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| (33..=126).contains(&b) && !matches!(b, b'<' | b'>' | b'"' | b'(' | b')'));
+        if !valid {
+            return Err(GmailError::InvalidRequest {
+                endpoint: ENDPOINT.into(),
+                reason: "the Message-ID to look for is empty or has spaces, quotes or brackets".into(),
+            });
+        }
+        let q = [
+            ("q", format!("rfc822msgid:{inner}")),
+            ("includeSpamTrash", "true".to_string()),
+            ("maxResults", "100".to_string()),
+        ];
+        let list: MessageList = self
+            .required(Call::get(ENDPOINT, "/messages", &q, units::MESSAGES_LIST))
+            .await?;
+        let mut out = Vec::with_capacity(list.messages.len());
+        for r in list.messages {
+            if let Some(m) = self.message(&r.id, Format::Minimal).await? {
+                out.push(MessageRef {
+                    id: m.id,
+                    thread_id: m.thread_id.or(r.thread_id),
+                    label_ids: Some(m.label_ids),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn required<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, GmailError> {
+        let endpoint = call.endpoint;
+        self.execute(call).await?.ok_or_else(|| not_found(endpoint))
+    }
+
+    /// A GET; `Ok(None)` on 404.
+    async fn call<T: DeserializeOwned>(
         &self,
         endpoint: &str,
         path: &str,
         query: &[(&str, String)],
         cost: u64,
-    ) -> Result<T, GmailError> {
-        self.call(endpoint, path, query, cost)
-            .await?
-            .ok_or_else(|| GmailError::Status {
-                status: 404,
-                endpoint: endpoint.to_string(),
-                message: "not found".into(),
-            })
+    ) -> Result<Option<T>, GmailError> {
+        self.execute(Call::get(endpoint, path, query, cost)).await
     }
 
     /// Waits for quota room; refuses at once while the breaker is open.
@@ -409,37 +626,34 @@ impl GmailClient {
         }
     }
 
-    /// Sends a GET with retries; `Ok(None)` on 404 (and for a path whose id was empty).
-    async fn call<T: DeserializeOwned>(
-        &self,
-        endpoint: &str,
-        path: &str,
-        query: &[(&str, String)],
-        cost: u64,
-    ) -> Result<Option<T>, GmailError> {
-        if path.ends_with('/') {
+    /// Sends a request with retries (for a write, only those that are certainly safe; see the
+    /// module doc); `Ok(None)` on 404 (and for a path whose id was empty).
+    async fn execute<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<Option<T>, GmailError> {
+        if call.path.ends_with('/') {
             return Ok(None);
         }
-        let url = format!("{}/gmail/v1/users/me{path}", self.base);
+        let url = format!("{}/gmail/v1/users/me{}", self.base, call.path);
         let attempts = self.backoff.retry().attempts;
         let mut attempt = 0;
         let mut refreshed = false;
         let mut token = self.tokens.access().await?;
         loop {
             attempt += 1;
-            self.admit(cost).await?;
+            self.admit(call.cost).await?;
             self.requests.fetch_add(1, Ordering::Relaxed);
-            self.units.fetch_add(cost, Ordering::Relaxed);
+            self.units.fetch_add(call.cost, Ordering::Relaxed);
             let started = Instant::now();
-            let sent = self
+            let mut request = self
                 .http
-                .get(&url)
+                .request(call.verb.clone(), &url)
                 .bearer_auth(token.secret.expose_secret())
-                .query(query)
-                .send()
-                .await;
+                .query(call.query);
+            if let Some(body) = &call.body {
+                request = request.json(body);
+            }
+            let sent = request.send().await;
             let last = attempt >= attempts;
-            match self.answer(endpoint, sent, started, attempt, last).await? {
+            match self.answer(&call, sent, started, attempt, last).await? {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::Retry(wait) => {
                     tokio::time::sleep(wait).await;
@@ -454,18 +668,25 @@ impl GmailClient {
         }
     }
 
-    /// Reads one answer: the value, or whether and how to try again.
+    /// Reads one answer: the value, or whether and how to try again. A write whose outcome is
+    /// unknown is [`GmailError::Uncertain`] at once.
     async fn answer<T: DeserializeOwned>(
         &self,
-        endpoint: &str,
+        call: &Call<'_>,
         sent: Result<reqwest::Response, reqwest::Error>,
         started: Instant,
         attempt: u32,
         last: bool,
     ) -> Result<Attempt<T>, GmailError> {
+        let endpoint = call.endpoint;
+        let write = call.is_write();
         let network = |e: reqwest::Error| GmailError::Network {
             base: self.base.clone(),
             detail: e.without_url().to_string(),
+        };
+        let uncertain = |detail: String| GmailError::Uncertain {
+            operation: endpoint.to_string(),
+            detail,
         };
         let resp = match sent {
             Ok(r) => r,
@@ -473,11 +694,19 @@ impl GmailClient {
                 self.outcome(true);
                 let kind = if e.is_timeout() {
                     "timeout"
-                } else {
+                } else if e.is_connect() {
                     "no connection"
+                } else {
+                    "connection lost"
                 };
                 self.events
                     .record(endpoint, None, started, attempt, Some(kind.into()));
+                // Refused before the request went out: certainly not applied. Anything later
+                // (a timeout, a reset after sending) may have been.
+                if write && !e.is_connect() {
+                    tracing::warn!(endpoint, attempt, "Gmail write outcome unknown: {kind}");
+                    return Err(uncertain(kind.to_string()));
+                }
                 if !last && (e.is_timeout() || e.is_connect() || e.is_request()) {
                     tracing::warn!(endpoint, attempt, "Gmail request failed, retrying: {kind}");
                     return Ok(Attempt::Retry(self.backoff.delay(attempt)));
@@ -498,6 +727,9 @@ impl GmailClient {
                     attempt,
                     Some("body cut off".into()),
                 );
+                if write {
+                    return Err(uncertain(format!("HTTP {status}, answer cut off")));
+                }
                 if !last {
                     return Ok(Attempt::Retry(self.backoff.delay(attempt)));
                 }
@@ -519,12 +751,22 @@ impl GmailClient {
                     Some("userRateLimitExceeded" | "rateLimitExceeded")
                 ));
         match status {
-            200..=299 => serde_json::from_str(&body)
-                .map(|v| Attempt::Done(Some(v)))
-                .map_err(|source| GmailError::Malformed {
-                    endpoint: endpoint.to_string(),
-                    source,
-                }),
+            200..=299 => {
+                // A DELETE answers 204 with nothing.
+                let text = if body.trim().is_empty() {
+                    "null"
+                } else {
+                    body.as_str()
+                };
+                match serde_json::from_str(text) {
+                    Ok(v) => Ok(Attempt::Done(Some(v))),
+                    Err(_) if write => Err(uncertain(format!("HTTP {status} with an unreadable answer"))),
+                    Err(source) => Err(GmailError::Malformed {
+                        endpoint: endpoint.to_string(),
+                        source,
+                    }),
+                }
+            }
             404 => Ok(Attempt::Done(None)),
             401 => Ok(Attempt::Refresh),
             _ if rate_limited => {
@@ -540,6 +782,15 @@ impl GmailClient {
             }
             403 if reason.as_deref() == Some("dailyLimitExceeded") => Err(GmailError::DailyLimit),
             403 => Err(GmailError::Forbidden(error_message(&body))),
+            500..=599 if write => {
+                tracing::warn!(
+                    endpoint,
+                    attempt,
+                    status,
+                    "Gmail write outcome unknown: server error"
+                );
+                Err(uncertain(format!("HTTP {status}")))
+            }
             500..=599 if !last => {
                 tracing::warn!(endpoint, attempt, status, "Gmail server error, retrying");
                 Ok(Attempt::Retry(self.backoff.delay(attempt)))
@@ -550,6 +801,39 @@ impl GmailClient {
                 message: error_message(&body),
             }),
         }
+    }
+}
+
+/// The `{"id"?, "message": {"raw", "threadId"?}}` body of `drafts.create` / `drafts.update`.
+fn draft_body(
+    id: Option<&str>,
+    raw: &[u8],
+    thread_id: Option<&str>,
+    endpoint: &str,
+) -> Result<serde_json::Value, GmailError> {
+    let thread_id = thread_id.map(segment).filter(|t| !t.is_empty());
+    let body = DraftWrite {
+        id: id.map(str::to_string),
+        message: RawMessage {
+            raw: base64::engine::general_purpose::URL_SAFE.encode(raw),
+            thread_id,
+        },
+    };
+    to_json(&body, endpoint)
+}
+
+fn to_json<T: serde::Serialize>(body: &T, endpoint: &str) -> Result<serde_json::Value, GmailError> {
+    serde_json::to_value(body).map_err(|e| GmailError::InvalidRequest {
+        endpoint: endpoint.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn not_found(endpoint: &str) -> GmailError {
+    GmailError::Status {
+        status: 404,
+        endpoint: endpoint.to_string(),
+        message: "not found".into(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod client;
+pub mod compose;
 pub mod map;
 pub mod mime;
 pub mod wire;

@@ -304,3 +304,31 @@ pub struct Label {
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
 }
+
+/// The body of `drafts.create` (`{message}`) and `drafts.update` (`{id, message}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftWrite {
+    /// The draft id (update only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The message to store in the draft.
+    pub message: RawMessage,
+}
+
+/// A message given as RFC 2822 bytes: `{raw, threadId?}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawMessage {
+    /// The whole message, base64url.
+    pub raw: String,
+    /// The thread it belongs to (a reply); absent for a new thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<String>,
+}
+
+/// The body of `drafts.send`: `{id}` of the draft to send as it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftId {
+    /// Draft id.
+    pub id: String,
+}
