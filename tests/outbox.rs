@@ -24,6 +24,7 @@ fn now() -> DateTime<Utc> {
 fn live(fake: &FakeHubSpot) -> Live {
     Live {
         hubspot: Some(Arc::new(client(fake, TOKEN))),
+        gmail: None,
     }
 }
 
@@ -198,6 +199,7 @@ async fn offline_jobs_wait_then_each_is_done_once() {
             )
             .unwrap(),
         )),
+        gmail: None,
     };
     drain(&store, &down, now()).await.unwrap();
     for e in store.outbox(100).unwrap() {

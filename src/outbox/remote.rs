@@ -1,7 +1,10 @@
 //! The real services behind the worker: each outbox action as find / check / apply calls on
-//! the HubSpot client (Gmail actions join in the next step).
+//! the HubSpot and Gmail clients.
 //!
 //! Payloads (JSON, written when the action is approved):
+//! - `gmail.draft.send`: `draft_id`, `thread_id`, `approved_at` (RFC 3339), `to`. Gmail deletes
+//!   a draft when it sends it, so "was it sent?" is "is the draft gone?": a draft that is still
+//!   there was not sent, and a gone one is never sent again.
 //! - `hubspot.task.create`: `subject`, `body`, `due` (RFC 3339), `contact_ids`, `deal_ids`,
 //!   `company_ids`, `owner_id`?
 //! - `hubspot.note.create`: `body`, `at`, `contact_ids`, `deal_ids`, `company_ids`
@@ -17,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::worker::{Remote, RemoteError, World};
+use crate::connectors::gmail::client::{GmailClient, GmailError};
 use crate::connectors::hubspot::client::{HubSpotClient, HubSpotError};
 use crate::connectors::hubspot::write::{Associations, NewNote, NewTask, marker};
 use crate::store::Job;
@@ -26,6 +30,23 @@ use crate::store::Job;
 pub struct Live {
     /// HubSpot, if connected.
     pub hubspot: Option<Arc<HubSpotClient>>,
+    /// Gmail, if connected.
+    pub gmail: Option<Arc<GmailClient>>,
+}
+
+/// What a Gmail failure means for a job.
+fn classify_gmail(e: GmailError) -> RemoteError {
+    match e {
+        GmailError::Uncertain { .. } => RemoteError::Uncertain(e.to_string()),
+        GmailError::Network { .. }
+        | GmailError::RateLimited { .. }
+        | GmailError::DailyLimit
+        | GmailError::Unavailable { .. }
+        | GmailError::Unauthorized
+        | GmailError::Auth(_) => RemoteError::Offline(e.to_string()),
+        GmailError::Status { status, .. } if status >= 500 => RemoteError::Offline(e.to_string()),
+        other => RemoteError::Refused(other.to_string()),
+    }
 }
 
 fn refused(e: impl std::fmt::Display) -> RemoteError {
@@ -80,6 +101,12 @@ fn associations(p: &Value) -> Associations {
 }
 
 impl Live {
+    fn gmail(&self) -> Result<&GmailClient, RemoteError> {
+        self.gmail
+            .as_deref()
+            .ok_or_else(|| RemoteError::Offline("Gmail is not connected (run `casey auth google`)".into()))
+    }
+
     fn hubspot(&self) -> Result<&HubSpotClient, RemoteError> {
         self.hubspot
             .as_deref()
@@ -91,6 +118,13 @@ impl Remote for Live {
     async fn find(&self, job: &Job) -> Result<Option<String>, RemoteError> {
         let p = &job.payload;
         match job.action.as_str() {
+            "gmail.draft.send" => {
+                let draft = required(p, "draft_id")?;
+                match self.gmail()?.draft(&draft).await.map_err(classify_gmail)? {
+                    Some(_) => Ok(None),
+                    None => Ok(Some(format!("draft {draft} (no longer in Gmail: sent)"))),
+                }
+            }
             "hubspot.task.create" => self
                 .hubspot()?
                 .find_by_marker("tasks", &marker(&job.idempotency_key))
@@ -115,6 +149,44 @@ impl Remote for Live {
     async fn check(&self, job: &Job) -> Result<World, RemoteError> {
         let p = &job.payload;
         match job.action.as_str() {
+            "gmail.draft.send" => {
+                let gmail = self.gmail()?;
+                let draft = required(p, "draft_id")?;
+                if gmail.draft(&draft).await.map_err(classify_gmail)?.is_none() {
+                    return Err(refused(
+                        "the draft is no longer in Gmail (sent or deleted there); nothing was sent",
+                    ));
+                }
+                let approved = time(p, "approved_at")?.timestamp_millis();
+                let thread = text(p, "thread_id");
+                if thread.is_empty() {
+                    return Ok(World::Unchanged);
+                }
+                let newer = gmail
+                    .thread(&thread)
+                    .await
+                    .map_err(classify_gmail)?
+                    .map(|t| {
+                        t.messages.iter().any(|m| {
+                            let ours = m.label_ids.iter().any(|l| l == "SENT" || l == "DRAFT");
+                            let at = m
+                                .internal_date
+                                .as_deref()
+                                .and_then(|d| d.parse::<i64>().ok())
+                                .unwrap_or(0);
+                            !ours && at > approved
+                        })
+                    })
+                    .unwrap_or(false);
+                Ok(if newer {
+                    World::Changed(
+                        "a new message arrived in the thread after you approved; read it and approve again"
+                            .into(),
+                    )
+                } else {
+                    World::Unchanged
+                })
+            }
             "hubspot.deal.stage" => {
                 let deal = required(p, "deal_id")?;
                 let expected = text(p, "from_stage");
@@ -135,6 +207,14 @@ impl Remote for Live {
 
     async fn apply(&self, job: &Job) -> Result<String, RemoteError> {
         let p = &job.payload;
+        if job.action == "gmail.draft.send" {
+            let sent = self
+                .gmail()?
+                .send_draft(&required(p, "draft_id")?)
+                .await
+                .map_err(classify_gmail)?;
+            return Ok(sent.id);
+        }
         let hubspot = self.hubspot()?;
         match job.action.as_str() {
             "hubspot.task.create" => {
