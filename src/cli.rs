@@ -3,6 +3,7 @@
 mod auth;
 mod commands;
 mod doctor;
+mod outbox;
 mod output;
 
 use std::path::PathBuf;
@@ -99,6 +100,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The outbox: what is queued, running, parked or done; run it, confirm or discard entries.
+    Outbox {
+        /// list (default) | run | retry KEY | discard KEY
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+    },
     /// Show or check the configuration.
     Config {
         /// path | check
@@ -142,6 +149,29 @@ pub enum AuthAction {
         /// google or hubspot.
         #[arg(value_name = "ACCOUNT")]
         account: String,
+    },
+}
+
+/// `casey outbox ...`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// List the entries, newest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Carry out every entry that is due now (each at most once), then exit.
+    Run,
+    /// Confirm a parked or failed entry again (by its key or a unique part of it).
+    Retry {
+        /// Idempotency key, or a unique part of it.
+        key: String,
+    },
+    /// Discard an entry that has not started (by its key or a unique part of it).
+    Discard {
+        /// Idempotency key, or a unique part of it.
+        key: String,
     },
 }
 
@@ -207,6 +237,7 @@ pub fn main() -> ExitCode {
         Some(Command::Sync { hubspot, gmail, full }) => commands::sync(&ctx, hubspot, gmail, full),
         Some(Command::Auth { action }) => auth::run(&ctx, action),
         Some(Command::Doctor { json }) => return doctor::run(&ctx, json),
+        Some(Command::Outbox { action }) => outbox::run(&ctx, action),
         Some(Command::Config {
             action: ConfigAction::Check,
         }) => commands::config_check(&ctx),
