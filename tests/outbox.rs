@@ -231,3 +231,67 @@ async fn an_action_this_version_cannot_run_fails_clearly() {
     assert_eq!(e.state, "failed");
     assert!(e.error.unwrap().contains("cannot run hubspot.meeting.book"));
 }
+
+#[test]
+fn casey_outbox_lists_discards_and_confirms_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    {
+        let store = Store::open(&dir.path().join("casey.db")).unwrap();
+        queue(&store, "task-abc", "hubspot.task.create", task_payload());
+        queue(&store, "stage-xyz", "hubspot.deal.stage", json!({"deal_id": "1"}));
+        let job = store.claim_job(now()).unwrap().unwrap();
+        assert_eq!(job.idempotency_key, "task-abc");
+        store
+            .finish_job(&job, &Finish::Parked("the deal moved".into()), now())
+            .unwrap();
+    }
+    let casey = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_casey"))
+            .env("CASEYOS_DATA_DIR", dir.path())
+            .env("CASEYOS_CONFIG", &config)
+            .env("CASEYOS_ACCOUNTS__KEYRING", "none")
+            .env_remove("CASEYOS_HUBSPOT_TOKEN")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, list, _) = casey(&["outbox"]);
+    assert!(ok);
+    assert!(
+        list.contains("parked") && list.contains("the deal moved"),
+        "{list}"
+    );
+    assert!(list.contains("queued") && list.contains("stage-xyz"), "{list}");
+    let (ok, out, _) = casey(&["outbox", "retry", "abc"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("queued again: task-abc"));
+    let (ok, out, _) = casey(&["outbox", "discard", "xyz"]);
+    assert!(ok, "{out}");
+    let (ok, _, err) = casey(&["outbox", "discard", "xyz"]);
+    assert!(!ok && err.contains("only waiting or parked entries"), "{err}");
+    let (ok, _, err) = casey(&["outbox", "retry", "-"]);
+    assert!(!ok && err.contains("2 outbox entries match"), "{err}");
+    let (_, json, _) = casey(&["outbox", "list", "--json"]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let states: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, vec!["cancelled", "queued"]);
+    // Without HubSpot connected, running waits instead of failing.
+    let (ok, out, _) = casey(&["outbox", "run"]);
+    assert!(ok);
+    assert!(
+        out.contains("task-abc: waiting: waiting to reach the service: HubSpot is not connected"),
+        "{out}"
+    );
+}
