@@ -58,7 +58,7 @@ pub fn outbox_action(m: &Move, mode: SafetyMode) -> &'static str {
 pub fn execute(store: &Store, config: &Config, m: &Move, demo: bool, now: DateTime<Utc>) -> Result<()> {
     let action = outbox_action(m, config.safety.mode);
     let idempotency_key = format!("{}|{}|{}", m.key, action, now.timestamp_millis());
-    let payload = json!({
+    let mut payload = json!({
         "move": m.key,
         "kind": m.kind.as_str(),
         "thread_id": m.subject.thread_id,
@@ -68,6 +68,25 @@ pub fn execute(store: &Store, config: &Config, m: &Move, demo: bool, now: DateTi
         "contact_id": m.subject.contact_id,
         "mode": match config.safety.mode { SafetyMode::DraftOnly => "draft_only", SafetyMode::Send => "send" },
     });
+    if action == "gmail.draft.send"
+        && let Some(draft_id) = &m.subject.draft_id
+        && let Some(draft) = store.drafts()?.into_iter().find(|d| &d.id == draft_id)
+    {
+        // What the worker checks before sending: who it goes to (cap, cooldown, suppression)
+        // and when it was approved (a reply after that parks it).
+        let to: Vec<&str> = draft.to.iter().map(|t| t.email.as_str()).collect();
+        payload["to"] = json!(to);
+        payload["approved_at"] = json!(now.to_rfc3339());
+        payload["draft_written_at"] = json!(draft.updated_at.to_rfc3339());
+    }
+    if action == "hubspot.task.create" {
+        // A follow-up task for tomorrow on the records the move is about.
+        payload["subject"] = json!(m.title);
+        payload["body"] = json!(format!("From CaseyOS: {}", m.kind.as_str()));
+        payload["due"] = json!((now + chrono::Duration::days(1)).to_rfc3339());
+        payload["contact_ids"] = json!(m.subject.contact_id.iter().collect::<Vec<_>>());
+        payload["deal_ids"] = json!(m.subject.deal_id.iter().collect::<Vec<_>>());
+    }
     if demo {
         store.enqueue_outbox(
             &idempotency_key,

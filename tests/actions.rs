@@ -85,6 +85,30 @@ fn send_mode_maps_approval_to_a_send_and_live_execution_is_queued() {
     );
     assert_eq!(store.counts().unwrap().outbox_pending, 1);
 
+    // A task for a stale deal carries what HubSpot needs to create it.
+    let deal_move = moves
+        .iter()
+        .find(|m| actions::outbox_action(m, config.safety.mode) == "hubspot.task.create")
+        .unwrap();
+    actions::execute(&store, &config, deal_move, false, now).unwrap();
+    let create = store
+        .outbox(10)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "hubspot.task.create")
+        .unwrap();
+    let p: serde_json::Value = serde_json::from_str(&create.payload).unwrap();
+    assert_eq!(p["subject"], deal_move.title.as_str());
+    assert!(p["due"].as_str().unwrap().starts_with("20"), "{p}");
+    assert_eq!(
+        p["deal_ids"][0],
+        deal_move.subject.deal_id.clone().unwrap().as_str()
+    );
+    assert_eq!(
+        actions::undo(&store, now).unwrap().as_deref(),
+        Some(deal_move.key.as_str())
+    );
+
     // Approving the draft queues a send that waits out the undo window; `u` inside it cancels.
     let before = store.audit_entries().unwrap().len();
     actions::execute(&store, &config, with_draft, false, now).unwrap();
@@ -107,6 +131,10 @@ fn send_mode_maps_approval_to_a_send_and_live_execution_is_queued() {
         .find(|e| e.action == "gmail.draft.send")
         .unwrap();
     assert_eq!(send.state, "cancelled");
+    let payload: serde_json::Value = serde_json::from_str(&send.payload).unwrap();
+    assert!(!payload["to"].as_array().unwrap().is_empty(), "{payload}");
+    assert_eq!(payload["approved_at"], now.to_rfc3339());
+    assert_eq!(payload["draft_id"], with_draft.subject.draft_id.clone().unwrap());
     assert!(
         store.claim_job(now + window * 10).unwrap().is_none(),
         "nothing left to send"
