@@ -11,6 +11,14 @@ use std::sync::Arc;
 
 use caseyos::outbox::remote::Live;
 use caseyos::outbox::worker::{drain, retry_delay};
+
+/// Send mode, generous limits: the rules have their own tests.
+fn rules() -> caseyos::config::Safety {
+    let mut r = caseyos::config::Config::default().safety;
+    r.mode = caseyos::config::SafetyMode::Send;
+    r.daily_send_cap = 1000;
+    r
+}
 use caseyos::store::{Finish, NewJob, Store};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -69,7 +77,7 @@ async fn a_task_is_created_once_with_its_associations_and_marker() {
     let fake = FakeHubSpot::start(2, 3, 2, 1).await;
     let store = Store::open_in_memory().unwrap();
     queue(&store, "task-1", "hubspot.task.create", task_payload());
-    let steps = drain(&store, &live(&fake), now()).await.unwrap();
+    let steps = drain(&store, &live(&fake), &rules(), now()).await.unwrap();
     assert_eq!(steps.len(), 1);
     let created = fake.created("tasks");
     assert_eq!(created.len(), 1);
@@ -81,7 +89,7 @@ async fn a_task_is_created_once_with_its_associations_and_marker() {
     assert_eq!(e.state, "done");
     // Running the worker again does nothing more.
     assert!(
-        drain(&store, &live(&fake), now() + Duration::hours(1))
+        drain(&store, &live(&fake), &rules(), now() + Duration::hours(1))
             .await
             .unwrap()
             .is_empty()
@@ -107,7 +115,7 @@ async fn a_create_applied_behind_an_error_is_found_not_repeated() {
     });
     let store = Store::open_in_memory().unwrap();
     queue(&store, "task-2", "hubspot.task.create", task_payload());
-    let first = drain(&store, &live(&fake), now()).await.unwrap();
+    let first = drain(&store, &live(&fake), &rules(), now()).await.unwrap();
     assert!(
         matches!(&first[0].finish, Finish::Retry { uncertain: true, .. }),
         "{first:?}"
@@ -115,7 +123,7 @@ async fn a_create_applied_behind_an_error_is_found_not_repeated() {
     assert_eq!(entry(&store, "task-2").state, "uncertain");
     assert_eq!(fake.created("tasks").len(), 1, "HubSpot did create it");
     let later = now() + retry_delay(1);
-    let second = drain(&store, &live(&fake), later).await.unwrap();
+    let second = drain(&store, &live(&fake), &rules(), later).await.unwrap();
     assert_eq!(
         second[0].finish,
         Finish::Done {
@@ -155,7 +163,7 @@ async fn a_deal_that_moved_since_the_approval_is_parked_and_a_matching_one_moves
         "hubspot.deal.stage",
         json!({"deal_id": "300001", "from_stage": seen, "to_stage": other}),
     );
-    drain(&store, &live(&fake), now()).await.unwrap();
+    drain(&store, &live(&fake), &rules(), now()).await.unwrap();
     let parked = entry(&store, "stage-stale");
     assert_eq!(parked.state, "parked");
     assert!(parked.error.unwrap().contains("since you approved"));
@@ -201,14 +209,14 @@ async fn offline_jobs_wait_then_each_is_done_once() {
         )),
         gmail: None,
     };
-    drain(&store, &down, now()).await.unwrap();
+    drain(&store, &down, &rules(), now()).await.unwrap();
     for e in store.outbox(100).unwrap() {
         assert_eq!(e.state, "queued", "{e:?}");
         assert!(e.error.unwrap().contains("waiting to reach the service"));
     }
     assert_eq!(store.counts().unwrap().outbox_pending, 6);
     // Back online: every job once.
-    drain(&store, &live(&fake), now() + Duration::minutes(10))
+    drain(&store, &live(&fake), &rules(), now() + Duration::minutes(10))
         .await
         .unwrap();
     for e in store.outbox(100).unwrap() {
@@ -226,7 +234,7 @@ async fn an_action_this_version_cannot_run_fails_clearly() {
     let fake = FakeHubSpot::start(1, 1, 1, 1).await;
     let store = Store::open_in_memory().unwrap();
     queue(&store, "x", "hubspot.meeting.book", json!({}));
-    drain(&store, &live(&fake), now()).await.unwrap();
+    drain(&store, &live(&fake), &rules(), now()).await.unwrap();
     let e = entry(&store, "x");
     assert_eq!(e.state, "failed");
     assert!(e.error.unwrap().contains("cannot run hubspot.meeting.book"));

@@ -43,6 +43,8 @@ fn casey(data: &std::path::Path, config: &std::path::Path, gmail: &str, now: Dat
         .env("CASEYOS_CONFIG", config)
         .env("CASEYOS_NOW", now.to_rfc3339())
         .env("CASEYOS_ACCOUNTS__KEYRING", "none")
+        .env("CASEYOS_SAFETY__MODE", "send")
+        .env("CASEYOS_SAFETY__DAILY_SEND_CAP", "1000")
         .env("CASEYOS_GOOGLE__API_BASE", gmail)
         .env("CASEYOS_GOOGLE_TOKEN", TOKEN)
         .env_remove("CASEYOS_GOOGLE_REFRESH_TOKEN")

@@ -13,6 +13,14 @@ use std::sync::Arc;
 use caseyos::connectors::gmail::compose::{Address, Outgoing, compose, new_message_id, parse_references};
 use caseyos::outbox::remote::Live;
 use caseyos::outbox::worker::{drain, retry_delay};
+
+/// Send mode, generous limits: the rules have their own tests.
+fn rules() -> caseyos::config::Safety {
+    let mut r = caseyos::config::Config::default().safety;
+    r.mode = caseyos::config::SafetyMode::Send;
+    r.daily_send_cap = 1000;
+    r
+}
 use caseyos::store::{Finish, NewJob, Store};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -62,8 +70,12 @@ fn live(fake: &FakeGmail) -> Live {
 }
 
 fn queue_send(store: &Store, key: &str, thread: &str, draft: &str) {
+    queue_send_to(store, key, thread, draft, DANA);
+}
+
+fn queue_send_to(store: &Store, key: &str, thread: &str, draft: &str, to: &str) {
     let payload =
-        json!({"draft_id": draft, "thread_id": thread, "approved_at": t0().to_rfc3339(), "to": [DANA]});
+        json!({"draft_id": draft, "thread_id": thread, "approved_at": t0().to_rfc3339(), "to": [to]});
     store
         .queue_job(
             &NewJob {
@@ -94,17 +106,20 @@ async fn an_approved_draft_is_sent_once_after_its_undo_window() {
     let store = Store::open_in_memory().unwrap();
     queue_send(&store, "send-1", &thread, &draft);
     assert!(
-        drain(&store, &live(&fake), t0()).await.unwrap().is_empty(),
+        drain(&store, &live(&fake), &rules(), t0())
+            .await
+            .unwrap()
+            .is_empty(),
         "inside the undo window"
     );
     assert!(fake.sent().is_empty());
     let after = t0() + Duration::seconds(10);
-    drain(&store, &live(&fake), after).await.unwrap();
+    drain(&store, &live(&fake), &rules(), after).await.unwrap();
     assert_eq!(fake.sent().len(), 1);
     assert_eq!(fake.sent()[0].thread_id, thread);
     assert_eq!(state(&store, "send-1").0, "done");
     assert!(
-        drain(&store, &live(&fake), after + Duration::hours(1))
+        drain(&store, &live(&fake), &rules(), after + Duration::hours(1))
             .await
             .unwrap()
             .is_empty()
@@ -125,13 +140,15 @@ async fn a_send_gmail_did_behind_an_error_is_not_sent_again() {
     let store = Store::open_in_memory().unwrap();
     queue_send(&store, "send-2", &thread, &draft);
     let at = t0() + Duration::seconds(10);
-    let first = drain(&store, &live(&fake), at).await.unwrap();
+    let first = drain(&store, &live(&fake), &rules(), at).await.unwrap();
     assert!(
         matches!(&first[0].finish, Finish::Retry { uncertain: true, .. }),
         "{first:?}"
     );
     assert_eq!(fake.sent().len(), 1, "Gmail did send it");
-    let second = drain(&store, &live(&fake), at + retry_delay(1)).await.unwrap();
+    let second = drain(&store, &live(&fake), &rules(), at + retry_delay(1))
+        .await
+        .unwrap();
     assert!(
         matches!(&second[0].finish, Finish::Done { reconciled: true, .. }),
         "{second:?}"
@@ -153,7 +170,7 @@ async fn a_reply_after_the_approval_parks_the_send() {
         internal_date_ms: (t0() + Duration::seconds(5)).timestamp_millis(),
         ..NewMessage::default()
     });
-    drain(&store, &live(&fake), t0() + Duration::seconds(10))
+    drain(&store, &live(&fake), &rules(), t0() + Duration::seconds(10))
         .await
         .unwrap();
     let (st, why) = state(&store, "send-3");
@@ -183,7 +200,13 @@ async fn ten_sends_approved_offline_go_out_once_each_when_gmail_is_back() {
             .create_draft(&compose(&out).unwrap(), None)
             .await
             .unwrap();
-        queue_send(&store, &format!("send-{i}"), "", &d.id);
+        queue_send_to(
+            &store,
+            &format!("send-{i}"),
+            "",
+            &d.id,
+            &format!("p{i}@customer.example"),
+        );
         drafts.push(d.id);
     }
     let down = Live {
@@ -200,10 +223,10 @@ async fn ten_sends_approved_offline_go_out_once_each_when_gmail_is_back() {
         )),
     };
     let at = t0() + Duration::seconds(10);
-    drain(&store, &down, at).await.unwrap();
+    drain(&store, &down, &rules(), at).await.unwrap();
     assert_eq!(store.counts().unwrap().outbox_pending, 10);
     assert!(fake.sent().is_empty());
-    drain(&store, &live(&fake), at + Duration::minutes(5))
+    drain(&store, &live(&fake), &rules(), at + Duration::minutes(5))
         .await
         .unwrap();
     assert_eq!(fake.sent().len(), 10);
@@ -211,4 +234,51 @@ async fn ten_sends_approved_offline_go_out_once_each_when_gmail_is_back() {
     sent_drafts.sort();
     drafts.sort();
     assert_eq!(sent_drafts, drafts, "each draft once");
+}
+
+#[tokio::test]
+async fn draft_only_never_sends_and_the_cap_and_cooldown_refuse_clearly() {
+    let (fake, thread, draft) = drafted().await;
+    let store = Store::open_in_memory().unwrap();
+    let at = t0() + Duration::seconds(10);
+
+    // Draft-only (the default): the approved send fails with the reason, Gmail sends nothing.
+    queue_send(&store, "send-draft-only", &thread, &draft);
+    let draft_only = caseyos::config::Config::default().safety;
+    drain(&store, &live(&fake), &draft_only, at).await.unwrap();
+    let (st, why) = state(&store, "send-draft-only");
+    assert_eq!(st, "failed");
+    assert!(why.unwrap().starts_with("draft-only mode"));
+    assert_eq!(fake.calls(Method::DraftsSend), 0, "send was never called");
+
+    // Send mode with a cap of 1: the first send goes, the next one to the same person is
+    // refused by the cooldown, one to someone else by the cap.
+    let mut capped = rules();
+    capped.daily_send_cap = 1;
+    assert!(store.requeue_job("send-draft-only", at).unwrap());
+    drain(&store, &live(&fake), &capped, at).await.unwrap();
+    assert_eq!(state(&store, "send-draft-only").0, "done");
+    let second = client(&fake)
+        .create_draft(b"To: dana@acme.example\r\nSubject: again\r\n\r\nhi\r\n", None)
+        .await
+        .unwrap();
+    queue_send(&store, "send-again", "", &second.id);
+    let mut uncapped = rules();
+    uncapped.recipient_cooldown_hours = 24;
+    drain(&store, &live(&fake), &uncapped, at + Duration::minutes(1))
+        .await
+        .unwrap();
+    let (st, why) = state(&store, "send-again");
+    assert_eq!(st, "failed");
+    assert!(why.unwrap().contains("was emailed"), "cooldown");
+    assert!(store.requeue_job("send-again", at).unwrap());
+    let mut no_cooldown = capped.clone();
+    no_cooldown.recipient_cooldown_hours = 0;
+    drain(&store, &live(&fake), &no_cooldown, at + Duration::minutes(2))
+        .await
+        .unwrap();
+    let (st, why) = state(&store, "send-again");
+    assert_eq!(st, "failed");
+    assert!(why.unwrap().starts_with("daily send cap reached: 1 of 1"), "cap");
+    assert_eq!(fake.sent().len(), 1);
 }

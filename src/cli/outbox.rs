@@ -117,7 +117,12 @@ fn work(ctx: &Context, store: &Store) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let steps = rt.block_on(crate::outbox::worker::drain(store, &remote, ctx.clock.now()))?;
+    let steps = rt.block_on(crate::outbox::worker::drain(
+        store,
+        &remote,
+        &ctx.config.safety,
+        ctx.clock.now(),
+    ))?;
     let mut out = String::new();
     for s in &steps {
         let what = match &s.finish {

@@ -13,6 +13,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::safety::{Refusal, SendCheck, check_send};
+use crate::config::Safety;
 use crate::store::{Finish, Job, Store, StoreError};
 
 /// How a remote operation failed.
@@ -71,16 +73,56 @@ fn retry(error: String, attempts: u32, uncertain: bool, now: DateTime<Utc>) -> F
     }
 }
 
+/// The send rules for a claimed send (draft-only, suppression, daily cap, cooldown), from
+/// what the mirror knows; other actions pass.
+fn send_rules(
+    store: &Store,
+    job: &Job,
+    rules: &Safety,
+    now: DateTime<Utc>,
+) -> Result<Result<(), Refusal>, StoreError> {
+    if job.action != "gmail.draft.send" {
+        return Ok(Ok(()));
+    }
+    let to: Vec<String> = job
+        .payload
+        .get("to")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).map(str::to_string).collect())
+        .unwrap_or_default();
+    let day = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(now);
+    // The count includes this job, which is running.
+    let sent_today = store.sends_since(day)?.saturating_sub(1);
+    let mut last = std::collections::HashMap::new();
+    for r in &to {
+        last.insert(r.clone(), store.last_send_to(r)?);
+    }
+    let check = SendCheck {
+        recipients: &to,
+        // Replies after the approval are the remote check's business (it parks the job).
+        draft_written_at: now,
+        last_inbound_at: None,
+        sent_today,
+    };
+    Ok(check_send(rules, &check, |r| last.get(r).copied().flatten(), now))
+}
+
 /// Runs the next due job, if any, to its end for now.
 pub async fn step<R: Remote>(
     store: &Store,
     remote: &R,
+    rules: &Safety,
     now: DateTime<Utc>,
 ) -> Result<Option<Step>, StoreError> {
     let Some(job) = store.claim_job(now)? else {
         return Ok(None);
     };
-    let finish = run(&job, remote, now).await;
+    let allowed = send_rules(store, &job, rules, now)?;
+    let finish = run(&job, remote, allowed, now).await;
     store.finish_job(&job, &finish, now)?;
     tracing::info!(key = job.idempotency_key, action = job.action, outcome = ?finish, "outbox step");
     Ok(Some(Step {
@@ -89,7 +131,7 @@ pub async fn step<R: Remote>(
     }))
 }
 
-async fn run<R: Remote>(job: &Job, remote: &R, now: DateTime<Utc>) -> Finish {
+async fn run<R: Remote>(job: &Job, remote: &R, allowed: Result<(), Refusal>, now: DateTime<Utc>) -> Finish {
     if job.reconcile {
         match remote.find(job).await {
             Ok(Some(remote_id)) => {
@@ -109,6 +151,11 @@ async fn run<R: Remote>(job: &Job, remote: &R, now: DateTime<Utc>) -> Finish {
                 );
             }
         }
+    }
+    // Checked after reconciling: a send that already happened is recorded whatever the rules
+    // say now; one that did not is held to them.
+    if let Err(refusal) = allowed {
+        return Finish::Failed(refusal.to_string());
     }
     match remote.check(job).await {
         Ok(World::Unchanged) => {}
@@ -148,11 +195,12 @@ async fn run<R: Remote>(job: &Job, remote: &R, now: DateTime<Utc>) -> Finish {
 pub async fn drain<R: Remote>(
     store: &Store,
     remote: &R,
+    rules: &Safety,
     now: DateTime<Utc>,
 ) -> Result<Vec<Step>, StoreError> {
     store.recover_running(now)?;
     let mut steps = Vec::new();
-    while let Some(s) = step(store, remote, now).await? {
+    while let Some(s) = step(store, remote, rules, now).await? {
         steps.push(s);
     }
     Ok(steps)
@@ -169,6 +217,10 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0).unwrap()
+    }
+
+    fn rules() -> Safety {
+        crate::config::Config::default().safety
     }
 
     /// A remote side with scripted answers and a record of what it did.
@@ -250,7 +302,7 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let fake = Fake::default();
         queue(&store, "a");
-        let steps = drain(&store, &fake, now()).await.unwrap();
+        let steps = drain(&store, &fake, &rules(), now()).await.unwrap();
         assert_eq!(steps.len(), 1);
         assert_eq!(*fake.calls.lock().unwrap(), vec!["check a", "apply a"]);
         assert_eq!(state(&store, "a"), "done");
@@ -265,10 +317,10 @@ mod tests {
             .unwrap()
             .push_back(Err(RemoteError::Uncertain("timeout".into())));
         queue(&store, "a");
-        drain(&store, &fake, now()).await.unwrap();
+        drain(&store, &fake, &rules(), now()).await.unwrap();
         assert_eq!(state(&store, "a"), "uncertain");
         let later = now() + Duration::minutes(1);
-        drain(&store, &fake, later).await.unwrap();
+        drain(&store, &fake, &rules(), later).await.unwrap();
         assert_eq!(state(&store, "a"), "done");
         assert_eq!(
             *fake.calls.lock().unwrap(),
@@ -286,16 +338,18 @@ mod tests {
             .unwrap()
             .push_back(Err(RemoteError::Offline("no network".into())));
         queue(&store, "a");
-        drain(&store, &fake, now()).await.unwrap();
+        drain(&store, &fake, &rules(), now()).await.unwrap();
         assert_eq!(state(&store, "a"), "queued");
         assert!(
-            drain(&store, &fake, now() + Duration::seconds(1))
+            drain(&store, &fake, &rules(), now() + Duration::seconds(1))
                 .await
                 .unwrap()
                 .is_empty(),
             "not yet"
         );
-        drain(&store, &fake, now() + retry_delay(1)).await.unwrap();
+        drain(&store, &fake, &rules(), now() + retry_delay(1))
+            .await
+            .unwrap();
         assert_eq!(state(&store, "a"), "done");
         assert_eq!(fake.applied.lock().unwrap().len(), 1);
     }
@@ -306,7 +360,7 @@ mod tests {
         let fake = Fake::default();
         *fake.world.lock().unwrap() = Some("Dana replied after you approved".into());
         queue(&store, "a");
-        drain(&store, &fake, now()).await.unwrap();
+        drain(&store, &fake, &rules(), now()).await.unwrap();
         assert_eq!(state(&store, "a"), "parked");
         assert!(fake.applied.lock().unwrap().is_empty());
     }
@@ -319,7 +373,7 @@ mod tests {
         // The first worker claims and applies, then dies before recording it.
         let job = store.claim_job(now()).unwrap().unwrap();
         fake.apply(&job).await.unwrap();
-        drain(&store, &fake, now()).await.unwrap();
+        drain(&store, &fake, &rules(), now()).await.unwrap();
         assert_eq!(state(&store, "a"), "done");
         assert_eq!(fake.applied.lock().unwrap().len(), 1);
         assert_eq!(fake.calls.lock().unwrap().last().unwrap(), "find a");
