@@ -129,6 +129,26 @@ fn scene(env: &str, args: &str) -> Scene {
     Scene { dir, config, rc, cmd }
 }
 
+/// The kernel keyring under `service`, or `None` after saying why the test is skipped (a
+/// failure instead when `CASEYOS_REQUIRE_KEYRING` is set, as in `.ci/run`).
+fn kernel_keyring(service: &str) -> Option<std::sync::Arc<dyn caseyos::auth::secrets::SecretStore>> {
+    let accounts = caseyos::config::Accounts {
+        keyring: "keyutils".into(),
+        keyring_service: service.into(),
+        sign_in_timeout_seconds: 60,
+    };
+    match caseyos::auth::secrets::open(&accounts) {
+        Ok(s) => Some(s),
+        Err(e) if std::env::var("CASEYOS_REQUIRE_KEYRING").is_ok_and(|v| !v.is_empty() && v != "0") => {
+            panic!("CASEYOS_REQUIRE_KEYRING is set but the kernel keyring is unavailable: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no kernel keyring here ({e})");
+            None
+        }
+    }
+}
+
 fn tmux_missing() -> bool {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("SKIPPED: tmux is not installed (apt-get install tmux); the end-to-end test needs it");
@@ -335,20 +355,8 @@ async fn connecting_hubspot_while_the_tui_is_open_takes_effect_at_the_next_sync(
         return;
     }
     let service = format!("caseyos-test-e2e-{}", std::process::id());
-    let accounts = caseyos::config::Accounts {
-        keyring: "keyutils".into(),
-        keyring_service: service.clone(),
-        sign_in_timeout_seconds: 60,
-    };
-    let store = match caseyos::auth::secrets::open(&accounts) {
-        Ok(s) => s,
-        Err(e) if std::env::var("CASEYOS_REQUIRE_KEYRING").is_ok_and(|v| !v.is_empty() && v != "0") => {
-            panic!("CASEYOS_REQUIRE_KEYRING is set but the kernel keyring is unavailable: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: no kernel keyring here ({e})");
-            return;
-        }
+    let Some(store) = kernel_keyring(&service) else {
+        return;
     };
     let fake = FakeHubSpot::start(5, 20, 5, 5).await;
     let env = format!(
@@ -390,20 +398,8 @@ async fn the_token_prompt_does_not_echo_what_is_typed() {
         return;
     }
     let service = format!("caseyos-test-prompt-{}", std::process::id());
-    let accounts = caseyos::config::Accounts {
-        keyring: "keyutils".into(),
-        keyring_service: service.clone(),
-        sign_in_timeout_seconds: 60,
-    };
-    let store = match caseyos::auth::secrets::open(&accounts) {
-        Ok(s) => s,
-        Err(e) if std::env::var("CASEYOS_REQUIRE_KEYRING").is_ok_and(|v| !v.is_empty() && v != "0") => {
-            panic!("CASEYOS_REQUIRE_KEYRING is set but the kernel keyring is unavailable: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: no kernel keyring here ({e})");
-            return;
-        }
+    let Some(store) = kernel_keyring(&service) else {
+        return;
     };
     let fake = FakeHubSpot::start(1, 2, 1, 1).await;
     let Scene { dir, rc, cmd, .. } = scene(

@@ -223,43 +223,38 @@ impl Store {
     /// Cancels a job that has not started (the undo window, or the Outbox view): true when it
     /// was still waiting. A running or finished job cannot be cancelled.
     pub fn cancel_job(&self, idempotency_key: &str, now: DateTime<Utc>) -> Result<bool> {
-        let tx = self.conn().unchecked_transaction()?;
-        let n = tx.execute(
+        self.operator_move(
+            idempotency_key,
             "UPDATE outbox SET state = 'cancelled', updated_at = ?2
              WHERE idempotency_key = ?1 AND state IN ('queued', 'parked') AND demo = 0",
-            params![idempotency_key, ts(now)],
-        )?;
-        if n == 1 {
-            audit(
-                &tx,
-                "operator",
-                "outbox cancelled",
-                idempotency_key,
-                json!({}),
-                now,
-            )?;
-        }
-        tx.commit()?;
-        Ok(n == 1)
+            "outbox cancelled",
+            now,
+        )
     }
 
     /// Confirms a parked (or failed) job again: it is queued as it was approved.
     pub fn requeue_job(&self, idempotency_key: &str, now: DateTime<Utc>) -> Result<bool> {
-        let tx = self.conn().unchecked_transaction()?;
-        let n = tx.execute(
+        self.operator_move(
+            idempotency_key,
             "UPDATE outbox SET state = 'queued', error = NULL, next_attempt_at = NULL, updated_at = ?2
              WHERE idempotency_key = ?1 AND state IN ('parked', 'failed') AND demo = 0",
-            params![idempotency_key, ts(now)],
-        )?;
+            "outbox confirmed again",
+            now,
+        )
+    }
+
+    /// One operator decision on a job (`sql` with ?1 = key, ?2 = now), audited when it applied.
+    fn operator_move(
+        &self,
+        idempotency_key: &str,
+        sql: &str,
+        what: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let tx = self.conn().unchecked_transaction()?;
+        let n = tx.execute(sql, params![idempotency_key, ts(now)])?;
         if n == 1 {
-            audit(
-                &tx,
-                "operator",
-                "outbox confirmed again",
-                idempotency_key,
-                json!({}),
-                now,
-            )?;
+            audit(&tx, "operator", what, idempotency_key, json!({}), now)?;
         }
         tx.commit()?;
         Ok(n == 1)
