@@ -66,6 +66,21 @@ fn reply_to(fake: &FakeGmail, thread_id: &str, body: &str) -> Outgoing {
     }
 }
 
+/// The reply CaseyOS would write to `thread_id`, created as a Gmail draft in that thread.
+async fn reply_draft(
+    gmail: &GmailClient,
+    fake: &FakeGmail,
+    thread_id: &str,
+    body: &str,
+) -> (Outgoing, caseyos::connectors::gmail::wire::DraftRef) {
+    let out = reply_to(fake, thread_id, body);
+    let draft = gmail
+        .create_draft(&compose(&out).unwrap(), Some(thread_id))
+        .await
+        .unwrap();
+    (out, draft)
+}
+
 fn header(raw: &[u8], name: &str) -> String {
     decode_rfc2047(parse_raw(raw).header(name).unwrap_or_else(|| panic!("no {name}")))
 }
@@ -188,11 +203,7 @@ async fn the_fake_validates_writes_like_gmail() {
 async fn update_replaces_the_drafts_message() {
     let (fake, thread) = mailbox().await;
     let gmail = client(&fake);
-    let mut out = reply_to(&fake, &thread, "First version");
-    let created = gmail
-        .create_draft(&compose(&out).unwrap(), Some(&thread))
-        .await
-        .unwrap();
+    let (mut out, created) = reply_draft(&gmail, &fake, &thread, "First version").await;
     out.body_text = "Second version, longer: ".to_string() + &"x".repeat(200);
     let raw = compose(&out).unwrap();
     let updated = gmail
@@ -222,11 +233,7 @@ async fn send_goes_out_once_and_the_next_sync_mirrors_it_as_outbound() {
     let (fake, thread) = mailbox().await;
     let mut m = first_sync(&fake).await;
     let gmail = client(&fake);
-    let out = reply_to(&fake, &thread, "Hi Jane,\n\nDone — contract attached.\n");
-    let draft = gmail
-        .create_draft(&compose(&out).unwrap(), Some(&thread))
-        .await
-        .unwrap();
+    let (out, draft) = reply_draft(&gmail, &fake, &thread, "Hi Jane,\n\nDone — contract attached.\n").await;
     let sent = gmail.send_draft(&draft.id).await.unwrap();
 
     assert_eq!(sent.id, draft.message.id, "the draft's message is the sent one");
@@ -276,11 +283,7 @@ async fn rate_limits_on_writes_are_retried_and_send_once() {
         kind: FaultKind::UserRateLimit,
         times: 1,
     });
-    let out = reply_to(&fake, &thread, "Hi");
-    let draft = gmail
-        .create_draft(&compose(&out).unwrap(), Some(&thread))
-        .await
-        .unwrap();
+    let (_, draft) = reply_draft(&gmail, &fake, &thread, "Hi").await;
     assert_eq!(fake.attempts(Method::DraftsCreate), 2);
     assert_eq!(fake.drafts_created(), 1);
     fake.fail(Fault {
@@ -300,11 +303,7 @@ async fn rate_limits_on_writes_are_retried_and_send_once() {
 async fn a_5xx_after_gmail_sent_is_uncertain_not_retried_and_found_by_message_id() {
     let (fake, thread) = mailbox().await;
     let gmail = client(&fake);
-    let out = reply_to(&fake, &thread, "Hi");
-    let draft = gmail
-        .create_draft(&compose(&out).unwrap(), Some(&thread))
-        .await
-        .unwrap();
+    let (out, draft) = reply_draft(&gmail, &fake, &thread, "Hi").await;
     fake.fail(Fault {
         method: Method::DraftsSend,
         skip: 0,
@@ -343,11 +342,7 @@ async fn a_5xx_after_gmail_sent_is_uncertain_not_retried_and_found_by_message_id
 async fn a_5xx_before_sending_is_uncertain_too_and_the_search_shows_a_draft() {
     let (fake, thread) = mailbox().await;
     let gmail = client(&fake);
-    let out = reply_to(&fake, &thread, "Hi");
-    let draft = gmail
-        .create_draft(&compose(&out).unwrap(), Some(&thread))
-        .await
-        .unwrap();
+    let (out, draft) = reply_draft(&gmail, &fake, &thread, "Hi").await;
     fake.fail(Fault {
         method: Method::DraftsSend,
         skip: 0,
@@ -380,11 +375,7 @@ async fn a_5xx_before_sending_is_uncertain_too_and_the_search_shows_a_draft() {
 async fn a_timeout_on_send_is_uncertain_and_not_retried() {
     let (fake, thread) = mailbox().await;
     let gmail = impatient(&fake);
-    let out = reply_to(&fake, &thread, "Hi");
-    let draft = gmail
-        .create_draft(&compose(&out).unwrap(), Some(&thread))
-        .await
-        .unwrap();
+    let (out, draft) = reply_draft(&gmail, &fake, &thread, "Hi").await;
     fake.fail(Fault {
         method: Method::DraftsSend,
         skip: 0,
@@ -425,11 +416,7 @@ async fn a_401_on_a_write_refreshes_the_token_once_and_succeeds() {
     gmail.profile().await.unwrap();
     let refreshes = tokens.refreshes();
     fake.expire_token();
-    let out = reply_to(&fake, &thread, "Hi");
-    let draft = gmail
-        .create_draft(&compose(&out).unwrap(), Some(&thread))
-        .await
-        .unwrap();
+    let (_, draft) = reply_draft(&gmail, &fake, &thread, "Hi").await;
     assert_eq!(tokens.refreshes(), refreshes + 1);
     assert_eq!(fake.attempts(Method::DraftsCreate), 2);
     assert_eq!(fake.drafts_created(), 1);
