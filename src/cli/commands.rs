@@ -171,10 +171,9 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
     if hubspot {
         let result = (|| -> anyhow::Result<String> {
             let tokens = connected(hubspot_tokens, Account::HubSpot)?;
-            let client = crate::connectors::hubspot::client::HubSpotClient::with_tokens(
-                &ctx.config.hubspot.api_base,
+            let client = crate::connectors::hubspot::client::HubSpotClient::from_config(
+                &ctx.config.hubspot,
                 std::sync::Arc::new(tokens),
-                crate::connectors::hubspot::client::ClientOptions::from_config(&ctx.config.hubspot),
             )?;
             let options = crate::sync::hubspot::SyncOptions::from_config(&ctx.config.hubspot, full);
             let summary = rt.block_on(crate::sync::hubspot::sync(
@@ -191,10 +190,9 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
     if gmail {
         let result = (|| -> anyhow::Result<String> {
             let tokens = connected(google_tokens, Account::Google)?;
-            let client = crate::connectors::gmail::client::GmailClient::new(
-                &ctx.config.google.api_base,
+            let client = crate::connectors::gmail::client::GmailClient::from_config(
+                &ctx.config.google,
                 std::sync::Arc::new(tokens),
-                crate::connectors::gmail::client::GmailOptions::from_config(&ctx.config.google),
             )?;
             let options = crate::sync::gmail::SyncOptions::from_config(&ctx.config.google, full);
             let summary = rt.block_on(crate::sync::gmail::sync(

@@ -91,22 +91,14 @@ fn live(ctx: &Context) -> Live {
     };
     Live {
         hubspot: tokens(Account::HubSpot).and_then(|t| {
-            crate::connectors::hubspot::client::HubSpotClient::with_tokens(
-                &ctx.config.hubspot.api_base,
-                t,
-                crate::connectors::hubspot::client::ClientOptions::from_config(&ctx.config.hubspot),
-            )
-            .ok()
-            .map(Arc::new)
+            crate::connectors::hubspot::client::HubSpotClient::from_config(&ctx.config.hubspot, t)
+                .ok()
+                .map(Arc::new)
         }),
         gmail: tokens(Account::Google).and_then(|t| {
-            crate::connectors::gmail::client::GmailClient::new(
-                &ctx.config.google.api_base,
-                t,
-                crate::connectors::gmail::client::GmailOptions::from_config(&ctx.config.google),
-            )
-            .ok()
-            .map(Arc::new)
+            crate::connectors::gmail::client::GmailClient::from_config(&ctx.config.google, t)
+                .ok()
+                .map(Arc::new)
         }),
     }
 }

@@ -16,8 +16,8 @@ use super::view;
 use crate::Clock;
 use crate::actions;
 use crate::config::Config;
-use crate::connectors::gmail::client::{GmailClient, GmailOptions};
-use crate::connectors::hubspot::client::{ClientOptions, HubSpotClient};
+use crate::connectors::gmail::client::GmailClient;
+use crate::connectors::hubspot::client::HubSpotClient;
 use crate::store::Store;
 use crate::sync::gmail::SyncOptions as GmailSyncOptions;
 use crate::sync::hubspot::SyncOptions;
@@ -121,21 +121,11 @@ impl Syncer {
             };
             let sign_in = |account| crate::auth::current_sign_in(&config, &vault, account);
             let hubspot = reconnect(&hubspot_slot, sign_in(crate::auth::Account::HubSpot), |tokens| {
-                let client = HubSpotClient::with_tokens(
-                    &config.hubspot.api_base,
-                    Arc::new(tokens),
-                    ClientOptions::from_config(&config.hubspot),
-                )
-                .ok()?;
+                let client = HubSpotClient::from_config(&config.hubspot, Arc::new(tokens)).ok()?;
                 Some((client, SyncOptions::from_config(&config.hubspot, false)))
             });
             let gmail = reconnect(&gmail_slot, sign_in(crate::auth::Account::Google), |tokens| {
-                let client = GmailClient::new(
-                    &config.google.api_base,
-                    Arc::new(tokens),
-                    GmailOptions::from_config(&config.google),
-                )
-                .ok()?;
+                let client = GmailClient::from_config(&config.google, Arc::new(tokens)).ok()?;
                 Some((client, GmailSyncOptions::from_config(&config.google, false)))
             });
             if hubspot.is_none() && gmail.is_none() {

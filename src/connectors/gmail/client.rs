@@ -296,6 +296,14 @@ impl<'a> Call<'a> {
 }
 
 impl GmailClient {
+    /// The client `[google]` describes (base URL, quota, concurrency, timeout).
+    pub fn from_config(
+        config: &crate::config::Google,
+        tokens: Arc<TokenSource>,
+    ) -> Result<GmailClient, GmailError> {
+        GmailClient::new(&config.api_base, tokens, GmailOptions::from_config(config))
+    }
+
     /// A client for `api_base` (no trailing slash needed).
     pub fn new(
         api_base: &str,

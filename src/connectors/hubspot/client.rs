@@ -218,6 +218,14 @@ impl HubSpotClient {
         HubSpotClient::with_tokens(api_base, Arc::new(tokens), options)
     }
 
+    /// The client `[hubspot]` describes (base URL, rate limits, breaker, timeout).
+    pub fn from_config(
+        config: &crate::config::HubSpot,
+        tokens: Arc<TokenSource>,
+    ) -> Result<HubSpotClient, HubSpotError> {
+        HubSpotClient::with_tokens(&config.api_base, tokens, ClientOptions::from_config(config))
+    }
+
     /// A client whose tokens come from `tokens` (an OAuth sign-in is refreshed before expiry
     /// and once after a 401).
     pub fn with_tokens(
