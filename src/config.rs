@@ -181,6 +181,18 @@ pub struct Safety {
     pub suppression_list: Vec<String>,
 }
 
+/// `[drafts]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drafts {
+    /// Appended to drafts from templates (`{{signature}}`).
+    pub signature: String,
+    /// Your company's name (`{{my_company}}`).
+    pub my_company: String,
+    /// A folder with your own versions of the templates (`reply.txt`...); empty: the bundled ones.
+    pub templates_dir: String,
+}
+
 /// `[theme]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,6 +219,8 @@ pub struct Config {
     pub aps: ApsWeights,
     /// Outbound safety.
     pub safety: Safety,
+    /// Drafts written from templates.
+    pub drafts: Drafts,
     /// Key bindings: action name → keys.
     pub keys: BTreeMap<String, Vec<String>>,
     /// Colours.

@@ -21,25 +21,36 @@ fn demo_execution_is_recorded_as_demo_in_outbox_and_audit_and_leaves_the_list() 
     let config = Config::default();
     let now = demo::anchor();
     let moves = today::moves(&store, &config, now).unwrap();
-    let target = moves
+    let reply = moves
         .iter()
-        .find(|m| m.subject.draft_id.is_some())
+        .find(|m| actions::writes_draft(m) && m.kind == caseyos::domain::MoveKind::ReplyInbound)
         .unwrap()
         .clone();
-    actions::execute(&store, &config, &target, true, now).unwrap();
+    // `x` on a reply writes a draft from the template, on this machine only: nothing queued.
+    let said = actions::execute(&store, &config, &reply, true, now).unwrap();
+    assert!(said.contains("draft written"), "{said}");
+    assert!(store.outbox(10).unwrap().is_empty());
+    let moves = today::moves(&store, &config, now).unwrap();
+    let target = moves.iter().find(|m| m.key == reply.key).unwrap().clone();
+    assert!(target.state.is_actionable(), "the move stays open with its draft");
+    let draft_id = target.subject.draft_id.clone().unwrap();
+    assert!(caseyos::store::is_local_draft(&draft_id), "{draft_id}");
+    assert_eq!(store.audit_entries().unwrap().len(), 1, "draft written is audited");
 
+    // Approving it writes it to Gmail drafts: simulated in the demo.
+    actions::execute(&store, &config, &target, true, now).unwrap();
     let outbox = store.outbox(10).unwrap();
     assert_eq!(outbox.len(), 1);
     assert!(outbox[0].demo && outbox[0].state == "done");
     assert_eq!(
-        outbox[0].action, "gmail.draft.push",
+        outbox[0].action, "gmail.draft.create",
         "draft-only mode never sends"
     );
     assert_eq!(outbox[0].move_key.as_deref(), Some(target.key.as_str()));
     let audit = store.audit_entries().unwrap();
-    assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].actor, "demo");
-    assert!(audit[0].action.contains("DEMO"));
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[1].actor, "demo");
+    assert!(audit[1].action.contains("DEMO"));
 
     let after = today::moves(&store, &config, now).unwrap();
     let m = after.iter().find(|m| m.key == target.key).unwrap();
@@ -52,7 +63,7 @@ fn demo_execution_is_recorded_as_demo_in_outbox_and_audit_and_leaves_the_list() 
         Some(target.key.as_str())
     );
     assert_eq!(store.outbox(10).unwrap()[0].state, "cancelled");
-    assert_eq!(store.audit_entries().unwrap().len(), 2);
+    assert_eq!(store.audit_entries().unwrap().len(), 3);
     let again = today::moves(&store, &config, now).unwrap();
     assert_eq!(
         again.iter().find(|m| m.key == target.key).unwrap().state,

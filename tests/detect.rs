@@ -171,6 +171,7 @@ fn draft(id: &str, thread: Option<&str>, to: Vec<Mailbox>, t: DateTime<Utc>) -> 
         body: "Hi, pricing attached.".into(),
         updated_at: t,
         in_reply_to: None,
+        move_key: None,
     }
 }
 

@@ -212,6 +212,7 @@ fn mirror() -> Mirror {
                 body: "Thanks Cara, we accept the redlines.".into(),
                 updated_at: n - Duration::hours(3),
                 in_reply_to: Some("<m2@mail.test>".into()),
+                move_key: None,
             },
             Draft {
                 id: "dr2".into(),
@@ -221,6 +222,7 @@ fn mirror() -> Mirror {
                 body: "Hi Dan, great to meet you at the conference.".into(),
                 updated_at: n - Duration::hours(5),
                 in_reply_to: None,
+                move_key: None,
             },
         ],
     }

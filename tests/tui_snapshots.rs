@@ -128,6 +128,11 @@ fn outbox_view_after_simulated_executions() {
     let moves = caseyos::today::moves(&store, &config, clock.now()).unwrap();
     for m in moves.iter().take(3) {
         caseyos::actions::execute(&store, &config, m, true, clock.now()).unwrap();
+        // A reply move first gets a draft from its template; executing again approves it.
+        let again = caseyos::today::moves(&store, &config, clock.now()).unwrap();
+        if let Some(m) = again.iter().find(|a| a.key == m.key && a.state.is_actionable()) {
+            caseyos::actions::execute(&store, &config, m, true, clock.now()).unwrap();
+        }
     }
     let mut app = app_over(snapshot(&mut store, &config, &clock).unwrap(), Source::Demo);
     press(&mut app, KeyCode::Tab);

@@ -66,19 +66,26 @@ impl DetectConfig {
 /// caller applies stored decisions.
 pub fn detect_moves(m: &Mirror, now: DateTime<Utc>, cfg: &DetectConfig, w: &ApsWeights) -> Vec<Move> {
     let ix = MirrorIndex::new(m);
+    let by_move = m
+        .drafts
+        .iter()
+        .filter_map(|d| d.move_key.as_deref().map(|k| (k, d)))
+        .collect();
     let mut d = Detector {
         m,
         ix,
+        by_move,
         now,
         cfg,
         w,
         out: Vec::new(),
     };
     d.threads();
-    d.drafts();
     d.deals();
     d.leads();
     d.tasks();
+    // Last: a draft not taken by the move it was written for becomes a move of its own.
+    d.drafts();
     let mut out = d.out;
     rank(&mut out);
     out
@@ -87,6 +94,8 @@ pub fn detect_moves(m: &Mirror, now: DateTime<Utc>, cfg: &DetectConfig, w: &ApsW
 struct Detector<'a> {
     m: &'a Mirror,
     ix: MirrorIndex<'a>,
+    /// Drafts CaseyOS wrote, by the move they were written for.
+    by_move: HashMap<&'a str, &'a Draft>,
     now: DateTime<Utc>,
     cfg: &'a DetectConfig,
     w: &'a ApsWeights,
@@ -94,7 +103,7 @@ struct Detector<'a> {
 }
 
 /// A subject without its `Re:`/`Fwd:` prefixes, for titles (the thread is shown elsewhere).
-fn bare_subject(s: &str) -> String {
+pub(crate) fn bare_subject(s: &str) -> String {
     let mut t = sanitize_line(s);
     loop {
         let lower = t.to_ascii_lowercase();

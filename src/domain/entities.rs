@@ -266,6 +266,9 @@ pub struct Draft {
     pub updated_at: DateTime<Utc>,
     /// Message-ID the draft replies to.
     pub in_reply_to: Option<String>,
+    /// The move CaseyOS wrote it for (a draft from a template); `None` for drafts found in Gmail.
+    #[serde(default)]
+    pub move_key: Option<String>,
 }
 
 /// Everything move detection needs, loaded from the mirror in one read.

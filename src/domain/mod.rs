@@ -8,6 +8,7 @@ pub mod decision;
 pub mod detect;
 pub mod entities;
 pub mod moves;
+pub mod template;
 pub mod text;
 pub mod time;
 

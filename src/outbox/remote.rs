@@ -5,6 +5,11 @@
 //! - `gmail.draft.send`: `draft_id`, `thread_id`, `approved_at` (RFC 3339), `to`. Gmail deletes
 //!   a draft when it sends it, so "was it sent?" is "is the draft gone?": a draft that is still
 //!   there was not sent, and a gone one is never sent again.
+//! - `gmail.draft.create` / `gmail.draft.push`: `draft_id` (a `local-…` id for create, Gmail's
+//!   for push) and `content` (`from`, `to` [{name, email}], `subject`, `body`, `in_reply_to`,
+//!   `references`, `message_id_header`): the text as approved. A created draft is found again
+//!   by its Message-ID; a push (update) is harmless to repeat.
+//! - `gmail.draft.delete`: `draft_id`; a draft already gone counts as deleted.
 //! - `hubspot.task.create`: `subject`, `body`, `due` (RFC 3339), `contact_ids`, `deal_ids`,
 //!   `company_ids`, `owner_id`?
 //! - `hubspot.note.create`: `body`, `at`, `contact_ids`, `deal_ids`, `company_ids`
@@ -21,6 +26,7 @@ use serde_json::Value;
 
 use super::worker::{Remote, RemoteError, World};
 use crate::connectors::gmail::client::{GmailClient, GmailError};
+use crate::connectors::gmail::compose::{Address, Outgoing, compose, parse_references};
 use crate::connectors::hubspot::client::{HubSpotClient, HubSpotError};
 use crate::connectors::hubspot::write::{Associations, NewNote, NewTask, marker};
 use crate::store::Job;
@@ -37,6 +43,11 @@ pub struct Live {
 /// What a Gmail failure means for a job.
 fn classify_gmail(e: GmailError) -> RemoteError {
     match e {
+        // Reading works but writing does not: the sign-in lacks the compose scope.
+        GmailError::Forbidden(why) => RemoteError::Refused(format!(
+            "Gmail refused the write ({why}); CaseyOS needs the gmail.compose scope to write drafts \
+             and send: run `casey auth google` again and allow it, then retry this entry"
+        )),
         GmailError::Uncertain { .. } => RemoteError::Uncertain(e.to_string()),
         GmailError::Network { .. }
         | GmailError::RateLimited { .. }
@@ -100,7 +111,79 @@ fn associations(p: &Value) -> Associations {
     }
 }
 
+/// The RFC 2822 bytes of a draft's approved `content`.
+fn draft_message(p: &Value) -> Result<(Vec<u8>, Option<String>), RemoteError> {
+    let c = p
+        .get("content")
+        .ok_or_else(|| refused("the outbox entry has no draft content"))?;
+    let to: Vec<Address> = c
+        .get("to")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| {
+                    let email = m.get("email")?.as_str()?;
+                    Some(match m.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                        Some(name) => Address::named(name, email),
+                        None => Address::new(email),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let in_reply_to = Some(text(c, "in_reply_to")).filter(|s| !s.is_empty());
+    let out = Outgoing {
+        from: Address::new(&required(c, "from")?),
+        to,
+        cc: Vec::new(),
+        subject: text(c, "subject"),
+        body_text: text(c, "body"),
+        message_id: required(c, "message_id_header")?,
+        in_reply_to,
+        references: parse_references(&text(c, "references")),
+        date: Utc::now(),
+    };
+    let raw = compose(&out).map_err(refused)?;
+    let thread = Some(text(p, "thread_id")).filter(|t| !t.is_empty());
+    Ok((raw, thread))
+}
+
 impl Live {
+    /// Finds a draft created with our Message-ID: its Gmail draft id, or `sent:<message>`
+    /// when it was sent from Gmail meanwhile.
+    async fn find_created_draft(&self, p: &Value) -> Result<Option<String>, RemoteError> {
+        let gmail = self.gmail()?;
+        let content = p.get("content").cloned().unwrap_or(Value::Null);
+        let found = gmail
+            .find_message_by_rfc822_id(&required(&content, "message_id_header")?)
+            .await
+            .map_err(classify_gmail)?;
+        let has = |m: &crate::connectors::gmail::wire::MessageRef, label: &str| {
+            m.label_ids.as_ref().is_some_and(|l| l.iter().any(|x| x == label))
+        };
+        if let Some(sent) = found.iter().find(|m| has(m, "SENT")) {
+            return Ok(Some(format!("sent:{}", sent.id)));
+        }
+        let Some(message) = found.iter().find(|m| has(m, "DRAFT")) else {
+            return Ok(None);
+        };
+        let mut token: Option<String> = None;
+        loop {
+            let page = gmail.list_drafts(token.as_deref()).await.map_err(classify_gmail)?;
+            if let Some(d) = page.drafts.iter().find(|d| d.message.id == message.id) {
+                return Ok(Some(d.id.clone()));
+            }
+            match page.next_page_token {
+                Some(t) if token.as_deref() != Some(t.as_str()) => token = Some(t),
+                _ => break,
+            }
+        }
+        // The message is there but no draft lists it yet: ask again later, never create twice.
+        Err(RemoteError::Uncertain(
+            "the draft's message is in Gmail but its draft is not listed yet".into(),
+        ))
+    }
+
     fn gmail(&self) -> Result<&GmailClient, RemoteError> {
         self.gmail
             .as_deref()
@@ -140,8 +223,10 @@ impl Remote for Live {
                 let stage = self.hubspot()?.get_deal_stage(&deal).await.map_err(classify)?;
                 Ok((stage.as_deref() == Some(required(p, "to_stage")?.as_str())).then_some(deal))
             }
-            // Completing a task twice is harmless: apply again.
-            "hubspot.task.complete" => Ok(None),
+            "gmail.draft.create" => self.find_created_draft(p).await,
+            // Writing the same text again, completing a task again or deleting a deleted draft
+            // is harmless: apply again.
+            "gmail.draft.push" | "gmail.draft.delete" | "hubspot.task.complete" => Ok(None),
             other => Err(refused(format!("this version of CaseyOS cannot run {other} yet"))),
         }
     }
@@ -200,6 +285,19 @@ impl Remote for Live {
                     Some(_) => Ok(World::Unchanged),
                 }
             }
+            "gmail.draft.push" => {
+                let draft = required(p, "draft_id")?;
+                match self.gmail()?.draft(&draft).await.map_err(classify_gmail)? {
+                    Some(_) => Ok(World::Unchanged),
+                    None => Err(refused(
+                        "the draft is no longer in Gmail (sent or deleted there); your edit was not written",
+                    )),
+                }
+            }
+            "gmail.draft.create" | "gmail.draft.delete" => {
+                self.gmail()?;
+                Ok(World::Unchanged)
+            }
             "hubspot.task.create" | "hubspot.note.create" | "hubspot.task.complete" => Ok(World::Unchanged),
             other => Err(refused(format!("this version of CaseyOS cannot run {other} yet"))),
         }
@@ -207,13 +305,40 @@ impl Remote for Live {
 
     async fn apply(&self, job: &Job) -> Result<String, RemoteError> {
         let p = &job.payload;
-        if job.action == "gmail.draft.send" {
-            let sent = self
-                .gmail()?
-                .send_draft(&required(p, "draft_id")?)
-                .await
-                .map_err(classify_gmail)?;
-            return Ok(sent.id);
+        match job.action.as_str() {
+            "gmail.draft.send" => {
+                let sent = self
+                    .gmail()?
+                    .send_draft(&required(p, "draft_id")?)
+                    .await
+                    .map_err(classify_gmail)?;
+                return Ok(sent.id);
+            }
+            "gmail.draft.create" => {
+                let (raw, thread) = draft_message(p)?;
+                let made = self
+                    .gmail()?
+                    .create_draft(&raw, thread.as_deref())
+                    .await
+                    .map_err(classify_gmail)?;
+                return Ok(made.id);
+            }
+            "gmail.draft.push" => {
+                let (raw, thread) = draft_message(p)?;
+                let draft = required(p, "draft_id")?;
+                let made = self
+                    .gmail()?
+                    .update_draft(&draft, &raw, thread.as_deref())
+                    .await
+                    .map_err(classify_gmail)?;
+                return Ok(made.id);
+            }
+            "gmail.draft.delete" => {
+                let draft = required(p, "draft_id")?;
+                self.gmail()?.delete_draft(&draft).await.map_err(classify_gmail)?;
+                return Ok(draft);
+            }
+            _ => {}
         }
         let hubspot = self.hubspot()?;
         match job.action.as_str() {

@@ -122,7 +122,8 @@ pub async fn step<R: Remote>(
         return Ok(None);
     };
     let allowed = send_rules(store, &job, rules, now)?;
-    let finish = run(&job, remote, allowed, now).await;
+    let before = prerequisite(store, &job)?;
+    let finish = run(&job, remote, allowed, before, now).await;
     store.finish_job(&job, &finish, now)?;
     tracing::info!(key = job.idempotency_key, action = job.action, outcome = ?finish, "outbox step");
     Ok(Some(Step {
@@ -131,7 +132,40 @@ pub async fn step<R: Remote>(
     }))
 }
 
-async fn run<R: Remote>(job: &Job, remote: &R, allowed: Result<(), Refusal>, now: DateTime<Utc>) -> Finish {
+/// Where the job a job waits for (`after` in its payload: the draft's creation or update in
+/// Gmail before its send) stands.
+#[derive(Debug, Clone, PartialEq)]
+enum Before {
+    /// Nothing to wait for, or it is done.
+    Ready,
+    /// Still to run: wait.
+    Waiting(String),
+    /// It ended without its effect: this job cannot run as approved.
+    Broken(String),
+}
+
+fn prerequisite(store: &Store, job: &Job) -> Result<Before, StoreError> {
+    let Some(after) = job.payload.get("after").and_then(|v| v.as_str()) else {
+        return Ok(Before::Ready);
+    };
+    Ok(match store.job_state(after)? {
+        Some((state, _)) if state == "done" => Before::Ready,
+        Some((state, error)) if state == "failed" || state == "cancelled" => Before::Broken(format!(
+            "the draft could not be written to Gmail first ({state}{}); nothing was sent",
+            error.map(|e| format!(": {e}")).unwrap_or_default()
+        )),
+        Some((state, _)) => Before::Waiting(format!("waiting for the draft to reach Gmail first ({state})")),
+        None => Before::Broken("the step it waits for is missing from the outbox; nothing was sent".into()),
+    })
+}
+
+async fn run<R: Remote>(
+    job: &Job,
+    remote: &R,
+    allowed: Result<(), Refusal>,
+    before: Before,
+    now: DateTime<Utc>,
+) -> Finish {
     if job.reconcile {
         match remote.find(job).await {
             Ok(Some(remote_id)) => {
@@ -156,6 +190,12 @@ async fn run<R: Remote>(job: &Job, remote: &R, allowed: Result<(), Refusal>, now
     // say now; one that did not is held to them.
     if let Err(refusal) = allowed {
         return Finish::Failed(refusal.to_string());
+    }
+    match before {
+        Before::Ready => {}
+        // Not a failure of this job: look again soon, without backing off.
+        Before::Waiting(why) => return retry(why, 1, false, now),
+        Before::Broken(why) => return Finish::Failed(why),
     }
     match remote.check(job).await {
         Ok(World::Unchanged) => {}

@@ -475,7 +475,7 @@ impl Store {
     pub fn drafts(&self) -> Result<Vec<Draft>> {
         Ok(self
             .conn()
-            .prepare("SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to FROM drafts ORDER BY updated_at DESC, id")?
+            .prepare("SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to, move_key FROM drafts ORDER BY updated_at DESC, id")?
             .query_map([], draft_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -546,7 +546,7 @@ impl Store {
         let draft = match &subject.draft_id {
             Some(id) => c
                 .query_row(
-                    "SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to FROM drafts WHERE id = ?1",
+                    "SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to, move_key FROM drafts WHERE id = ?1",
                     [id],
                     draft_row,
                 )
@@ -690,7 +690,7 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-fn draft_row(r: &Row<'_>) -> rusqlite::Result<Draft> {
+pub(super) fn draft_row(r: &Row<'_>) -> rusqlite::Result<Draft> {
     Ok(Draft {
         id: r.get(0)?,
         thread_id: r.get(1)?,
@@ -699,5 +699,6 @@ fn draft_row(r: &Row<'_>) -> rusqlite::Result<Draft> {
         body: r.get(4)?,
         updated_at: req_ts(r.get(5)?),
         in_reply_to: r.get(6)?,
+        move_key: r.get(7)?,
     })
 }

@@ -4,6 +4,7 @@
 //! Opening a file written by a newer CaseyOS, or a file that is not a healthy SQLite database,
 //! fails with a clear error and leaves the file exactly as it was.
 
+mod drafts;
 mod gmail;
 mod health;
 mod mirror;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+pub use drafts::{DraftRecord, LOCAL_DRAFT_PREFIX, ReplyTarget, is_local_draft};
 pub use gmail::{LabelState, Reply};
 pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
@@ -26,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_owners.sql"),
     include_str!("migrations/0003_gmail.sql"),
     include_str!("migrations/0004_outbox.sql"),
+    include_str!("migrations/0005_local_drafts.sql"),
 ];
 
 /// Every table of the schema (the names [`Store::table_count`] accepts).

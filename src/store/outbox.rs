@@ -183,6 +183,7 @@ impl Store {
                     "UPDATE outbox SET state = 'done', remote_id = ?2, error = NULL, done_at = ?3, updated_at = ?3 WHERE id = ?1",
                     params![job.id, remote_id, ts(now)],
                 )?;
+                after_done(&tx, job, remote_id)?;
                 let what = if *reconciled {
                     "outbox done (found already done)"
                 } else {
@@ -270,6 +271,29 @@ impl Store {
         )?)
     }
 
+    /// The state and last error of a job, by idempotency key.
+    pub fn job_state(&self, idempotency_key: &str) -> Result<Option<(String, Option<String>)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT state, error FROM outbox WHERE idempotency_key = ?1",
+                [idempotency_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Sends approved and not yet under way (queued or parked): they count against the daily
+    /// cap when another send is approved.
+    pub fn sends_waiting(&self) -> Result<u32> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM outbox WHERE action = 'gmail.draft.send' AND demo = 0
+               AND state IN ('queued', 'parked')",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The last send to `address` (any case), from the recipients in the send's payload (`to`).
     pub fn last_send_to(&self, address: &str) -> Result<Option<DateTime<Utc>>> {
         let at: Option<String> = self.conn().query_row(
@@ -281,6 +305,48 @@ impl Store {
         )?;
         Ok(parse_ts_opt(at))
     }
+}
+
+/// What a finished Gmail draft action means for the mirror's drafts, written with the job's
+/// end so the two never disagree:
+/// - created: the local draft takes Gmail's id (a copy a sync brought in meanwhile gives way),
+///   and jobs still waiting on the local id (a send approved with it) follow;
+/// - pushed: Gmail has the operator's version, so the next sync may refresh it again;
+/// - sent or deleted: the draft is gone.
+fn after_done(tx: &rusqlite::Transaction<'_>, job: &Job, remote_id: &str) -> Result<()> {
+    let Some(draft) = job.payload.get("draft_id").and_then(|v| v.as_str()) else {
+        return Ok(());
+    };
+    match job.action.as_str() {
+        // Found already sent (from Gmail itself): no draft is left to keep.
+        "gmail.draft.create" if remote_id.starts_with("sent:") => {
+            tx.execute("DELETE FROM drafts WHERE id = ?1", [draft])?;
+        }
+        "gmail.draft.create" if draft != remote_id => {
+            tx.execute("DELETE FROM drafts WHERE id = ?1", [remote_id])?;
+            tx.execute(
+                "UPDATE drafts SET id = ?2, origin = 'gmail', message_id = NULL WHERE id = ?1",
+                [draft, remote_id],
+            )?;
+            tx.execute(
+                "UPDATE outbox SET payload = json_set(payload, '$.draft_id', ?2)
+                 WHERE json_extract(payload, '$.draft_id') = ?1 AND state NOT IN ('done', 'cancelled')
+                   AND id <> ?3",
+                params![draft, remote_id, job.id],
+            )?;
+        }
+        "gmail.draft.push" => {
+            tx.execute(
+                "UPDATE drafts SET origin = 'gmail', message_id = NULL WHERE id = ?1",
+                [draft],
+            )?;
+        }
+        "gmail.draft.send" | "gmail.draft.delete" => {
+            tx.execute("DELETE FROM drafts WHERE id = ?1", [draft])?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn audit(

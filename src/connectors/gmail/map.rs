@@ -188,6 +188,7 @@ impl Mapper {
             body: Self::body(m, "draft"),
             updated_at,
             in_reply_to: m.header("In-Reply-To").map(|v| v.trim().to_string()),
+            move_key: None,
         })
     }
 }

@@ -127,7 +127,16 @@ impl<'a> Detector<'a> {
         }
     }
 
-    pub(super) fn push(&mut self, c: Candidate<'a>) {
+    pub(super) fn push(&mut self, mut c: Candidate<'a>) {
+        // A draft written for this move (from a template) is what `y` approves.
+        if c.draft.is_none()
+            && let Some(d) = self.by_move.get(c.key.as_str()).copied()
+        {
+            c.draft = Some(d);
+            c.action = PrimaryAction::ApproveDraft;
+            c.effort = Effort::Approve;
+            c.why = format!("{} · draft ready", c.why);
+        }
         // The deal that carries the revenue part, so the detail pane shows where it came from.
         let deal = c
             .deal
