@@ -155,7 +155,12 @@ fn approve_send(store: &Store, config: &Config, rec: &DraftRecord, now: DateTime
 
 /// What Gmail needs to write a draft: the approved text itself, so what goes out is what was
 /// approved.
-fn draft_content(store: &Store, config: &Config, rec: &DraftRecord, message_id: &str) -> ActionResult<serde_json::Value> {
+fn draft_content(
+    store: &Store,
+    config: &Config,
+    rec: &DraftRecord,
+    message_id: &str,
+) -> ActionResult<serde_json::Value> {
     let from = operator_email(store, config)?;
     if from.is_empty() {
         return Err(ActionError::Cannot(
@@ -177,7 +182,13 @@ fn draft_content(store: &Store, config: &Config, rec: &DraftRecord, message_id: 
 }
 
 /// The outbox entries approving a move's draft becomes, after the approval-time checks.
-fn plan_draft(store: &Store, config: &Config, m: &Move, draft_id: &str, now: DateTime<Utc>) -> ActionResult<Vec<Planned>> {
+fn plan_draft(
+    store: &Store,
+    config: &Config,
+    m: &Move,
+    draft_id: &str,
+    now: DateTime<Utc>,
+) -> ActionResult<Vec<Planned>> {
     let Some(rec) = store.draft_record(draft_id)? else {
         return Err(ActionError::Cannot(
             "the draft is no longer in the mirror (sent or deleted in Gmail?); sync and look again".into(),
@@ -192,12 +203,21 @@ fn plan_draft(store: &Store, config: &Config, m: &Move, draft_id: &str, now: Dat
     if local || rec.edited_here {
         let message_id = match (&rec.message_id_header, local) {
             (Some(id), true) => id.clone(),
-            _ => new_message_id(operator_email(store, config)?.rsplit('@').next().unwrap_or("caseyos.local")),
+            _ => new_message_id(
+                operator_email(store, config)?
+                    .rsplit('@')
+                    .next()
+                    .unwrap_or("caseyos.local"),
+            ),
         };
         let mut payload = base_payload(m, mode);
         payload["content"] = draft_content(store, config, &rec, &message_id)?;
         plan.push(Planned {
-            action: if local { "gmail.draft.create" } else { "gmail.draft.push" },
+            action: if local {
+                "gmail.draft.create"
+            } else {
+                "gmail.draft.push"
+            },
             payload,
             undo_window: false,
             after_previous: false,
@@ -235,7 +255,13 @@ fn plan_draft(store: &Store, config: &Config, m: &Move, draft_id: &str, now: Dat
 /// Every entry is written to the outbox first (idempotency key = move + action + time), then
 /// the audit line, then the move is marked done. In the demo the entries are recorded as done
 /// and labelled DEMO: nothing leaves the machine.
-pub fn execute(store: &Store, config: &Config, m: &Move, demo: bool, now: DateTime<Utc>) -> ActionResult<String> {
+pub fn execute(
+    store: &Store,
+    config: &Config,
+    m: &Move,
+    demo: bool,
+    now: DateTime<Utc>,
+) -> ActionResult<String> {
     if writes_draft(m) {
         write_draft(store, config, m, now)?;
         return Ok("draft written from the template, on this machine only · e to edit · y to approve".into());
@@ -266,12 +292,20 @@ pub fn execute(store: &Store, config: &Config, m: &Move, demo: bool, now: DateTi
     for (i, mut p) in plan.into_iter().enumerate() {
         let idempotency_key = format!("{}|{}|{}", m.key, p.action, now.timestamp_millis());
         if p.after_previous
-            && let Some(previous) = keys.get(i.wrapping_sub(1))
+            && let Some((previous, _)) = keys.get(i.wrapping_sub(1))
         {
             p.payload["after"] = json!(previous);
         }
         if demo {
-            store.enqueue_outbox(&idempotency_key, Some(&m.key), p.action, &p.payload, "done", true, now)?;
+            store.enqueue_outbox(
+                &idempotency_key,
+                Some(&m.key),
+                p.action,
+                &p.payload,
+                "done",
+                true,
+                now,
+            )?;
         } else {
             // A real send waits out the undo window (`u` cancels it until then).
             let not_before = p
@@ -391,7 +425,14 @@ pub fn write_draft(store: &Store, config: &Config, m: &Move, now: DateTime<Utc>)
             "name",
             sanitize_line(&contact_name.unwrap_or_else(|| m.subject.email.clone().unwrap_or_default())),
         ),
-        ("company_suffix", if company.is_empty() { String::new() } else { format!(" at {}", sanitize_line(&company)) }),
+        (
+            "company_suffix",
+            if company.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", sanitize_line(&company))
+            },
+        ),
         ("company", sanitize_line(&company)),
         (
             "deal",
@@ -400,7 +441,10 @@ pub fn write_draft(store: &Store, config: &Config, m: &Move, now: DateTime<Utc>)
                 .map(|d| sanitize_line(&d.name))
                 .unwrap_or_else(|| "our conversation".into()),
         ),
-        ("subject", sanitize_line(&crate::domain::detect::bare_subject(&thread_subject))),
+        (
+            "subject",
+            sanitize_line(&crate::domain::detect::bare_subject(&thread_subject)),
+        ),
         ("my_company", config.drafts.my_company.clone()),
         ("signature", config.drafts.signature.replace("\\n", "\n")),
     ]
@@ -409,8 +453,16 @@ pub fn write_draft(store: &Store, config: &Config, m: &Move, now: DateTime<Utc>)
     let filled = template::render(name, &text, &vars)?;
     let (to, subject, in_reply_to, references) = match &target {
         Some(t) => {
-            let to = if t.outbound { t.to.clone() } else { vec![t.from.clone()] };
-            let mut refs = t.references.clone().map(|r| parse_references(&r)).unwrap_or_default();
+            let to = if t.outbound {
+                t.to.clone()
+            } else {
+                vec![t.from.clone()]
+            };
+            let mut refs = t
+                .references
+                .clone()
+                .map(|r| parse_references(&r))
+                .unwrap_or_default();
             if let Some(id) = &t.message_id_header
                 && !refs.contains(id)
             {
@@ -437,7 +489,12 @@ pub fn write_draft(store: &Store, config: &Config, m: &Move, now: DateTime<Utc>)
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let id = format!("{LOCAL_DRAFT_PREFIX}{hex}");
     let from = operator_email(store, config)?;
-    let message_id = new_message_id(from.rsplit('@').next().filter(|d| !d.is_empty()).unwrap_or("caseyos.local"));
+    let message_id = new_message_id(
+        from.rsplit('@')
+            .next()
+            .filter(|d| !d.is_empty())
+            .unwrap_or("caseyos.local"),
+    );
     let draft = Draft {
         id: id.clone(),
         thread_id: m.subject.thread_id.clone(),
@@ -462,19 +519,39 @@ pub fn write_draft(store: &Store, config: &Config, m: &Move, now: DateTime<Utc>)
 /// Discards a move's draft (`s` in the Drafts view). A draft only on this machine is deleted
 /// at once (`x` writes a fresh one). A draft in Gmail is deleted there by the outbox after the
 /// undo window, and the move is set aside; `u` brings both back until then.
-pub fn discard_draft(store: &Store, config: &Config, m: &Move, demo: bool, now: DateTime<Utc>) -> ActionResult<String> {
+pub fn discard_draft(
+    store: &Store,
+    config: &Config,
+    m: &Move,
+    demo: bool,
+    now: DateTime<Utc>,
+) -> ActionResult<String> {
     let Some(draft_id) = &m.subject.draft_id else {
         return Err(ActionError::Cannot("this move has no draft to discard".into()));
     };
     if is_local_draft(draft_id) {
         store.remove_draft(draft_id)?;
-        store.audit("operator", "draft discarded", Some(&m.key), &json!({ "draft_id": draft_id }), now)?;
+        store.audit(
+            "operator",
+            "draft discarded",
+            Some(&m.key),
+            &json!({ "draft_id": draft_id }),
+            now,
+        )?;
         return Ok("draft discarded · x writes a new one".into());
     }
     let idempotency_key = format!("{}|gmail.draft.delete|{}", m.key, now.timestamp_millis());
     let payload = json!({ "move": m.key, "draft_id": draft_id, "thread_id": m.subject.thread_id });
     if demo {
-        store.enqueue_outbox(&idempotency_key, Some(&m.key), "gmail.draft.delete", &payload, "done", true, now)?;
+        store.enqueue_outbox(
+            &idempotency_key,
+            Some(&m.key),
+            "gmail.draft.delete",
+            &payload,
+            "done",
+            true,
+            now,
+        )?;
     } else {
         store.queue_job(
             &crate::store::NewJob {
@@ -482,7 +559,9 @@ pub fn discard_draft(store: &Store, config: &Config, m: &Move, demo: bool, now: 
                 move_key: Some(&m.key),
                 action: "gmail.draft.delete",
                 payload: &payload,
-                not_before: Some(now + chrono::Duration::seconds(i64::from(config.safety.undo_window_seconds))),
+                not_before: Some(
+                    now + chrono::Duration::seconds(i64::from(config.safety.undo_window_seconds)),
+                ),
             },
             now,
         )?;

@@ -35,7 +35,11 @@ fn demo_execution_is_recorded_as_demo_in_outbox_and_audit_and_leaves_the_list() 
     assert!(target.state.is_actionable(), "the move stays open with its draft");
     let draft_id = target.subject.draft_id.clone().unwrap();
     assert!(caseyos::store::is_local_draft(&draft_id), "{draft_id}");
-    assert_eq!(store.audit_entries().unwrap().len(), 1, "draft written is audited");
+    assert_eq!(
+        store.audit_entries().unwrap().len(),
+        1,
+        "draft written is audited"
+    );
 
     // Approving it writes it to Gmail drafts: simulated in the demo.
     actions::execute(&store, &config, &target, true, now).unwrap();

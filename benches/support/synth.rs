@@ -691,6 +691,7 @@ pub fn generate(sizes: Sizes, seed: u64) -> Mirror {
                 body: format!("Hi,\n\n{}\n\nBest,\nAlex", r.pick(OUTBOUND_LINES)),
                 updated_at: ago(&mut r, now, 0.0, 10.0),
                 in_reply_to: None,
+                move_key: None,
             }
         })
         .collect();

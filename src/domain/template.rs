@@ -8,7 +8,10 @@ pub const BUILTIN: [(&str, &str); 4] = [
     ("reply", include_str!("../../assets/templates/reply.txt")),
     ("follow_up", include_str!("../../assets/templates/follow_up.txt")),
     ("check_in", include_str!("../../assets/templates/check_in.txt")),
-    ("first_touch", include_str!("../../assets/templates/first_touch.txt")),
+    (
+        "first_touch",
+        include_str!("../../assets/templates/first_touch.txt"),
+    ),
 ];
 
 /// The bundled template called `name`.
@@ -58,7 +61,9 @@ fn fill(name: &str, text: &str, vars: &BTreeMap<&str, String>) -> Result<String,
     while let Some(open) = rest.find("{{") {
         out.push_str(&rest[..open]);
         let after = &rest[open + 2..];
-        let close = after.find("}}").ok_or_else(|| TemplateError::Unclosed { name: name.into() })?;
+        let close = after
+            .find("}}")
+            .ok_or_else(|| TemplateError::Unclosed { name: name.into() })?;
         let key = after[..close].trim();
         let value = vars.get(key).ok_or_else(|| TemplateError::Unknown {
             name: name.into(),

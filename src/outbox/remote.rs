@@ -123,10 +123,12 @@ fn draft_message(p: &Value) -> Result<(Vec<u8>, Option<String>), RemoteError> {
             a.iter()
                 .filter_map(|m| {
                     let email = m.get("email")?.as_str()?;
-                    Some(match m.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
-                        Some(name) => Address::named(name, email),
-                        None => Address::new(email),
-                    })
+                    Some(
+                        match m.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                            Some(name) => Address::named(name, email),
+                            None => Address::new(email),
+                        },
+                    )
                 })
                 .collect()
         })
@@ -169,7 +171,10 @@ impl Live {
         };
         let mut token: Option<String> = None;
         loop {
-            let page = gmail.list_drafts(token.as_deref()).await.map_err(classify_gmail)?;
+            let page = gmail
+                .list_drafts(token.as_deref())
+                .await
+                .map_err(classify_gmail)?;
             if let Some(d) = page.drafts.iter().find(|d| d.message.id == message.id) {
                 return Ok(Some(d.id.clone()));
             }
