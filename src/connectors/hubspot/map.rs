@@ -94,7 +94,9 @@ impl Mapper {
         Task {
             id: o.id.clone(),
             subject: Self::string(o, "hs_task_subject").unwrap_or_else(|| "(untitled task)".into()),
-            body: o.prop("hs_task_body").map(html_to_text),
+            body: o
+                .prop("hs_task_body")
+                .map(|b| super::write::strip_marker(&html_to_text(b))),
             status: Self::string(o, "hs_task_status")
                 .unwrap_or_else(|| "NOT_STARTED".into())
                 .to_ascii_uppercase(),
@@ -111,7 +113,10 @@ impl Mapper {
     pub fn note(&self, o: &CrmObject) -> Note {
         Note {
             id: o.id.clone(),
-            body: o.prop("hs_note_body").map(html_to_text).unwrap_or_default(),
+            body: o
+                .prop("hs_note_body")
+                .map(|b| super::write::strip_marker(&html_to_text(b)))
+                .unwrap_or_default(),
             at: self.time(o, "hs_timestamp"),
             contact_ids: o.associated_ids("contacts"),
             deal_ids: o.associated_ids("deals"),

@@ -37,6 +37,20 @@ fn is_marker(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
+/// A body without the marker line CaseyOS added ([`with_marker`]), for display; any other
+/// text is kept as it is.
+pub fn strip_marker(body: &str) -> String {
+    // HubSpot may turn the line break before it into HTML and back: look at the last `[…]`.
+    let trimmed = body.trim_end();
+    if let Some(open) = trimmed.rfind('[')
+        && let Some(inner) = trimmed[open + 1..].strip_suffix(']')
+        && is_marker(inner)
+    {
+        return trimmed[..open].trim_end().to_string();
+    }
+    body.to_string()
+}
+
 /// The body as sent: the caller's text, then the marker on a line of its own (`[caseyos…]`;
 /// the brackets are punctuation, so the marker stays a token of its own).
 fn with_marker(body: &str, marker: &str) -> String {
@@ -405,6 +419,27 @@ impl HubSpotClient {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_marker_line_is_stripped_for_display_and_nothing_else() {
+        let m = marker("key-1");
+        assert_eq!(
+            strip_marker(&with_marker("Call Dana\nabout pricing", &m)),
+            "Call Dana\nabout pricing"
+        );
+        assert_eq!(strip_marker(&with_marker("", &m)), "");
+        assert_eq!(
+            strip_marker("Notes [caseyosnot-a-marker]"),
+            "Notes [caseyosnot-a-marker]"
+        );
+        assert_eq!(strip_marker("Plain text\n[see above]"), "Plain text\n[see above]");
+        assert_eq!(
+            strip_marker(&format!("Call Dana [{m}]")),
+            "Call Dana",
+            "same line"
+        );
+    }
+
     use super::*;
 
     #[test]
