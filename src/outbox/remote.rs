@@ -202,7 +202,18 @@ impl Live {
     }
 }
 
+/// How long HubSpot's search may take to list a record just created (it is eventually
+/// consistent; seconds in practice).
+pub const HUBSPOT_SEARCH_SETTLE: chrono::Duration = chrono::Duration::seconds(60);
+
 impl Remote for Live {
+    fn settle(&self, job: &Job) -> chrono::Duration {
+        match job.action.as_str() {
+            "hubspot.task.create" | "hubspot.note.create" => HUBSPOT_SEARCH_SETTLE,
+            _ => chrono::Duration::zero(),
+        }
+    }
+
     async fn find(&self, job: &Job) -> Result<Option<String>, RemoteError> {
         let p = &job.payload;
         match job.action.as_str() {

@@ -48,6 +48,11 @@ pub trait Remote {
     fn check(&self, job: &Job) -> impl std::future::Future<Output = Result<World, RemoteError>> + Send;
     /// Does the effect; the remote id of the result.
     fn apply(&self, job: &Job) -> impl std::future::Future<Output = Result<String, RemoteError>> + Send;
+    /// How long after an unclear answer [`Remote::find`] can be trusted to see the effect
+    /// (a search index catching up); until then "not found" means "ask again later".
+    fn settle(&self, _job: &Job) -> Duration {
+        Duration::zero()
+    }
 }
 
 /// What one step did, for progress lines and tests.
@@ -174,7 +179,21 @@ async fn run<R: Remote>(
                     reconciled: true,
                 };
             }
-            Ok(None) => {}
+            Ok(None) => {
+                let settle = remote.settle(job);
+                if let Some(since) = job.uncertain_since
+                    && now - since < settle
+                {
+                    return Finish::Retry {
+                        error: format!(
+                            "not found yet; the service's search needs up to {} s to see it, checking again then",
+                            settle.num_seconds()
+                        ),
+                        at: since + settle,
+                        uncertain: true,
+                    };
+                }
+            }
             // Still cannot tell: stay uncertain, never act blind.
             Err(RemoteError::Offline(e) | RemoteError::Uncertain(e) | RemoteError::Refused(e)) => {
                 return retry(
@@ -270,6 +289,8 @@ mod tests {
         apply_answers: Mutex<VecDeque<Result<(), RemoteError>>>,
         world: Mutex<Option<String>>,
         calls: Mutex<Vec<String>>,
+        /// The remote's search does not see applied jobs yet, and needs this long to.
+        search_lag: Mutex<Option<Duration>>,
     }
 
     impl Fake {
@@ -284,7 +305,13 @@ mod tests {
     impl Remote for Fake {
         async fn find(&self, job: &Job) -> Result<Option<String>, RemoteError> {
             self.log("find", job);
+            if self.search_lag.lock().unwrap().is_some() {
+                return Ok(None);
+            }
             Ok(self.applied.lock().unwrap().get(&job.idempotency_key).cloned())
+        }
+        fn settle(&self, _job: &Job) -> Duration {
+            self.search_lag.lock().unwrap().unwrap_or_else(Duration::zero)
         }
         async fn check(&self, job: &Job) -> Result<World, RemoteError> {
             self.log("check", job);
@@ -366,6 +393,42 @@ mod tests {
             *fake.calls.lock().unwrap(),
             vec!["check a", "apply a", "find a"],
             "found, not applied again"
+        );
+    }
+
+    #[tokio::test]
+    async fn not_found_is_trusted_only_once_the_search_had_time_to_see_it() {
+        let store = Store::open_in_memory().unwrap();
+        let fake = Fake::default();
+        *fake.search_lag.lock().unwrap() = Some(Duration::seconds(60));
+        fake.apply_answers
+            .lock()
+            .unwrap()
+            .push_back(Err(RemoteError::Uncertain("timeout".into())));
+        queue(&store, "a");
+        drain(&store, &fake, &rules(), now()).await.unwrap();
+        let early = now() + retry_delay(1);
+        let steps = drain(&store, &fake, &rules(), early).await.unwrap();
+        assert!(
+            matches!(&steps[0].finish, Finish::Retry { uncertain: true, at, .. } if *at == now() + Duration::seconds(60)),
+            "{steps:?}"
+        );
+        assert_eq!(state(&store, "a"), "uncertain");
+        assert!(
+            drain(&store, &fake, &rules(), now() + Duration::seconds(59))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The search caught up: found, and never applied a second time.
+        *fake.search_lag.lock().unwrap() = None;
+        drain(&store, &fake, &rules(), now() + Duration::seconds(60))
+            .await
+            .unwrap();
+        assert_eq!(state(&store, "a"), "done");
+        assert_eq!(
+            *fake.calls.lock().unwrap(),
+            vec!["check a", "apply a", "find a", "find a"],
         );
     }
 

@@ -43,6 +43,8 @@ pub struct Job {
     /// The effect may already have happened (a crash or an unclear answer): ask the remote
     /// side before doing anything.
     pub reconcile: bool,
+    /// Since when its effect has been in doubt (with `reconcile`).
+    pub uncertain_since: Option<DateTime<Utc>>,
 }
 
 /// How a claimed job ended.
@@ -119,7 +121,8 @@ impl Store {
             )?;
         }
         tx.execute(
-            "UPDATE outbox SET state = 'uncertain', error = 'interrupted while running; checking before retrying', updated_at = ?1
+            "UPDATE outbox SET state = 'uncertain', error = 'interrupted while running; checking before retrying', updated_at = ?1,
+                    uncertain_since = COALESCE(uncertain_since, ?1)
              WHERE state = 'running'",
             params![ts(now)],
         )?;
@@ -133,7 +136,7 @@ impl Store {
         let tx = self.conn().unchecked_transaction()?;
         let row = tx
             .query_row(
-                "SELECT id, idempotency_key, move_key, action, payload, attempts, state FROM outbox
+                "SELECT id, idempotency_key, move_key, action, payload, attempts, state, uncertain_since FROM outbox
                  WHERE state IN ('queued', 'uncertain') AND demo = 0
                    AND (not_before IS NULL OR not_before <= ?1)
                    AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
@@ -148,11 +151,12 @@ impl Store {
                         r.get::<_, String>(4)?,
                         r.get::<_, u32>(5)?,
                         r.get::<_, String>(6)?,
+                        r.get::<_, Option<String>>(7)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((id, key, move_key, action, payload, attempts, state)) = row else {
+        let Some((id, key, move_key, action, payload, attempts, state, uncertain_since)) = row else {
             return Ok(None);
         };
         tx.execute(
@@ -168,6 +172,7 @@ impl Store {
             payload: serde_json::from_str(&payload)?,
             attempts: attempts + 1,
             reconcile: state == "uncertain",
+            uncertain_since: parse_ts_opt(uncertain_since).filter(|_| state == "uncertain"),
         }))
     }
 
@@ -208,7 +213,9 @@ impl Store {
             Finish::Retry { error, at, uncertain } => {
                 let state = if *uncertain { "uncertain" } else { "queued" };
                 tx.execute(
-                    "UPDATE outbox SET state = ?2, error = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1",
+                    "UPDATE outbox SET state = ?2, error = ?3, next_attempt_at = ?4, updated_at = ?5,
+                            uncertain_since = CASE WHEN ?2 = 'uncertain' THEN COALESCE(uncertain_since, ?5) END
+                     WHERE id = ?1",
                     params![job.id, state, error, ts(*at), ts(now)],
                 )?;
                 tx.commit()?;

@@ -4,3 +4,7 @@
 ALTER TABLE drafts ADD COLUMN move_key TEXT;
 ALTER TABLE drafts ADD COLUMN message_id_header TEXT;
 ALTER TABLE drafts ADD COLUMN references_header TEXT;
+
+-- When an outbox entry first became uncertain: a search-based check (HubSpot's search index
+-- lags a create by seconds) is trusted only once it had time to see the record.
+ALTER TABLE outbox ADD COLUMN uncertain_since TEXT;
