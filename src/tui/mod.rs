@@ -2,6 +2,7 @@
 //! the terminal and performs effects.
 
 pub mod app;
+mod discard_stub;
 pub mod keymap;
 pub mod runtime;
 pub mod strings;

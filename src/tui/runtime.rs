@@ -18,7 +18,10 @@ use crate::actions;
 use crate::config::Config;
 use crate::connectors::gmail::client::GmailClient;
 use crate::connectors::hubspot::client::HubSpotClient;
-use crate::store::Store;
+use crate::outbox::remote::Live;
+use crate::outbox::worker::Step;
+use crate::store::{Finish, Store};
+use crate::tui::app::SEND_ACTION;
 use crate::sync::gmail::SyncOptions as GmailSyncOptions;
 use crate::sync::hubspot::SyncOptions;
 use crate::today;
@@ -48,19 +51,72 @@ pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::sto
     })
 }
 
-/// Runs syncs in the background on their own connection to the mirror, reporting progress to
-/// the UI loop: HubSpot first (so Gmail finds the contacts), then Gmail, each on its own — one
-/// failing does not stop the other. A client lives as long as its sign-in, so circuit breakers,
-/// rate windows and the Gmail quota budget carry over from one sync to the next; each sync
-/// re-reads the sign-ins (off the UI thread), so `casey auth …` in another terminal takes effect
-/// at the next sync without restarting.
+/// Runs syncs and the outbox worker in the background, each on its own connection to the
+/// mirror, reporting to the UI loop. A sync goes HubSpot first (so Gmail finds the contacts),
+/// then Gmail, each on its own — one failing does not stop the other. Syncs and the worker
+/// share the same clients ([`Clients`]).
 struct Syncer {
+    clients: Clients,
+    database: PathBuf,
+    tx: mpsc::UnboundedSender<Action>,
+}
+
+/// The connected services, shared by syncs and outbox runs. A client lives as long as its
+/// sign-in, so circuit breakers, rate windows and the Gmail quota budget carry over from one
+/// run to the next; every run re-reads the sign-ins (off the UI thread), so `casey auth …` in
+/// another terminal takes effect at the next run without restarting.
+#[derive(Clone)]
+struct Clients {
     config: Arc<Config>,
     vault: crate::auth::Vault,
     hubspot: Slot<HubSpotClient, SyncOptions>,
     gmail: Slot<GmailClient, GmailSyncOptions>,
-    database: PathBuf,
-    tx: mpsc::UnboundedSender<Action>,
+}
+
+/// HubSpot and Gmail clients (with their sync options), each if connected.
+type Connected = (
+    Option<(Arc<HubSpotClient>, SyncOptions)>,
+    Option<(Arc<GmailClient>, GmailSyncOptions)>,
+);
+
+impl Clients {
+    /// The clients for the sign-ins of now (reads the keyring: call it off the UI thread).
+    fn connect(&self) -> Connected {
+        let config = &self.config;
+        let sign_in = |account| crate::auth::current_sign_in(config, &self.vault, account);
+        let hubspot = reconnect(&self.hubspot, sign_in(crate::auth::Account::HubSpot), |tokens| {
+            let client = HubSpotClient::from_config(&config.hubspot, Arc::new(tokens)).ok()?;
+            Some((client, SyncOptions::from_config(&config.hubspot, false)))
+        });
+        let gmail = reconnect(&self.gmail, sign_in(crate::auth::Account::Google), |tokens| {
+            let client = GmailClient::from_config(&config.google, Arc::new(tokens)).ok()?;
+            Some((client, GmailSyncOptions::from_config(&config.google, false)))
+        });
+        (hubspot, gmail)
+    }
+}
+
+/// A one-line account of an outbox run ("1 sent · 2 done · 1 parked"); empty when nothing was
+/// due. `action` names each step's outbox action by its idempotency key.
+fn outbox_summary(steps: &[Step], action: impl Fn(&str) -> Option<String>) -> String {
+    let mut counts = [0usize; 5];
+    for s in steps {
+        let i = match &s.finish {
+            Finish::Done { .. } if action(&s.key).as_deref() == Some(SEND_ACTION) => 0,
+            Finish::Done { .. } => 1,
+            Finish::Retry { .. } => 2,
+            Finish::Parked(_) => 3,
+            Finish::Failed(_) => 4,
+        };
+        counts[i] += 1;
+    }
+    ["sent", "done", "waiting", "parked", "failed"]
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(label, n)| format!("{n} {label}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// A service's client with its options, and the sign-in it was built for.
@@ -96,10 +152,12 @@ impl Syncer {
             .iter()
             .any(|&a| matches!(crate::auth::current_sign_in(config, &vault, a), Ok(Some(_))));
         let syncer = Syncer {
-            config: Arc::new(config.clone()),
-            vault,
-            hubspot: Slot::default(),
-            gmail: Slot::default(),
+            clients: Clients {
+                config: Arc::new(config.clone()),
+                vault,
+                hubspot: Slot::default(),
+                gmail: Slot::default(),
+            },
             database,
             tx,
         };
@@ -109,8 +167,7 @@ impl Syncer {
     /// Starts one sync; its progress and end arrive as actions on the channel. Dropping it
     /// half-way (quitting) is safe: every page lands whole with its cursor.
     fn start(&self, now: chrono::DateTime<chrono::Utc>) {
-        let (config, vault) = (self.config.clone(), self.vault.clone());
-        let (hubspot_slot, gmail_slot) = (self.hubspot.clone(), self.gmail.clone());
+        let clients = self.clients.clone();
         let database = self.database.clone();
         let tx = self.tx.clone();
         let done_tx = self.tx.clone();
@@ -119,15 +176,7 @@ impl Syncer {
             let report = move |text: String| {
                 let _ = progress_tx.send(Action::SyncProgress(text));
             };
-            let sign_in = |account| crate::auth::current_sign_in(&config, &vault, account);
-            let hubspot = reconnect(&hubspot_slot, sign_in(crate::auth::Account::HubSpot), |tokens| {
-                let client = HubSpotClient::from_config(&config.hubspot, Arc::new(tokens)).ok()?;
-                Some((client, SyncOptions::from_config(&config.hubspot, false)))
-            });
-            let gmail = reconnect(&gmail_slot, sign_in(crate::auth::Account::Google), |tokens| {
-                let client = GmailClient::from_config(&config.google, Arc::new(tokens)).ok()?;
-                Some((client, GmailSyncOptions::from_config(&config.google, false)))
-            });
+            let (hubspot, gmail) = clients.connect();
             if hubspot.is_none() && gmail.is_none() {
                 let _ = tx.send(Action::SyncFinished(Err(NOT_CONNECTED.into())));
                 return;
@@ -172,6 +221,65 @@ impl Syncer {
                 tracing::error!("the background sync stopped unexpectedly: {e}");
                 let _ = done_tx.send(Action::SyncFinished(Err(
                     "the sync stopped unexpectedly (see casey.log); nothing stored was lost".into(),
+                )));
+            }
+        });
+    }
+
+    /// Starts one outbox run: every entry due at `now`, on its own connection to the mirror,
+    /// with the sync's clients; its end arrives as [`Action::OutboxFinished`]. With no account
+    /// connected the entries just wait. Quitting half-way is safe: an entry left running is
+    /// checked against the remote side before it is tried again.
+    fn run_outbox(&self, now: chrono::DateTime<chrono::Utc>) {
+        let clients = self.clients.clone();
+        let database = self.database.clone();
+        let tx = self.tx.clone();
+        let done_tx = self.tx.clone();
+        // The worker borrows its store across awaits (a connection is not `Sync`), so it runs
+        // on a blocking thread, driven by this runtime (its timers, sockets and the clients'
+        // connection pools stay here).
+        let handle = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || {
+            let (hubspot, gmail) = clients.connect();
+            if hubspot.is_none() && gmail.is_none() {
+                let _ = tx.send(Action::OutboxFinished(Ok(String::new())));
+                return;
+            }
+            let live = Live {
+                hubspot: hubspot.map(|(c, _)| c),
+                gmail: gmail.map(|(c, _)| c),
+            };
+            let result = Store::open(&database)
+                .and_then(|store| {
+                    let steps = handle.block_on(crate::outbox::worker::drain(
+                        &store,
+                        &live,
+                        &clients.config.safety,
+                        now,
+                    ))?;
+                    let entries = if steps.is_empty() {
+                        Vec::new()
+                    } else {
+                        store.outbox(1000)?
+                    };
+                    Ok(outbox_summary(&steps, |key| {
+                        entries
+                            .iter()
+                            .find(|e| e.idempotency_key == key)
+                            .map(|e| e.action.clone())
+                    }))
+                })
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Action::OutboxFinished(result));
+        });
+        tokio::spawn(async move {
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                tracing::error!("the outbox run stopped unexpectedly: {e}");
+                let _ = done_tx.send(Action::OutboxFinished(Err(
+                    "the outbox run stopped unexpectedly (see casey.log); every entry is checked before it is tried again"
+                        .into(),
                 )));
             }
         });
@@ -237,6 +345,14 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
                     syncer.start(clock.now());
                     continue;
                 }
+                if effect == Effect::RunOutbox {
+                    match &syncer {
+                        Some(syncer) => syncer.run_outbox(clock.now()),
+                        // Nothing to run it with (the demo never asks): the run is over.
+                        None => queue.extend(app.update(Action::OutboxFinished(Ok(String::new())))),
+                    }
+                    continue;
+                }
                 let reply = perform(&mut store, &config, &clock, source, effect, &mut guard);
                 for action in reply {
                     queue.extend(app.update(action));
@@ -258,11 +374,23 @@ fn perform(
     effect: Effect,
     guard: &mut TerminalGuard,
 ) -> Vec<Action> {
+    let mut out = Vec::new();
     let result = match effect {
         Effect::EditDraft { key } => edit_draft(store, config, clock, &key, guard),
+        Effect::Execute { key, .. } => {
+            if let Err(e) = execute(store, config, clock, source, &key) {
+                // A rule said no (stale draft, daily cap…) unless the mirror itself failed.
+                let refusal = e.downcast_ref::<crate::store::StoreError>().is_none();
+                out.push(Action::ExecuteFailed {
+                    key,
+                    reason: e.to_string(),
+                    refusal,
+                });
+            }
+            Ok(None)
+        }
         other => apply(store, config, clock, source, other),
     };
-    let mut out = Vec::new();
     match result {
         Ok(Some(msg)) => out.push(Action::Done(msg)),
         Ok(None) => {}
@@ -290,12 +418,34 @@ fn apply(
             Ok(None)
         }
         Effect::Execute { key, .. } => {
-            let moves = today::moves(store, config, now)?;
-            let m = moves.iter().find(|m| m.key == key).ok_or_else(|| {
-                anyhow::anyhow!("that move is gone after the last refresh; nothing was executed")
-            })?;
-            actions::execute(store, config, m, source == Source::Demo, now)?;
+            execute(store, config, clock, source, &key)?;
             Ok(None)
+        }
+        Effect::RetryJob { idempotency_key } => {
+            if !store.requeue_job(&idempotency_key, now)? {
+                return Err(anyhow::anyhow!(
+                    "nothing changed: that entry is no longer parked or failed"
+                ));
+            }
+            Ok(None)
+        }
+        Effect::DiscardJob { idempotency_key } => {
+            if !store.cancel_job(&idempotency_key, now)? {
+                return Err(anyhow::anyhow!(
+                    "nothing changed: that entry has started or ended; only waiting or parked entries can be discarded"
+                ));
+            }
+            Ok(None)
+        }
+        Effect::DiscardDraft { key } => {
+            let m = find_move(store, config, now, &key)?;
+            Ok(Some(super::discard_stub::discard_draft(
+                store,
+                config,
+                &m,
+                source == Source::Demo,
+                now,
+            )?))
         }
         Effect::Undo { .. } => {
             actions::undo(store, now)?;
@@ -306,9 +456,31 @@ fn apply(
             Source::Demo => "demo data is bundled with casey: there is nothing to sync".to_string(),
             Source::Live => return Err(anyhow::anyhow!(NOT_CONNECTED)),
         })),
-        // `perform` reloads after every effect; nothing else to do.
-        Effect::Reload | Effect::EditDraft { .. } | Effect::Quit => Ok(None),
+        // `perform` reloads after every effect; nothing else to do. (A worker run is started
+        // by the loop, never here.)
+        Effect::Reload | Effect::EditDraft { .. } | Effect::RunOutbox | Effect::Quit => Ok(None),
     }
+}
+
+/// The move `key` as detected from the mirror now.
+fn find_move(
+    store: &Store,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+    key: &str,
+) -> anyhow::Result<crate::domain::moves::Move> {
+    today::moves(store, config, now)?
+        .into_iter()
+        .find(|m| m.key == key)
+        .ok_or_else(|| anyhow::anyhow!("that move is gone after the last refresh; nothing was done"))
+}
+
+/// Executes a move through the outbox (simulated in the demo).
+fn execute(store: &Store, config: &Config, clock: &Clock, source: Source, key: &str) -> anyhow::Result<()> {
+    let now = clock.now();
+    let m = find_move(store, config, now, key)?;
+    actions::execute(store, config, &m, source == Source::Demo, now)?;
+    Ok(())
 }
 
 /// Opens the move's draft in `$VISUAL` / `$EDITOR` (else `vi`) and stores the edited body.
@@ -400,5 +572,35 @@ mod tests {
             reconnect(&slot, Ok(None), |_| Some(("c4".into(), 4))).is_none(),
             "logged out"
         );
+    }
+
+    #[test]
+    fn an_outbox_run_is_summed_up_in_one_line() {
+        let step = |key: &str, finish: Finish| Step {
+            key: key.into(),
+            finish,
+        };
+        let done = || Finish::Done {
+            remote_id: "r".into(),
+            reconciled: false,
+        };
+        let steps = vec![
+            step("send", done()),
+            step("task", done()),
+            step("note", done()),
+            step("parked", Finish::Parked("a reply arrived".into())),
+        ];
+        let action = |key: &str| Some(if key == "send" { SEND_ACTION } else { "hubspot.task.create" }.to_string());
+        assert_eq!(outbox_summary(&steps, action), "1 sent · 2 done · 1 parked");
+        assert_eq!(outbox_summary(&[], action), "", "nothing due: nothing to say");
+        let waiting = vec![step(
+            "x",
+            Finish::Retry {
+                error: "offline".into(),
+                at: chrono::Utc::now(),
+                uncertain: false,
+            },
+        )];
+        assert_eq!(outbox_summary(&waiting, |_| None), "1 waiting");
     }
 }
