@@ -179,6 +179,7 @@ fn detail(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme, e: &Outbo
         theme.text,
     ));
     let attempts = match e.attempts {
+        _ if e.demo => "simulated".to_string(),
         0 => "not tried yet".to_string(),
         1 => "1 attempt".to_string(),
         n => format!("{n} attempts"),
