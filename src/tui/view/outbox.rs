@@ -129,6 +129,20 @@ fn acts_on(e: &OutboxEntry) -> Vec<String> {
             out.push(format!("{label} {v}"));
         }
     }
+    for (key, label) in [
+        ("contact_ids", "contacts"),
+        ("deal_ids", "deals"),
+        ("company_ids", "companies"),
+    ] {
+        let ids: Vec<String> = payload
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(sanitize_line).collect())
+            .unwrap_or_default();
+        if !ids.is_empty() {
+            out.push(format!("{label} {}", ids.join(", ")));
+        }
+    }
     out
 }
 
