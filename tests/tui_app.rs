@@ -1995,7 +1995,12 @@ fn ticks_run_the_outbox_only_when_an_entry_is_due() {
     let parked = entry(1, K_CLOSING, "hubspot.deal.stage", "parked");
     reload(
         &mut app,
-        vec![send(4, K_REPLY_DRAFT, "cara@initech.test", "queued"), waiting, demo_entry, parked],
+        vec![
+            send(4, K_REPLY_DRAFT, "cara@initech.test", "queued"),
+            waiting,
+            demo_entry,
+            parked,
+        ],
     );
     assert_eq!(tick(&mut app, 5), vec![], "the send is in its undo window");
     assert_eq!(tick(&mut app, 10), vec![Effect::RunOutbox], "the send is due");
@@ -2029,7 +2034,10 @@ fn a_send_counts_down_its_undo_window_and_u_cancels_it() {
         ]
     );
     app.update(Action::OutboxFinished(Ok(String::new())));
-    reload(&mut app, vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "queued")]);
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "queued")],
+    );
     assert_eq!(
         status(&app),
         (
@@ -2038,17 +2046,17 @@ fn a_send_counts_down_its_undo_window_and_u_cancels_it() {
         )
     );
     tick(&mut app, 3);
-    assert_eq!(
-        status(&app).1,
-        "sending to cara@initech.test in 7 s · u cancels"
-    );
+    assert_eq!(status(&app).1, "sending to cara@initech.test in 7 s · u cancels");
     assert_eq!(
         ch(&mut app, 'u'),
         vec![Effect::Undo {
             key: K_REPLY_DRAFT.into()
         }]
     );
-    assert_eq!(status(&app), (Level::Info, "send cancelled · nothing was sent".into()));
+    assert_eq!(
+        status(&app),
+        (Level::Info, "send cancelled · nothing was sent".into())
+    );
     assert_eq!(state_of(&app, K_REPLY_DRAFT), MoveState::Open);
     // The countdown stops at once, before the reload shows the entry cancelled.
     tick(&mut app, 4);
@@ -2067,10 +2075,16 @@ fn after_the_undo_window_u_is_too_late_and_the_move_stays_done() {
     select(&mut app, K_REPLY_DRAFT);
     ch(&mut app, 'x');
     app.update(Action::OutboxFinished(Ok(String::new())));
-    reload(&mut app, vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "queued")]);
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "queued")],
+    );
     assert_eq!(tick(&mut app, 10), vec![Effect::RunOutbox]);
     assert_eq!(status(&app), (Level::Info, "sending…".into()));
-    reload(&mut app, vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "running")]);
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "running")],
+    );
     assert_eq!(ch(&mut app, 'u'), vec![]);
     assert_eq!(
         status(&app),
@@ -2081,7 +2095,10 @@ fn after_the_undo_window_u_is_too_late_and_the_move_stays_done() {
     );
     assert_eq!(state_of(&app, K_REPLY_DRAFT), MoveState::Done);
     app.update(Action::OutboxFinished(Ok("1 sent".into())));
-    reload(&mut app, vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "done")]);
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "done")],
+    );
     assert_eq!(status(&app), (Level::Info, "sent to cara@initech.test".into()));
     // The send is off the undo stack: the next u takes back the decision before it.
     assert_eq!(ch(&mut app, 'u'), vec![Effect::Undo { key: K_STALE.into() }]);
@@ -2092,7 +2109,10 @@ fn u_after_the_send_went_out_says_it_was_sent() {
     let mut app = connected_live(SafetyMode::Send);
     select(&mut app, K_REPLY_DRAFT);
     ch(&mut app, 'y');
-    reload(&mut app, vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "done")]);
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "done")],
+    );
     tick(&mut app, 12);
     assert_eq!(ch(&mut app, 'u'), vec![]);
     assert_eq!(
@@ -2117,7 +2137,10 @@ fn an_offline_send_past_its_window_says_it_waits_and_u_points_to_the_outbox() {
     reload(&mut app, vec![waiting]);
     let (level, msg) = status(&app);
     assert_eq!(level, Level::Warn);
-    assert!(msg.starts_with("send to cara@initech.test waits: Gmail is not reachable (network)"), "{msg}");
+    assert!(
+        msg.starts_with("send to cara@initech.test waits: Gmail is not reachable (network)"),
+        "{msg}"
+    );
     assert!(!msg.contains('\u{1b}'), "the error is sanitized: {msg:?}");
     assert_eq!(ch(&mut app, 'u'), vec![]);
     assert!(status(&app).1.contains("the Outbox view can still discard it"));
@@ -2134,7 +2157,10 @@ fn a_parked_send_says_it_is_held() {
     reload(&mut app, vec![parked]);
     let (level, msg) = status(&app);
     assert_eq!(level, Level::Warn);
-    assert!(msg.contains("held: Cara replied after you approved the draft"), "{msg}");
+    assert!(
+        msg.contains("held: Cara replied after you approved the draft"),
+        "{msg}"
+    );
     // A parked send sent nothing: u takes the approval back (and cancels the entry).
     assert_eq!(
         ch(&mut app, 'u'),
@@ -2150,7 +2176,10 @@ fn draft_only_mode_has_no_countdown() {
     select(&mut app, K_REPLY_DRAFT);
     ch(&mut app, 'y');
     let before = status(&app);
-    reload(&mut app, vec![entry(1, K_REPLY_DRAFT, "gmail.draft.push", "queued")]);
+    reload(
+        &mut app,
+        vec![entry(1, K_REPLY_DRAFT, "gmail.draft.push", "queued")],
+    );
     tick(&mut app, 3);
     assert_eq!(status(&app), before);
 }
@@ -2253,7 +2282,11 @@ fn j_k_g_select_outbox_entries() {
     assert_eq!(selected_id(&app), 8);
     assert_eq!(app.selected_move(), None);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.mode, Mode::Normal, "entries have their detail on screen already");
+    assert_eq!(
+        app.mode,
+        Mode::Normal,
+        "entries have their detail on screen already"
+    );
     // A small screen pages the entries like the move list.
     app.update(Action::Resize(120, 10));
     ch(&mut app, 'G');
@@ -2306,7 +2339,13 @@ fn x_or_y_confirm_a_parked_or_failed_entry_again() {
         }],
         "a run is already under way"
     );
-    for (down, state) in [(1, "queued"), (1, "running"), (1, "uncertain"), (1, "done"), (2, "cancelled")] {
+    for (down, state) in [
+        (1, "queued"),
+        (1, "running"),
+        (1, "uncertain"),
+        (1, "done"),
+        (2, "cancelled"),
+    ] {
         for _ in 0..down {
             ch(&mut app, 'j');
         }
@@ -2327,13 +2366,28 @@ fn s_discards_a_queued_or_parked_entry_and_refuses_the_rest() {
     let mut app = outbox_app();
     let expect = [
         (8, Ok(())),
-        (7, Err("only waiting or parked entries can be discarded (this one is failed)")),
+        (
+            7,
+            Err("only waiting or parked entries can be discarded (this one is failed)"),
+        ),
         (6, Ok(())),
         (5, Err("a running entry cannot be discarded")),
-        (4, Err("an entry being checked cannot be discarded: it may already have happened")),
-        (3, Err("only waiting or parked entries can be discarded (this one is done)")),
-        (2, Err("DEMO entries were simulated: there is nothing to confirm or discard")),
-        (1, Err("only waiting or parked entries can be discarded (this one is cancelled)")),
+        (
+            4,
+            Err("an entry being checked cannot be discarded: it may already have happened"),
+        ),
+        (
+            3,
+            Err("only waiting or parked entries can be discarded (this one is done)"),
+        ),
+        (
+            2,
+            Err("DEMO entries were simulated: there is nothing to confirm or discard"),
+        ),
+        (
+            1,
+            Err("only waiting or parked entries can be discarded (this one is cancelled)"),
+        ),
     ];
     for (id, outcome) in expect {
         assert_eq!(selected_id(&app), id);
@@ -2380,7 +2434,10 @@ fn s_in_the_drafts_view_discards_the_draft_and_u_takes_it_back() {
     let mut app = demo();
     key(&mut app, KeyCode::Tab);
     select(&mut app, K_DRAFT);
-    assert_eq!(ch(&mut app, 's'), vec![Effect::DiscardDraft { key: K_DRAFT.into() }]);
+    assert_eq!(
+        ch(&mut app, 's'),
+        vec![Effect::DiscardDraft { key: K_DRAFT.into() }]
+    );
     assert_eq!(app.mode, Mode::Normal);
     assert_eq!(
         state_of(&app, K_DRAFT),

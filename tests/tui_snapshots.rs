@@ -323,7 +323,11 @@ fn live_outbox_app() -> App {
             payload,
             not_before: None,
         };
-        assert!(store.queue_job(&job, now - chrono::Duration::minutes(12)).unwrap());
+        assert!(
+            store
+                .queue_job(&job, now - chrono::Duration::minutes(12))
+                .unwrap()
+        );
     }
     let at = now - chrono::Duration::minutes(9);
     let finishes = [
@@ -378,7 +382,10 @@ fn header_counts_entries_waiting_offline_and_to_confirm() {
     insta::assert_snapshot!("header_outbox_counts", header);
     // Nothing to say: nothing shown.
     let plain = &render_lines(&demo_app(), W, H)[0];
-    assert!(!plain.contains("waiting") && !plain.contains("to confirm"), "{plain}");
+    assert!(
+        !plain.contains("waiting") && !plain.contains("to confirm"),
+        "{plain}"
+    );
 }
 
 #[test]
@@ -405,11 +412,11 @@ fn a_send_counts_down_on_the_status_line() {
         press(&mut app, KeyCode::Char('j'));
         assert_ne!(app.selected, before, "{} is not in the Drafts view", m.key);
     }
-    let effects = app.update(Action::Key(KeyEvent::new(
-        KeyCode::Char('y'),
-        KeyModifiers::NONE,
-    )));
-    assert!(matches!(effects.first(), Some(caseyos::tui::app::Effect::Execute { .. })));
+    let effects = app.update(Action::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)));
+    assert!(matches!(
+        effects.first(),
+        Some(caseyos::tui::app::Effect::Execute { .. })
+    ));
     // What the runtime does with the effect, then three ticks of a second.
     caseyos::actions::execute(&store, &config, m, false, now).unwrap();
     app.update(Action::Loaded(Box::new(
@@ -429,6 +436,9 @@ fn drafts_view_footer_offers_discard() {
     let mut app = demo_app();
     press(&mut app, KeyCode::Tab);
     let footer = render_lines(&app, W, H)[H as usize - 1].clone();
-    assert!(footer.contains("s discard") && footer.contains("e edit"), "{footer}");
+    assert!(
+        footer.contains("s discard") && footer.contains("e edit"),
+        "{footer}"
+    );
     insta::assert_snapshot!("drafts_footer", footer);
 }

@@ -487,7 +487,10 @@ mod tests {
         let e = &s.outbox(10).unwrap()[0];
         assert_eq!((e.state.as_str(), e.attempts), ("queued", 0));
         assert_eq!(e.not_before, Some(t(10)));
-        assert_eq!((e.next_attempt_at, e.done_at, e.remote_id.clone()), (None, None, None));
+        assert_eq!(
+            (e.next_attempt_at, e.done_at, e.remote_id.clone()),
+            (None, None, None)
+        );
         let claimed = s.claim_job(t(11)).unwrap().unwrap();
         let finish = crate::store::Finish::Retry {
             error: "offline".into(),

@@ -10,11 +10,11 @@ use super::keymap::Keymap;
 
 mod input;
 mod outbox;
-pub use outbox::{SEND_ACTION, is_due, recipients};
 use crate::config::SafetyMode;
 use crate::domain::aps::ApsWeights;
 use crate::domain::moves::{Move, MoveContext, MoveKind, MoveState};
 use crate::store::{Counts, OutboxEntry};
+pub use outbox::{SEND_ACTION, is_due, recipients};
 
 /// The four views, cycled with Tab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -503,11 +503,7 @@ impl App {
                 vec![]
             }
             Action::OutboxFinished(result) => self.outbox_finished(result),
-            Action::ExecuteFailed {
-                key,
-                reason,
-                refusal,
-            } => self.execute_failed(&key, reason, refusal),
+            Action::ExecuteFailed { key, reason, refusal } => self.execute_failed(&key, reason, refusal),
             Action::Failed(msg) => {
                 self.status = Some((Level::Error, msg));
                 vec![]

@@ -21,10 +21,10 @@ use crate::connectors::hubspot::client::HubSpotClient;
 use crate::outbox::remote::Live;
 use crate::outbox::worker::Step;
 use crate::store::{Finish, Store};
-use crate::tui::app::SEND_ACTION;
 use crate::sync::gmail::SyncOptions as GmailSyncOptions;
 use crate::sync::hubspot::SyncOptions;
 use crate::today;
+use crate::tui::app::SEND_ACTION;
 
 /// Messages shown per thread in the detail pane.
 pub const THREAD_TAIL: usize = 3;
@@ -590,7 +590,16 @@ mod tests {
             step("note", done()),
             step("parked", Finish::Parked("a reply arrived".into())),
         ];
-        let action = |key: &str| Some(if key == "send" { SEND_ACTION } else { "hubspot.task.create" }.to_string());
+        let action = |key: &str| {
+            Some(
+                if key == "send" {
+                    SEND_ACTION
+                } else {
+                    "hubspot.task.create"
+                }
+                .to_string(),
+            )
+        };
         assert_eq!(outbox_summary(&steps, action), "1 sent · 2 done · 1 parked");
         assert_eq!(outbox_summary(&[], action), "", "nothing due: nothing to say");
         let waiting = vec![step(

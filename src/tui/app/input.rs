@@ -261,9 +261,8 @@ impl App {
         };
         let msg = format!("{label} · {where_to}");
         // In send mode a move with a draft is executed by sending it, after the undo window.
-        let sends = self.source == Source::Live
-            && self.safety == SafetyMode::Send
-            && m.subject.draft_id.is_some();
+        let sends =
+            self.source == Source::Live && self.safety == SafetyMode::Send && m.subject.draft_id.is_some();
         let Some(previous) = self.set_state(&key, MoveState::Done) else {
             return vec![];
         };

@@ -215,7 +215,10 @@ impl App {
             return vec![];
         }
         if !matches!(e.state.as_str(), "parked" | "failed") {
-            let msg = format!("only parked or failed entries can be retried (this one is {})", e.state);
+            let msg = format!(
+                "only parked or failed entries can be retried (this one is {})",
+                e.state
+            );
             self.warn(msg);
             return vec![];
         }
@@ -239,9 +242,9 @@ impl App {
         let refusal = match e.state.as_str() {
             "queued" | "parked" => None,
             "running" => Some("a running entry cannot be discarded".to_string()),
-            "uncertain" => Some(
-                "an entry being checked cannot be discarded: it may already have happened".to_string(),
-            ),
+            "uncertain" => {
+                Some("an entry being checked cannot be discarded: it may already have happened".to_string())
+            }
             other => Some(format!(
                 "only waiting or parked entries can be discarded (this one is {other})"
             )),

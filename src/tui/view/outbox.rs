@@ -181,11 +181,7 @@ fn detail(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme, e: &Outbo
     };
     let now = app.now;
     let mut lines = Vec::new();
-    let kind = if e.action == SEND_ACTION {
-        " (send)"
-    } else {
-        ""
-    };
+    let kind = if e.action == SEND_ACTION { " (send)" } else { "" };
     let demo = if e.demo { " · DEMO" } else { "" };
     lines.push(row(
         "action",

@@ -35,7 +35,11 @@ pub(super) fn help(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) 
     for (view, what) in [
         (
             "In Drafts",
-            format!("{} discards the draft ({} takes it back)", key(Command::Skip), key(Command::Undo)),
+            format!(
+                "{} discards the draft ({} takes it back)",
+                key(Command::Skip),
+                key(Command::Undo)
+            ),
         ),
         (
             "In Outbox",
