@@ -417,6 +417,7 @@ fn apply(
             actions::decide(store, &key, &state, now)?;
             Ok(None)
         }
+        // `perform` reports a failed execution as `ExecuteFailed`; this is the plain path.
         Effect::Execute { key, .. } => {
             execute(store, config, clock, source, &key)?;
             Ok(None)

@@ -91,6 +91,7 @@ impl App {
         vec![Effect::RunOutbox]
     }
 
+    /// A background run ended: say what it did (if anything) and show where the entries are.
     pub(super) fn outbox_finished(&mut self, result: Result<String, String>) -> Vec<Effect> {
         self.outbox_running = false;
         match result {
