@@ -253,6 +253,48 @@ async fn live_tui_syncs_hubspot_in_the_background_and_shows_the_new_moves() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_tui_runs_the_outbox_in_the_background_after_x() {
+    use support::fake_hubspot::{FakeHubSpot, TOKEN};
+    if tmux_missing() {
+        return;
+    }
+    let fake = FakeHubSpot::start(5, 20, 5, 5).await;
+    let base = fake.server.uri();
+    let Scene { dir, rc, cmd, .. } = scene(
+        &format!(
+            "CASEYOS_NOW=2026-11-21T00:00:00Z CASEYOS_HUBSPOT__API_BASE='{base}' CASEYOS_HUBSPOT_TOKEN='{TOKEN}'"
+        ),
+        "",
+    );
+    let screen = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(dir.path(), &cmd);
+        tmux.wait_for("the synced moves", |s| {
+            s.contains("synced 00:00") && s.contains("Today's Moves (5)")
+        });
+        // x on an overdue task: queued in the outbox, then completed by the background worker
+        // with the sync's HubSpot client, without another key.
+        tmux.keys(&["x"]);
+        let screen = tmux.wait_for("the outbox run", |s| s.contains("outbox: 1 done"));
+        tmux.keys(&["Tab", "Tab"]);
+        tmux.wait_for("the outbox view", |s| {
+            s.contains("Outbox (1)") && s.contains("hubspot.task.complete")
+        });
+        tmux.keys(&["q"]);
+        assert_eq!(wait_for_file(&rc).trim(), "0", "casey exits 0 on q");
+        screen
+    })
+    .await
+    .unwrap();
+    assert!(screen.contains("Today's Moves (4)"), "{screen}");
+    let patches = fake.patches();
+    assert_eq!(patches.len(), 1, "one task completed, once: {patches:?}");
+    assert_eq!(
+        (patches[0].object_type.as_str(), patches[0].status),
+        ("tasks", 200)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_tui_syncs_gmail_in_the_background_and_shows_the_replies_waiting() {
     use support::fake_gmail::{FakeGmail, Method, TOKEN};
     if tmux_missing() {

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use caseyos::config::{Config, SafetyMode};
 use caseyos::domain::entities::{Contact, Deal, Draft, Mailbox, Message, Mirror, Stage, Task};
 use caseyos::domain::{Move, MoveKind, MoveState, detect_moves};
-use caseyos::tui::app::{Action, App, Effect, Level, Mode, Snapshot, Source, View, list_rows_for};
+use caseyos::store::OutboxEntry;
+use caseyos::tui::app::{
+    Action, App, Effect, Level, Mode, SEND_ACTION, Snapshot, Source, View, list_rows_for,
+};
 use caseyos::tui::keymap::Keymap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -1020,35 +1023,59 @@ fn snooze_escape_cancels_and_other_keys_are_ignored() {
 #[test]
 fn execute_in_demo_is_simulated_and_the_move_leaves_the_list() {
     let mut app = demo();
-    select(&mut app, K_REPLY);
+    select(&mut app, K_CLOSING);
+    let label = app.selected_move().unwrap().action.label();
     assert_eq!(
         ch(&mut app, 'x'),
         vec![Effect::Execute {
-            key: K_REPLY.into(),
+            key: K_CLOSING.into(),
             approve: false
         }]
     );
-    assert_eq!(state_of(&app, K_REPLY), MoveState::Done);
-    assert!(!row_keys(&app).contains(&K_REPLY.to_string()));
+    assert_eq!(state_of(&app, K_CLOSING), MoveState::Done);
+    assert!(!row_keys(&app).contains(&K_CLOSING.to_string()));
     assert_eq!(app.rows().len(), 7);
     let (level, msg) = status(&app);
     assert_eq!(level, Level::Info);
     assert!(msg.contains("DEMO"), "{msg}");
-    assert!(msg.contains("draft a reply"), "names the action: {msg}");
+    assert!(msg.contains(label), "names the action: {msg}");
+}
+
+#[test]
+fn x_on_a_move_without_a_draft_writes_one_and_the_move_stays_open() {
+    for app in [&mut demo(), &mut live(SafetyMode::Send)] {
+        select(app, K_REPLY);
+        assert_eq!(
+            ch(app, 'x'),
+            vec![Effect::Execute {
+                key: K_REPLY.into(),
+                approve: false
+            }],
+            "no outbox run: nothing is queued"
+        );
+        assert_eq!(state_of(app, K_REPLY), MoveState::Open);
+        assert!(row_keys(app).contains(&K_REPLY.to_string()));
+        assert!(status(app).1.contains("writing a draft"), "{:?}", status(app));
+        assert_eq!(
+            ch(app, 'u'),
+            vec![],
+            "nothing to undo: writing a draft is not a decision"
+        );
+    }
 }
 
 #[test]
 fn execute_live_in_draft_only_says_nothing_is_sent() {
     let mut app = live(SafetyMode::DraftOnly);
-    select(&mut app, K_FOLLOW_UP);
+    select(&mut app, K_REPLY_DRAFT);
     assert_eq!(
         ch(&mut app, 'x'),
         vec![Effect::Execute {
-            key: K_FOLLOW_UP.into(),
+            key: K_REPLY_DRAFT.into(),
             approve: false
         }]
     );
-    assert!(!row_keys(&app).contains(&K_FOLLOW_UP.to_string()));
+    assert!(!row_keys(&app).contains(&K_REPLY_DRAFT.to_string()));
     let (_, msg) = status(&app);
     assert!(msg.contains("draft-only"), "{msg}");
     assert!(!msg.contains("DEMO"), "{msg}");
@@ -1073,9 +1100,13 @@ fn execute_live_in_send_mode_queues_in_the_outbox() {
 #[test]
 fn execute_the_last_row_moves_the_selection_up() {
     let mut app = demo();
+    // The follow-up is last and has no draft yet (x would write one): set it aside first.
+    select(&mut app, K_FOLLOW_UP);
+    ch(&mut app, 's');
+    key(&mut app, KeyCode::Enter);
     ch(&mut app, 'G');
     let last = selected_key(&app).unwrap();
-    let above = row_keys(&app)[6].clone();
+    let above = row_keys(&app)[5].clone();
     assert_eq!(
         ch(&mut app, 'x'),
         vec![Effect::Execute {
@@ -1083,7 +1114,7 @@ fn execute_the_last_row_moves_the_selection_up() {
             approve: false
         }]
     );
-    assert_eq!(app.selected, 6);
+    assert_eq!(app.selected, 5, "{:?}", row_keys(&app));
     assert_eq!(selected_key(&app), Some(above));
     assert_visible(&app);
 }
@@ -1168,21 +1199,16 @@ fn edit_with_a_draft_opens_the_editor() {
 #[test]
 fn undo_restores_the_previous_state_and_reselects_the_move() {
     let mut app = demo();
-    select(&mut app, K_FOLLOW_UP);
+    select(&mut app, K_STALE);
     ch(&mut app, 'x');
-    assert!(!row_keys(&app).contains(&K_FOLLOW_UP.to_string()));
+    assert!(!row_keys(&app).contains(&K_STALE.to_string()));
     ch(&mut app, 'g');
-    assert_ne!(selected_key(&app).as_deref(), Some(K_FOLLOW_UP));
+    assert_ne!(selected_key(&app).as_deref(), Some(K_STALE));
     app.status = None;
-    assert_eq!(
-        ch(&mut app, 'u'),
-        vec![Effect::Undo {
-            key: K_FOLLOW_UP.into()
-        }]
-    );
-    assert_eq!(state_of(&app, K_FOLLOW_UP), MoveState::Open);
+    assert_eq!(ch(&mut app, 'u'), vec![Effect::Undo { key: K_STALE.into() }]);
+    assert_eq!(state_of(&app, K_STALE), MoveState::Open);
     assert_eq!(app.rows().len(), 8);
-    assert_eq!(selected_key(&app).as_deref(), Some(K_FOLLOW_UP));
+    assert_eq!(selected_key(&app).as_deref(), Some(K_STALE));
     assert_visible(&app);
     let (level, msg) = status(&app);
     assert_eq!(level, Level::Info);
@@ -1509,7 +1535,13 @@ fn outbox_and_stats_have_no_selected_move() {
             assert_eq!(app.mode, Mode::Normal);
             let (level, msg) = status(&app);
             assert_eq!(level, Level::Warn);
-            assert!(msg.contains("no move selected"), "{msg}");
+            // In the (empty) Outbox, x/y confirm and s discards an entry.
+            let expected = if app.view == View::Outbox && matches!(c, 'x' | 'y' | 's') {
+                "no outbox entry selected"
+            } else {
+                "no move selected"
+            };
+            assert!(msg.contains(expected), "{c}: {msg}");
         }
         key(&mut app, KeyCode::Enter);
         assert_eq!(app.mode, Mode::Normal, "no detail in {:?}", app.view);
@@ -1575,8 +1607,8 @@ fn background_sync_runs_every_interval_and_never_overlaps() {
         app.update(Action::SyncFinished(Ok(
             "hubspot: 12 fetched, 3 changed, 0 deleted".into()
         ))),
-        vec![Effect::Reload],
-        "new and changed records are detected again"
+        vec![Effect::Reload, Effect::RunOutbox],
+        "new and changed records are detected again, then what waited for the network goes"
     );
     assert_eq!(app.sync.last_ok, Some(now() + Duration::minutes(11)));
     assert_eq!(
@@ -1856,4 +1888,595 @@ fn idle_ticks_ask_for_a_reload_once_a_minute() {
         app.update(Action::Tick(start + Duration::seconds(150)))
             .is_empty()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbox: background runs, the send countdown, the Outbox view's keys
+// ---------------------------------------------------------------------------------------------
+
+/// An outbox entry as the mirror would hold it (newest entries get higher ids).
+fn entry(id: i64, move_key: &str, action: &str, state: &str) -> OutboxEntry {
+    OutboxEntry {
+        id,
+        idempotency_key: format!("{move_key}|{action}|{id}"),
+        move_key: Some(move_key.into()),
+        action: action.into(),
+        payload: "{}".into(),
+        state: state.into(),
+        created_at: now(),
+        updated_at: now(),
+        ..OutboxEntry::default()
+    }
+}
+
+/// The send of `move_key` to `to`, queued at `now()` with a ten-second undo window.
+fn send(id: i64, move_key: &str, to: &str, state: &str) -> OutboxEntry {
+    OutboxEntry {
+        payload: serde_json::json!({ "to": [to], "draft_id": "dr1", "thread_id": "t2" }).to_string(),
+        not_before: Some(now() + Duration::seconds(10)),
+        ..entry(id, move_key, SEND_ACTION, state)
+    }
+}
+
+/// The mirror as the runtime reloads it after an effect: the moves as they are, this outbox.
+fn reload(app: &mut App, outbox: Vec<OutboxEntry>) {
+    let mut snap = snapshot();
+    for m in &mut snap.moves {
+        if let Some(now) = app.data.moves.iter().find(|n| n.key == m.key) {
+            m.state = now.state.clone();
+        }
+    }
+    snap.outbox = outbox;
+    assert_eq!(app.update(Action::Loaded(Box::new(snap))), vec![]);
+}
+
+fn connected_live(safety: SafetyMode) -> App {
+    let mut app = live(safety);
+    app.sync.available = true;
+    app
+}
+
+fn tick(app: &mut App, secs: i64) -> Vec<Effect> {
+    app.update(Action::Tick(now() + Duration::seconds(secs)))
+}
+
+#[test]
+fn execute_live_with_an_account_starts_one_outbox_run() {
+    let mut app = connected_live(SafetyMode::DraftOnly);
+    select(&mut app, K_REPLY_DRAFT);
+    assert_eq!(
+        ch(&mut app, 'x'),
+        vec![
+            Effect::Execute {
+                key: K_REPLY_DRAFT.into(),
+                approve: false
+            },
+            Effect::RunOutbox
+        ]
+    );
+    assert!(app.outbox_running);
+    select(&mut app, K_TASK);
+    assert_eq!(
+        ch(&mut app, 'x'),
+        vec![Effect::Execute {
+            key: K_TASK.into(),
+            approve: false
+        }],
+        "a run is under way: it takes the new entry, or the next tick does"
+    );
+    assert_eq!(
+        app.update(Action::OutboxFinished(Ok("2 done".into()))),
+        vec![Effect::Reload]
+    );
+    assert!(!app.outbox_running);
+    assert_eq!(status(&app), (Level::Info, "outbox: 2 done".into()));
+}
+
+#[test]
+fn execute_without_an_account_or_in_the_demo_runs_nothing() {
+    for mut app in [live(SafetyMode::Send), demo()] {
+        select(&mut app, K_TASK);
+        assert_eq!(
+            ch(&mut app, 'x'),
+            vec![Effect::Execute {
+                key: K_TASK.into(),
+                approve: false
+            }]
+        );
+        assert!(!app.outbox_running);
+    }
+}
+
+#[test]
+fn an_outbox_run_that_did_nothing_keeps_the_status_and_a_failed_one_says_why() {
+    let mut app = connected_live(SafetyMode::DraftOnly);
+    app.status = Some((Level::Info, "accepted".into()));
+    app.outbox_running = true;
+    assert_eq!(
+        app.update(Action::OutboxFinished(Ok(String::new()))),
+        vec![Effect::Reload]
+    );
+    assert_eq!(status(&app), (Level::Info, "accepted".into()));
+    app.outbox_running = true;
+    assert_eq!(
+        app.update(Action::OutboxFinished(Err("the mirror is locked".into()))),
+        vec![Effect::Reload]
+    );
+    assert!(!app.outbox_running);
+    assert_eq!(
+        status(&app),
+        (Level::Error, "outbox: the mirror is locked".into())
+    );
+}
+
+#[test]
+fn ticks_run_the_outbox_only_when_an_entry_is_due() {
+    let mut app = connected_live(SafetyMode::Send);
+    let mut waiting = entry(3, K_TASK, "hubspot.task.complete", "queued");
+    waiting.error = Some("HubSpot is not reachable".into());
+    waiting.next_attempt_at = Some(now() + Duration::seconds(30));
+    let mut demo_entry = entry(2, K_STALE, "hubspot.task.create", "queued");
+    demo_entry.demo = true;
+    let parked = entry(1, K_CLOSING, "hubspot.deal.stage", "parked");
+    reload(
+        &mut app,
+        vec![
+            send(4, K_REPLY_DRAFT, "cara@initech.test", "queued"),
+            waiting,
+            demo_entry,
+            parked,
+        ],
+    );
+    assert_eq!(tick(&mut app, 5), vec![], "the send is in its undo window");
+    assert_eq!(tick(&mut app, 10), vec![Effect::RunOutbox], "the send is due");
+    assert_eq!(tick(&mut app, 11), vec![], "one run at a time");
+    app.update(Action::OutboxFinished(Ok("1 sent".into())));
+    // The reload after the run: the send went out; the waiting entry is due at +30 s.
+    let mut rest = app.data.outbox.clone();
+    rest[0].state = "done".into();
+    reload(&mut app, rest);
+    assert_eq!(tick(&mut app, 29), vec![]);
+    assert_eq!(tick(&mut app, 30), vec![Effect::RunOutbox]);
+    // Without an account, or in the demo, ticks never run it.
+    for mut other in [live(SafetyMode::Send), demo()] {
+        other.data.outbox = app.data.outbox.clone();
+        assert_eq!(tick(&mut other, 40), vec![]);
+    }
+}
+
+#[test]
+fn a_send_counts_down_its_undo_window_and_u_cancels_it() {
+    let mut app = connected_live(SafetyMode::Send);
+    select(&mut app, K_REPLY_DRAFT);
+    assert_eq!(
+        ch(&mut app, 'y'),
+        vec![
+            Effect::Execute {
+                key: K_REPLY_DRAFT.into(),
+                approve: true
+            },
+            Effect::RunOutbox
+        ]
+    );
+    app.update(Action::OutboxFinished(Ok(String::new())));
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "queued")],
+    );
+    assert_eq!(
+        status(&app),
+        (
+            Level::Info,
+            "sending to cara@initech.test in 10 s · u cancels".into()
+        )
+    );
+    tick(&mut app, 3);
+    assert_eq!(status(&app).1, "sending to cara@initech.test in 7 s · u cancels");
+    assert_eq!(
+        ch(&mut app, 'u'),
+        vec![Effect::Undo {
+            key: K_REPLY_DRAFT.into()
+        }]
+    );
+    assert_eq!(
+        status(&app),
+        (Level::Info, "send cancelled · nothing was sent".into())
+    );
+    assert_eq!(state_of(&app, K_REPLY_DRAFT), MoveState::Open);
+    // The countdown stops at once, before the reload shows the entry cancelled.
+    tick(&mut app, 4);
+    assert_eq!(status(&app).1, "send cancelled · nothing was sent");
+    let mut cancelled = send(1, K_REPLY_DRAFT, "cara@initech.test", "cancelled");
+    cancelled.updated_at = now() + Duration::seconds(4);
+    reload(&mut app, vec![cancelled]);
+    assert_eq!(status(&app).1, "send cancelled · nothing was sent");
+}
+
+#[test]
+fn after_the_undo_window_u_is_too_late_and_the_move_stays_done() {
+    let mut app = connected_live(SafetyMode::Send);
+    select(&mut app, K_STALE);
+    ch(&mut app, 'a');
+    select(&mut app, K_REPLY_DRAFT);
+    ch(&mut app, 'x');
+    app.update(Action::OutboxFinished(Ok(String::new())));
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "queued")],
+    );
+    assert_eq!(tick(&mut app, 10), vec![Effect::RunOutbox]);
+    assert_eq!(status(&app), (Level::Info, "sending…".into()));
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "running")],
+    );
+    assert_eq!(ch(&mut app, 'u'), vec![]);
+    assert_eq!(
+        status(&app),
+        (
+            Level::Warn,
+            "too late to cancel: the email is being sent · nothing was undone".into()
+        )
+    );
+    assert_eq!(state_of(&app, K_REPLY_DRAFT), MoveState::Done);
+    app.update(Action::OutboxFinished(Ok("1 sent".into())));
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "done")],
+    );
+    assert_eq!(status(&app), (Level::Info, "sent to cara@initech.test".into()));
+    // The send is off the undo stack: the next u takes back the decision before it.
+    assert_eq!(ch(&mut app, 'u'), vec![Effect::Undo { key: K_STALE.into() }]);
+}
+
+#[test]
+fn u_after_the_send_went_out_says_it_was_sent() {
+    let mut app = connected_live(SafetyMode::Send);
+    select(&mut app, K_REPLY_DRAFT);
+    ch(&mut app, 'y');
+    reload(
+        &mut app,
+        vec![send(1, K_REPLY_DRAFT, "cara@initech.test", "done")],
+    );
+    tick(&mut app, 12);
+    assert_eq!(ch(&mut app, 'u'), vec![]);
+    assert_eq!(
+        status(&app),
+        (
+            Level::Warn,
+            "too late to cancel: the email was sent · nothing was undone".into()
+        )
+    );
+}
+
+#[test]
+fn an_offline_send_past_its_window_says_it_waits_and_u_points_to_the_outbox() {
+    let mut app = connected_live(SafetyMode::Send);
+    select(&mut app, K_REPLY_DRAFT);
+    ch(&mut app, 'y');
+    let mut waiting = send(1, K_REPLY_DRAFT, "cara@initech.test", "queued");
+    waiting.error = Some("Gmail is not reachable (network)\u{1b}[2J".into());
+    waiting.attempts = 1;
+    waiting.next_attempt_at = Some(now() + Duration::seconds(15));
+    app.update(Action::Tick(now() + Duration::seconds(10)));
+    reload(&mut app, vec![waiting]);
+    let (level, msg) = status(&app);
+    assert_eq!(level, Level::Warn);
+    assert!(
+        msg.starts_with("send to cara@initech.test waits: Gmail is not reachable (network)"),
+        "{msg}"
+    );
+    assert!(!msg.contains('\u{1b}'), "the error is sanitized: {msg:?}");
+    assert_eq!(ch(&mut app, 'u'), vec![]);
+    assert!(status(&app).1.contains("the Outbox view can still discard it"));
+}
+
+#[test]
+fn a_parked_send_says_it_is_held() {
+    let mut app = connected_live(SafetyMode::Send);
+    select(&mut app, K_REPLY_DRAFT);
+    ch(&mut app, 'y');
+    let mut parked = send(1, K_REPLY_DRAFT, "cara@initech.test", "parked");
+    parked.error = Some("Cara replied after you approved the draft".into());
+    tick(&mut app, 10);
+    reload(&mut app, vec![parked]);
+    let (level, msg) = status(&app);
+    assert_eq!(level, Level::Warn);
+    assert!(
+        msg.contains("held: Cara replied after you approved the draft"),
+        "{msg}"
+    );
+    // A parked send sent nothing: u takes the approval back (and cancels the entry).
+    assert_eq!(
+        ch(&mut app, 'u'),
+        vec![Effect::Undo {
+            key: K_REPLY_DRAFT.into()
+        }]
+    );
+}
+
+#[test]
+fn draft_only_mode_has_no_countdown() {
+    let mut app = connected_live(SafetyMode::DraftOnly);
+    select(&mut app, K_REPLY_DRAFT);
+    ch(&mut app, 'y');
+    let before = status(&app);
+    reload(
+        &mut app,
+        vec![entry(1, K_REPLY_DRAFT, "gmail.draft.push", "queued")],
+    );
+    tick(&mut app, 3);
+    assert_eq!(status(&app), before);
+}
+
+#[test]
+fn a_refused_execute_drops_its_undo_entry_and_says_why() {
+    let mut app = connected_live(SafetyMode::Send);
+    select(&mut app, K_STAGE);
+    ch(&mut app, 'a');
+    select(&mut app, K_REPLY_DRAFT);
+    ch(&mut app, 'y');
+    assert_eq!(
+        app.update(Action::ExecuteFailed {
+            key: K_REPLY_DRAFT.into(),
+            reason: "stale draft: Cara wrote again after this draft".into(),
+            refusal: true,
+        }),
+        vec![]
+    );
+    assert_eq!(
+        status(&app),
+        (
+            Level::Warn,
+            "not executed: stale draft: Cara wrote again after this draft".into()
+        )
+    );
+    // The reload shows the move open again; no countdown for a send that was never queued.
+    reload(&mut app, vec![]);
+    tick(&mut app, 3);
+    assert!(status(&app).1.starts_with("not executed"));
+    assert_eq!(
+        ch(&mut app, 'u'),
+        vec![Effect::Undo { key: K_STAGE.into() }],
+        "u takes back the decision before the refused one"
+    );
+    assert_eq!(ch(&mut app, 'u'), vec![]);
+    assert!(status(&app).1.contains("nothing to undo"));
+}
+
+#[test]
+fn a_failed_execute_is_an_error() {
+    let mut app = live(SafetyMode::DraftOnly);
+    select(&mut app, K_TASK);
+    ch(&mut app, 'x');
+    app.update(Action::ExecuteFailed {
+        key: K_TASK.into(),
+        reason: "database is locked".into(),
+        refusal: false,
+    });
+    assert_eq!(
+        status(&app),
+        (Level::Error, "not executed: database is locked".into())
+    );
+    assert_eq!(ch(&mut app, 'u'), vec![]);
+}
+
+/// The Outbox view over one entry in each state, newest first.
+fn outbox_app() -> App {
+    let mut app = connected_live(SafetyMode::Send);
+    let mut parked = send(8, K_REPLY_DRAFT, "cara@initech.test", "parked");
+    parked.error = Some("Cara replied after you approved the draft".into());
+    let mut failed = entry(7, K_TASK, "hubspot.task.complete", "failed");
+    failed.error = Some("HubSpot refused: task not found".into());
+    let mut demo_done = entry(2, K_STALE, "hubspot.task.create", "done");
+    demo_done.demo = true;
+    let outbox = vec![
+        parked,
+        failed,
+        entry(6, K_FOLLOW_UP, "gmail.draft.create", "queued"),
+        entry(5, K_CLOSING, "hubspot.task.create", "running"),
+        entry(4, K_STAGE, "hubspot.task.create", "uncertain"),
+        entry(3, K_REPLY, "gmail.draft.create", "done"),
+        demo_done,
+        entry(1, K_DRAFT, "gmail.draft.push", "cancelled"),
+    ];
+    reload(&mut app, outbox);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Outbox);
+    app
+}
+
+fn selected_id(app: &App) -> i64 {
+    app.selected_entry().expect("an entry is selected").id
+}
+
+#[test]
+fn j_k_g_select_outbox_entries() {
+    let mut app = outbox_app();
+    assert_eq!(selected_id(&app), 8);
+    ch(&mut app, 'j');
+    assert_eq!(selected_id(&app), 7);
+    ch(&mut app, 'G');
+    assert_eq!(selected_id(&app), 1);
+    ch(&mut app, 'j');
+    assert_eq!(selected_id(&app), 1, "no wrap");
+    ch(&mut app, 'k');
+    assert_eq!(selected_id(&app), 2);
+    ch(&mut app, 'g');
+    assert_eq!(selected_id(&app), 8);
+    assert_eq!(app.selected_move(), None);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.mode,
+        Mode::Normal,
+        "entries have their detail on screen already"
+    );
+    // A small screen pages the entries like the move list.
+    app.update(Action::Resize(120, 10));
+    ch(&mut app, 'G');
+    assert!(app.offset > 0 && app.offset <= app.selected);
+    assert!(app.selected < app.offset + app.list_rows());
+}
+
+#[test]
+fn a_reload_keeps_the_selected_entry() {
+    let mut app = outbox_app();
+    ch(&mut app, 'j');
+    ch(&mut app, 'j');
+    assert_eq!(selected_id(&app), 6);
+    let mut outbox = app.data.outbox.clone();
+    outbox.insert(0, entry(9, K_TASK, "hubspot.task.create", "queued"));
+    reload(&mut app, outbox);
+    assert_eq!(selected_id(&app), 6);
+    assert_eq!(app.selected, 3);
+    // Fewer entries: the selection is clamped.
+    reload(&mut app, vec![entry(1, K_DRAFT, "gmail.draft.push", "done")]);
+    assert_eq!(selected_id(&app), 1);
+}
+
+#[test]
+fn x_or_y_confirm_a_parked_or_failed_entry_again() {
+    let mut app = outbox_app();
+    let parked = app.selected_entry().unwrap().idempotency_key.clone();
+    assert_eq!(
+        ch(&mut app, 'x'),
+        vec![
+            Effect::RetryJob {
+                idempotency_key: parked
+            },
+            Effect::RunOutbox
+        ]
+    );
+    assert_eq!(
+        status(&app),
+        (
+            Level::Info,
+            "confirmed again · it goes out with the next outbox run".into()
+        )
+    );
+    ch(&mut app, 'j');
+    let failed = app.selected_entry().unwrap().idempotency_key.clone();
+    assert_eq!(
+        ch(&mut app, 'y'),
+        vec![Effect::RetryJob {
+            idempotency_key: failed
+        }],
+        "a run is already under way"
+    );
+    for (down, state) in [
+        (1, "queued"),
+        (1, "running"),
+        (1, "uncertain"),
+        (1, "done"),
+        (2, "cancelled"),
+    ] {
+        for _ in 0..down {
+            ch(&mut app, 'j');
+        }
+        assert_eq!(app.selected_entry().unwrap().state, state);
+        assert_eq!(ch(&mut app, 'x'), vec![], "{state}");
+        assert_eq!(
+            status(&app),
+            (
+                Level::Warn,
+                format!("only parked or failed entries can be retried (this one is {state})")
+            )
+        );
+    }
+}
+
+#[test]
+fn s_discards_a_queued_or_parked_entry_and_refuses_the_rest() {
+    let mut app = outbox_app();
+    let expect = [
+        (8, Ok(())),
+        (
+            7,
+            Err("only waiting or parked entries can be discarded (this one is failed)"),
+        ),
+        (6, Ok(())),
+        (5, Err("a running entry cannot be discarded")),
+        (
+            4,
+            Err("an entry being checked cannot be discarded: it may already have happened"),
+        ),
+        (
+            3,
+            Err("only waiting or parked entries can be discarded (this one is done)"),
+        ),
+        (
+            2,
+            Err("DEMO entries were simulated: there is nothing to confirm or discard"),
+        ),
+        (
+            1,
+            Err("only waiting or parked entries can be discarded (this one is cancelled)"),
+        ),
+    ];
+    for (id, outcome) in expect {
+        assert_eq!(selected_id(&app), id);
+        let key = app.selected_entry().unwrap().idempotency_key.clone();
+        let effects = ch(&mut app, 's');
+        match outcome {
+            Ok(()) => {
+                assert_eq!(effects, vec![Effect::DiscardJob { idempotency_key: key }]);
+                assert_eq!(status(&app), (Level::Info, "discarded · it will not run".into()));
+            }
+            Err(why) => {
+                assert_eq!(effects, vec![], "{id}");
+                assert_eq!(status(&app), (Level::Warn, why.into()), "{id}");
+            }
+        }
+        assert_eq!(app.mode, Mode::Normal, "s never asks for a skip reason here");
+        ch(&mut app, 'j');
+    }
+    // The demo entry cannot be confirmed again either.
+    ch(&mut app, 'k');
+    assert_eq!(selected_id(&app), 2);
+    assert_eq!(ch(&mut app, 'x'), vec![]);
+    assert!(status(&app).1.contains("DEMO"));
+}
+
+#[test]
+fn the_header_counts_entries_waiting_offline_and_to_confirm() {
+    let mut app = outbox_app();
+    assert_eq!(app.outbox_attention(), (0, 1));
+    let mut outbox = app.data.outbox.clone();
+    for e in &mut outbox {
+        if matches!(e.state.as_str(), "queued" | "uncertain") {
+            e.error = Some("offline".into());
+        }
+    }
+    reload(&mut app, outbox);
+    assert_eq!(app.outbox_attention(), (2, 1));
+    reload(&mut app, vec![]);
+    assert_eq!(app.outbox_attention(), (0, 0));
+}
+
+#[test]
+fn s_in_the_drafts_view_discards_the_draft_and_u_takes_it_back() {
+    let mut app = demo();
+    key(&mut app, KeyCode::Tab);
+    select(&mut app, K_DRAFT);
+    assert_eq!(
+        ch(&mut app, 's'),
+        vec![Effect::DiscardDraft { key: K_DRAFT.into() }]
+    );
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(
+        state_of(&app, K_DRAFT),
+        MoveState::Skipped {
+            reason: Some("draft discarded".into())
+        }
+    );
+    assert!(!row_keys(&app).contains(&K_DRAFT.to_string()));
+    assert_eq!(status(&app), (Level::Info, "draft discarded · u to undo".into()));
+    assert_eq!(ch(&mut app, 'u'), vec![Effect::Undo { key: K_DRAFT.into() }]);
+    assert_eq!(state_of(&app, K_DRAFT), MoveState::Open);
+    // In the Moves view s still asks for a skip reason.
+    key(&mut app, KeyCode::BackTab);
+    select(&mut app, K_DRAFT);
+    assert_eq!(ch(&mut app, 's'), vec![]);
+    assert!(matches!(app.mode, Mode::SkipReason { .. }));
 }

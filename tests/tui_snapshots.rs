@@ -291,3 +291,159 @@ fn hostile_records_render_without_escape_sequences() {
     }
     assert!(saw_escape_subject && saw_big_thread);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The outbox on a live mirror: real rows written by the store the way the worker leaves them
+// ---------------------------------------------------------------------------------------------
+
+/// The demo mirror as the operator's own, with three outbox entries the worker has been
+/// through: a send parked because a reply came in (its error carries an escape sequence), a
+/// HubSpot task waiting for the network, and a completed task.
+fn live_outbox_app() -> App {
+    use caseyos::store::{Finish, NewJob};
+    let (mut store, config, clock) = demo_store();
+    let now = clock.now();
+    let jobs = [
+        (
+            "send-1",
+            "gmail.draft.send",
+            serde_json::json!({"to": ["ada@acme.example", "ops@acme.example"], "draft_id": "r-17", "thread_id": "1a1c60a6a75197ea"}),
+        ),
+        (
+            "task-1",
+            "hubspot.task.create",
+            serde_json::json!({"subject": "Check in on the Acme renewal", "deal_ids": ["3004"]}),
+        ),
+        (
+            "done-1",
+            "hubspot.task.complete",
+            serde_json::json!({"task_id": "77"}),
+        ),
+    ];
+    for (key, action, payload) in &jobs {
+        let job = NewJob {
+            idempotency_key: key,
+            move_key: Some("reply_inbound:thread:1a1c60a6a75197ea"),
+            action,
+            payload,
+            not_before: None,
+        };
+        assert!(
+            store
+                .queue_job(&job, now - chrono::Duration::minutes(12))
+                .unwrap()
+        );
+    }
+    let at = now - chrono::Duration::minutes(9);
+    let finishes = [
+        Finish::Parked(
+            "Ada replied after you approved this draft\u{1b}[2J — read her reply, then confirm again or discard"
+                .into(),
+        ),
+        Finish::Retry {
+            error: "HubSpot is not reachable: connection refused (127.0.0.1:9)".into(),
+            at: now + chrono::Duration::minutes(4),
+            uncertain: false,
+        },
+        Finish::Done {
+            remote_id: "77".into(),
+            reconciled: false,
+        },
+    ];
+    for finish in &finishes {
+        let job = store.claim_job(at).unwrap().unwrap();
+        store.finish_job(&job, finish, at).unwrap();
+    }
+    let mut app = app_over(snapshot(&mut store, &config, &clock).unwrap(), Source::Live);
+    app.safety = SafetyMode::Send;
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    app
+}
+
+#[test]
+fn outbox_view_with_a_parked_send_and_its_error() {
+    let mut app = live_outbox_app();
+    press(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected_entry().unwrap().state, "parked");
+    assert_screen_safe(&app, W, H);
+    insta::assert_snapshot!("outbox_parked_entry", render(&app));
+}
+
+#[test]
+fn outbox_view_with_an_entry_waiting_for_the_network() {
+    let mut app = live_outbox_app();
+    press(&mut app, KeyCode::Char('j'));
+    let e = app.selected_entry().unwrap();
+    assert_eq!((e.state.as_str(), e.error.is_some()), ("queued", true));
+    insta::assert_snapshot!("outbox_offline_entry", render(&app));
+}
+
+#[test]
+fn header_counts_entries_waiting_offline_and_to_confirm() {
+    let app = live_outbox_app();
+    let header = render_lines(&app, W, H)[0].clone();
+    assert!(header.contains("1 waiting (offline) · 1 to confirm"), "{header}");
+    insta::assert_snapshot!("header_outbox_counts", header);
+    // Nothing to say: nothing shown.
+    let plain = &render_lines(&demo_app(), W, H)[0];
+    assert!(
+        !plain.contains("waiting") && !plain.contains("to confirm"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn a_send_counts_down_on_the_status_line() {
+    let (mut store, mut config, clock) = demo_store();
+    config.safety.mode = SafetyMode::Send;
+    let now = clock.now();
+    let drafts = store.drafts().unwrap();
+    let moves = caseyos::today::moves(&store, &config, now).unwrap();
+    let m = moves
+        .iter()
+        .find(|m| {
+            m.subject
+                .draft_id
+                .as_ref()
+                .is_some_and(|d| drafts.iter().any(|x| &x.id == d && !x.to.is_empty()))
+        })
+        .expect("a demo move with a draft to someone");
+    let mut app = app_over(snapshot(&mut store, &config, &clock).unwrap(), Source::Live);
+    app.safety = SafetyMode::Send;
+    press(&mut app, KeyCode::Tab);
+    while app.selected_move().map(|s| s.key.as_str()) != Some(m.key.as_str()) {
+        let before = app.selected;
+        press(&mut app, KeyCode::Char('j'));
+        assert_ne!(app.selected, before, "{} is not in the Drafts view", m.key);
+    }
+    let effects = app.update(Action::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)));
+    assert!(matches!(
+        effects.first(),
+        Some(caseyos::tui::app::Effect::Execute { .. })
+    ));
+    // What the runtime does with the effect, then three ticks of a second.
+    caseyos::actions::execute(&store, &config, m, false, now).unwrap();
+    app.update(Action::Loaded(Box::new(
+        snapshot(&mut store, &config, &clock).unwrap(),
+    )));
+    for s in 1..=3 {
+        app.update(Action::Tick(now + chrono::Duration::seconds(s)));
+    }
+    let lines = render_lines(&app, W, H);
+    let footer = lines[H as usize - 2..].join("\n");
+    assert!(footer.contains("in 7 s · u cancels"), "{footer}");
+    insta::assert_snapshot!("send_countdown", footer);
+}
+
+#[test]
+fn drafts_view_footer_offers_discard() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Tab);
+    let footer = render_lines(&app, W, H)[H as usize - 1].clone();
+    assert!(
+        footer.contains("s discard") && footer.contains("e edit"),
+        "{footer}"
+    );
+    insta::assert_snapshot!("drafts_footer", footer);
+}

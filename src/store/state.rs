@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, Store, parse_ts as parse, ts};
+use super::{Result, Store, parse_ts as parse, parse_ts_opt as parse_opt, ts};
 use crate::domain::detect::Decision;
 use crate::domain::moves::{Move, MoveState};
 
 /// One outbound action waiting in, or finished by, the outbox.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct OutboxEntry {
     /// Row id.
     pub id: i64,
@@ -23,10 +23,20 @@ pub struct OutboxEntry {
     pub action: String,
     /// Action parameters (JSON).
     pub payload: String,
-    /// `queued`, `running`, `done`, `failed`, `uncertain`, `cancelled`.
+    /// `queued`, `running`, `done`, `failed`, `uncertain`, `parked`, `cancelled`.
     pub state: String,
-    /// Last error, if any.
+    /// Last error, if any (why it waits, failed or was parked).
     pub error: Option<String>,
+    /// Tries so far.
+    pub attempts: u32,
+    /// End of the undo window of a send: not run before this instant.
+    pub not_before: Option<DateTime<Utc>>,
+    /// While offline or rate-limited: the next try, not before this instant.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// What the remote side calls the result, once done.
+    pub remote_id: Option<String>,
+    /// When it was done.
+    pub done_at: Option<DateTime<Utc>>,
     /// Simulated by the demo.
     pub demo: bool,
     /// When it was queued.
@@ -199,7 +209,8 @@ impl Store {
     /// Outbox entries, newest first.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
         let mut st = self.conn().prepare(
-            "SELECT id, idempotency_key, move_key, action, payload, state, error, demo, created_at, updated_at
+            "SELECT id, idempotency_key, move_key, action, payload, state, error, demo, created_at, updated_at,
+                    attempts, not_before, next_attempt_at, remote_id, done_at
              FROM outbox ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = st.query_map([limit as i64], |r| {
@@ -214,6 +225,11 @@ impl Store {
                 demo: r.get(7)?,
                 created_at: parse(&r.get::<_, String>(8)?),
                 updated_at: parse(&r.get::<_, String>(9)?),
+                attempts: r.get(10)?,
+                not_before: parse_opt(r.get(11)?),
+                next_attempt_at: parse_opt(r.get(12)?),
+                remote_id: r.get(13)?,
+                done_at: parse_opt(r.get(14)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -454,5 +470,36 @@ mod tests {
         assert_eq!(s.outbox(10).unwrap().len(), 1);
         assert_eq!(s.cancel_outbox_for_move("m", t(10)).unwrap(), 1);
         assert_eq!(s.outbox(10).unwrap()[0].state, "cancelled");
+    }
+
+    #[test]
+    fn outbox_entries_carry_their_timing() {
+        let s = Store::open_in_memory().unwrap();
+        let p = serde_json::json!({"to": ["ada@x.test"]});
+        let job = crate::store::NewJob {
+            idempotency_key: "k1",
+            move_key: Some("m"),
+            action: "gmail.draft.send",
+            payload: &p,
+            not_before: Some(t(10)),
+        };
+        assert!(s.queue_job(&job, t(9)).unwrap());
+        let e = &s.outbox(10).unwrap()[0];
+        assert_eq!((e.state.as_str(), e.attempts), ("queued", 0));
+        assert_eq!(e.not_before, Some(t(10)));
+        assert_eq!(
+            (e.next_attempt_at, e.done_at, e.remote_id.clone()),
+            (None, None, None)
+        );
+        let claimed = s.claim_job(t(11)).unwrap().unwrap();
+        let finish = crate::store::Finish::Retry {
+            error: "offline".into(),
+            at: t(12),
+            uncertain: false,
+        };
+        s.finish_job(&claimed, &finish, t(11)).unwrap();
+        let e = &s.outbox(10).unwrap()[0];
+        assert_eq!((e.attempts, e.next_attempt_at), (1, Some(t(12))));
+        assert_eq!(e.error.as_deref(), Some("offline"));
     }
 }

@@ -9,10 +9,12 @@ use crossterm::event::KeyEvent;
 use super::keymap::Keymap;
 
 mod input;
+mod outbox;
 use crate::config::SafetyMode;
 use crate::domain::aps::ApsWeights;
 use crate::domain::moves::{Move, MoveContext, MoveKind, MoveState};
 use crate::store::{Counts, OutboxEntry};
+pub use outbox::{SEND_ACTION, is_due, recipients};
 
 /// The four views, cycled with Tab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +108,19 @@ pub enum Action {
     SyncProgress(String),
     /// A sync ended: its summary, or why it failed and what to do.
     SyncFinished(Result<String, String>),
+    /// A background outbox run ended: what it did ("1 sent · 2 done", empty when nothing was
+    /// due), or why it could not run.
+    OutboxFinished(Result<String, String>),
+    /// Executing a move was refused (a safety rule) or failed: nothing was queued, so the
+    /// optimistic "done" and its undo entry are taken back.
+    ExecuteFailed {
+        /// The move.
+        key: String,
+        /// Why, in the operator's words.
+        reason: String,
+        /// A rule said no (a warning), rather than something broke (an error).
+        refusal: bool,
+    },
 }
 
 /// Background sync as the header shows it.
@@ -169,6 +184,24 @@ pub enum Effect {
     },
     /// Sync now.
     Sync,
+    /// Run the outbox worker in the background (live only): every due entry once.
+    RunOutbox,
+    /// Confirm a parked or failed outbox entry again (it is queued as approved).
+    RetryJob {
+        /// The entry.
+        idempotency_key: String,
+    },
+    /// Discard an outbox entry that has not started (queued or parked).
+    DiscardJob {
+        /// The entry.
+        idempotency_key: String,
+    },
+    /// Discard a move's draft (the Drafts view's skip): the move is skipped and the draft is
+    /// deleted through the outbox, which `u` can take back.
+    DiscardDraft {
+        /// Move key.
+        key: String,
+    },
     /// Re-detect from the mirror (moves age, snoozes wake, dates pass).
     Reload,
     /// Leave.
@@ -180,6 +213,8 @@ pub enum Effect {
 struct Undoable {
     key: String,
     previous: MoveState,
+    /// The decision was an execution (its outbox entry may be under way).
+    executed: bool,
 }
 
 /// The whole UI state.
@@ -224,6 +259,10 @@ pub struct App {
     pub quitting: bool,
     /// Background sync.
     pub sync: SyncState,
+    /// A background outbox run is under way.
+    pub outbox_running: bool,
+    /// The move whose send is in its undo window (the status line counts down).
+    watched_send: Option<String>,
 }
 
 /// How often an open TUI re-detects moves while idle.
@@ -267,6 +306,8 @@ impl App {
             loaded_at: now,
             quitting: false,
             sync: SyncState::default(),
+            outbox_running: false,
+            watched_send: None,
         };
         app.refresh_rows();
         app
@@ -335,8 +376,17 @@ impl App {
         list_rows_for(self.size.1)
     }
 
+    /// Rows of the current view: moves, outbox entries, or none (Stats).
+    pub fn row_count(&self) -> usize {
+        match self.view {
+            View::Moves | View::Drafts => self.rows.len(),
+            View::Outbox => self.data.outbox.len(),
+            View::Stats => 0,
+        }
+    }
+
     fn clamp_selection(&mut self) {
-        let n = self.rows.len();
+        let n = self.row_count();
         self.selected = if n == 0 { 0 } else { self.selected.min(n - 1) };
         let page = self.list_rows().max(1);
         if self.selected < self.offset {
@@ -371,6 +421,7 @@ impl App {
         self.undo.push(Undoable {
             key: key.clone(),
             previous,
+            executed: false,
         });
         self.clamp_selection();
         self.info(format!("{message} · u to undo"));
@@ -389,17 +440,22 @@ impl App {
             }
             Action::Tick(now) => {
                 self.now = now;
+                self.show_send_progress();
                 if let Some(every) = self.sync.every.filter(|_| self.sync.available)
                     && self.sync.running.is_none()
                     && self.sync.started_at.is_none_or(|at| now - at >= every)
                 {
                     return self.start_sync(false);
                 }
+                let mut effects = Vec::new();
+                if self.outbox_due() {
+                    effects.extend(self.start_outbox_run());
+                }
                 if now - self.loaded_at >= REFRESH_EVERY {
                     self.loaded_at = now;
-                    return vec![Effect::Reload];
+                    effects.push(Effect::Reload);
                 }
-                vec![]
+                effects
             }
             Action::SyncProgress(text) => {
                 if self.sync.running.is_some() {
@@ -414,8 +470,10 @@ impl App {
                 self.sync.last_ok = Some(self.now);
                 self.sync.failed = None;
                 self.info(summary);
-                // New and changed records: detect again.
-                vec![Effect::Reload]
+                // New and changed records: detect again; then what waited for the network goes.
+                let mut effects = vec![Effect::Reload];
+                effects.extend(self.start_outbox_run());
+                effects
             }
             Action::SyncFinished(Err(why)) => {
                 self.sync.running = None;
@@ -426,6 +484,7 @@ impl App {
             }
             Action::Loaded(snapshot) => {
                 let selected_key = self.selected_move().map(|m| m.key.clone());
+                let selected_entry = self.selected_entry().map(|e| e.idempotency_key.clone());
                 self.data = *snapshot;
                 self.loaded_at = self.now;
                 self.refresh_rows();
@@ -434,9 +493,17 @@ impl App {
                 {
                     self.selected = pos;
                 }
+                if let Some(k) = selected_entry
+                    && let Some(pos) = self.data.outbox.iter().position(|e| e.idempotency_key == k)
+                {
+                    self.selected = pos;
+                }
                 self.clamp_selection();
+                self.show_send_progress();
                 vec![]
             }
+            Action::OutboxFinished(result) => self.outbox_finished(result),
+            Action::ExecuteFailed { key, reason, refusal } => self.execute_failed(&key, reason, refusal),
             Action::Failed(msg) => {
                 self.status = Some((Level::Error, msg));
                 vec![]

@@ -1,12 +1,11 @@
 //! The runtime: reads terminal events, feeds them to [`App::update`], performs the effects
 //! against the mirror and redraws. The only place in the TUI that does I/O.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use tokio::sync::mpsc;
+
+mod background;
 
 use super::app::{Action, App, Effect, Snapshot, Source};
 use super::keymap::Keymap;
@@ -16,12 +15,9 @@ use super::view;
 use crate::Clock;
 use crate::actions;
 use crate::config::Config;
-use crate::connectors::gmail::client::GmailClient;
-use crate::connectors::hubspot::client::HubSpotClient;
 use crate::store::Store;
-use crate::sync::gmail::SyncOptions as GmailSyncOptions;
-use crate::sync::hubspot::SyncOptions;
 use crate::today;
+use background::Syncer;
 
 /// Messages shown per thread in the detail pane.
 pub const THREAD_TAIL: usize = 3;
@@ -46,136 +42,6 @@ pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::sto
         outbox: store.outbox(200)?,
         telemetry: store.telemetry_counts()?,
     })
-}
-
-/// Runs syncs in the background on their own connection to the mirror, reporting progress to
-/// the UI loop: HubSpot first (so Gmail finds the contacts), then Gmail, each on its own — one
-/// failing does not stop the other. A client lives as long as its sign-in, so circuit breakers,
-/// rate windows and the Gmail quota budget carry over from one sync to the next; each sync
-/// re-reads the sign-ins (off the UI thread), so `casey auth …` in another terminal takes effect
-/// at the next sync without restarting.
-struct Syncer {
-    config: Arc<Config>,
-    vault: crate::auth::Vault,
-    hubspot: Slot<HubSpotClient, SyncOptions>,
-    gmail: Slot<GmailClient, GmailSyncOptions>,
-    database: PathBuf,
-    tx: mpsc::UnboundedSender<Action>,
-}
-
-/// A service's client with its options, and the sign-in it was built for.
-type Slot<C, O> = Arc<std::sync::Mutex<Option<(Arc<C>, O, String)>>>;
-
-/// The client for the sign-in of `now`: the kept one while the sign-in is the same, a new one
-/// after `casey auth`, none after a logout.
-fn reconnect<C, O: Clone>(
-    slot: &Slot<C, O>,
-    now: Result<Option<(String, crate::auth::token::TokenSource)>, crate::auth::AuthError>,
-    build: impl FnOnce(crate::auth::token::TokenSource) -> Option<(C, O)>,
-) -> Option<(Arc<C>, O)> {
-    let mut kept = slot.lock().unwrap_or_else(|p| p.into_inner());
-    match now {
-        Ok(None) => *kept = None,
-        Ok(Some((marker, tokens))) => {
-            if kept.as_ref().map(|k| &k.2) != Some(&marker) {
-                *kept = build(tokens).map(|(c, o)| (Arc::new(c), o, marker));
-            }
-        }
-        // The keyring cannot be asked now (locked, restarting): the kept client goes on.
-        Err(e) => tracing::warn!("cannot read the sign-ins now ({e}); keeping the current ones"),
-    }
-    kept.as_ref().map(|(c, o, _)| (c.clone(), o.clone()))
-}
-
-impl Syncer {
-    /// A syncer for the operator's mirror, and whether an account is connected now.
-    fn new(store: &Store, config: &Config, tx: mpsc::UnboundedSender<Action>) -> Option<(Syncer, bool)> {
-        let database = store.path()?.to_path_buf();
-        let vault = crate::auth::Vault::open(config);
-        let connected = crate::auth::Account::ALL
-            .iter()
-            .any(|&a| matches!(crate::auth::current_sign_in(config, &vault, a), Ok(Some(_))));
-        let syncer = Syncer {
-            config: Arc::new(config.clone()),
-            vault,
-            hubspot: Slot::default(),
-            gmail: Slot::default(),
-            database,
-            tx,
-        };
-        Some((syncer, connected))
-    }
-
-    /// Starts one sync; its progress and end arrive as actions on the channel. Dropping it
-    /// half-way (quitting) is safe: every page lands whole with its cursor.
-    fn start(&self, now: chrono::DateTime<chrono::Utc>) {
-        let (config, vault) = (self.config.clone(), self.vault.clone());
-        let (hubspot_slot, gmail_slot) = (self.hubspot.clone(), self.gmail.clone());
-        let database = self.database.clone();
-        let tx = self.tx.clone();
-        let done_tx = self.tx.clone();
-        let task = tokio::spawn(async move {
-            let progress_tx = tx.clone();
-            let report = move |text: String| {
-                let _ = progress_tx.send(Action::SyncProgress(text));
-            };
-            let sign_in = |account| crate::auth::current_sign_in(&config, &vault, account);
-            let hubspot = reconnect(&hubspot_slot, sign_in(crate::auth::Account::HubSpot), |tokens| {
-                let client = HubSpotClient::from_config(&config.hubspot, Arc::new(tokens)).ok()?;
-                Some((client, SyncOptions::from_config(&config.hubspot, false)))
-            });
-            let gmail = reconnect(&gmail_slot, sign_in(crate::auth::Account::Google), |tokens| {
-                let client = GmailClient::from_config(&config.google, Arc::new(tokens)).ok()?;
-                Some((client, GmailSyncOptions::from_config(&config.google, false)))
-            });
-            if hubspot.is_none() && gmail.is_none() {
-                let _ = tx.send(Action::SyncFinished(Err(NOT_CONNECTED.into())));
-                return;
-            }
-            let mut store = match Store::open(&database) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = tx.send(Action::SyncFinished(Err(e.to_string())));
-                    return;
-                }
-            };
-            let mut done = Vec::new();
-            let mut failed = Vec::new();
-            if let Some((client, options)) = hubspot {
-                match crate::sync::hubspot::sync(&client, &mut store, &options, now, |p| report(p.short()))
-                    .await
-                {
-                    Ok(s) => done.push(s.describe()),
-                    Err(e) => failed.push(format!("HubSpot: {e}")),
-                }
-            }
-            if let Some((client, options)) = gmail {
-                match crate::sync::gmail::sync(&client, &mut store, &options, now, |p| report(p.short()))
-                    .await
-                {
-                    Ok(s) => done.push(s.describe()),
-                    Err(e) => failed.push(format!("Gmail: {e}")),
-                }
-            }
-            let result = if failed.is_empty() {
-                Ok(done.join(" · "))
-            } else {
-                Err(failed.join(" · "))
-            };
-            let _ = tx.send(Action::SyncFinished(result));
-        });
-        // A sync that panicked still ends, so the next one is not refused as "already running".
-        tokio::spawn(async move {
-            if let Err(e) = task.await
-                && e.is_panic()
-            {
-                tracing::error!("the background sync stopped unexpectedly: {e}");
-                let _ = done_tx.send(Action::SyncFinished(Err(
-                    "the sync stopped unexpectedly (see casey.log); nothing stored was lost".into(),
-                )));
-            }
-        });
-    }
 }
 
 /// Runs the TUI until the operator quits.
@@ -237,6 +103,14 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
                     syncer.start(clock.now());
                     continue;
                 }
+                if effect == Effect::RunOutbox {
+                    match &syncer {
+                        Some(syncer) => syncer.run_outbox(clock.now()),
+                        // Nothing to run it with (the demo never asks): the run is over.
+                        None => queue.extend(app.update(Action::OutboxFinished(Ok(String::new())))),
+                    }
+                    continue;
+                }
                 let reply = perform(&mut store, &config, &clock, source, effect, &mut guard);
                 for action in reply {
                     queue.extend(app.update(action));
@@ -258,11 +132,27 @@ fn perform(
     effect: Effect,
     guard: &mut TerminalGuard,
 ) -> Vec<Action> {
+    let mut out = Vec::new();
     let result = match effect {
         Effect::EditDraft { key } => edit_draft(store, config, clock, &key, guard),
+        Effect::Execute { key, .. } => match execute(store, config, clock, source, &key) {
+            Ok(said) => Ok(said),
+            Err(e) => {
+                // A rule said no (stale draft, daily cap…) unless the mirror itself failed.
+                let refusal = !matches!(
+                    e.downcast_ref::<actions::ActionError>(),
+                    Some(actions::ActionError::Store(_)) | None
+                );
+                out.push(Action::ExecuteFailed {
+                    key,
+                    reason: e.to_string(),
+                    refusal,
+                });
+                Ok(None)
+            }
+        },
         other => apply(store, config, clock, source, other),
     };
-    let mut out = Vec::new();
     match result {
         Ok(Some(msg)) => out.push(Action::Done(msg)),
         Ok(None) => {}
@@ -289,13 +179,33 @@ fn apply(
             actions::decide(store, &key, &state, now)?;
             Ok(None)
         }
-        Effect::Execute { key, .. } => {
-            let moves = today::moves(store, config, now)?;
-            let m = moves.iter().find(|m| m.key == key).ok_or_else(|| {
-                anyhow::anyhow!("that move is gone after the last refresh; nothing was executed")
-            })?;
-            actions::execute(store, config, m, source == Source::Demo, now)?;
+        // `perform` reports a failed execution as `ExecuteFailed`; this is the plain path.
+        Effect::Execute { key, .. } => execute(store, config, clock, source, &key),
+        Effect::RetryJob { idempotency_key } => {
+            if !store.requeue_job(&idempotency_key, now)? {
+                return Err(anyhow::anyhow!(
+                    "nothing changed: that entry is no longer parked or failed"
+                ));
+            }
             Ok(None)
+        }
+        Effect::DiscardJob { idempotency_key } => {
+            if !store.cancel_job(&idempotency_key, now)? {
+                return Err(anyhow::anyhow!(
+                    "nothing changed: that entry has started or ended; only waiting or parked entries can be discarded"
+                ));
+            }
+            Ok(None)
+        }
+        Effect::DiscardDraft { key } => {
+            let m = find_move(store, config, now, &key)?;
+            Ok(Some(actions::discard_draft(
+                store,
+                config,
+                &m,
+                source == Source::Demo,
+                now,
+            )?))
         }
         Effect::Undo { .. } => {
             actions::undo(store, now)?;
@@ -306,9 +216,39 @@ fn apply(
             Source::Demo => "demo data is bundled with casey: there is nothing to sync".to_string(),
             Source::Live => return Err(anyhow::anyhow!(NOT_CONNECTED)),
         })),
-        // `perform` reloads after every effect; nothing else to do.
-        Effect::Reload | Effect::EditDraft { .. } | Effect::Quit => Ok(None),
+        // `perform` reloads after every effect; nothing else to do. (A worker run is started
+        // by the loop, never here.)
+        Effect::Reload | Effect::EditDraft { .. } | Effect::RunOutbox | Effect::Quit => Ok(None),
     }
+}
+
+/// The move `key` as detected from the mirror now.
+fn find_move(
+    store: &Store,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+    key: &str,
+) -> anyhow::Result<crate::domain::moves::Move> {
+    today::moves(store, config, now)?
+        .into_iter()
+        .find(|m| m.key == key)
+        .ok_or_else(|| anyhow::anyhow!("that move is gone after the last refresh; nothing was done"))
+}
+
+/// Executes a move (simulated in the demo); what to say when the app's own message does not
+/// fit: a draft written from the template, or nothing to write.
+fn execute(
+    store: &Store,
+    config: &Config,
+    clock: &Clock,
+    source: Source,
+    key: &str,
+) -> anyhow::Result<Option<String>> {
+    let now = clock.now();
+    let m = find_move(store, config, now, key)?;
+    let writes = actions::writes_draft(&m);
+    let said = actions::execute(store, config, &m, source == Source::Demo, now)?;
+    Ok((writes || said.starts_with("already")).then_some(said))
 }
 
 /// Opens the move's draft in `$VISUAL` / `$EDITOR` (else `vi`) and stores the edited body.
@@ -354,51 +294,4 @@ fn edit_draft(
     }
     actions::save_draft_body(store, &draft.id, &body, clock.now())?;
     Ok(Some("draft saved locally · y to approve".into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::AuthError;
-    use crate::auth::token::TokenSource;
-    use secrecy::SecretString;
-
-    fn tokens() -> TokenSource {
-        TokenSource::fixed(SecretString::from("t".to_string()))
-    }
-
-    #[test]
-    fn a_client_lives_as_long_as_its_sign_in() {
-        let slot: Slot<String, u8> = Slot::default();
-        let first = reconnect(&slot, Ok(Some(("a".into(), tokens()))), |_| {
-            Some(("c1".into(), 1))
-        })
-        .unwrap();
-        let same = reconnect(&slot, Ok(Some(("a".into(), tokens()))), |_| {
-            Some(("c2".into(), 2))
-        })
-        .unwrap();
-        assert!(
-            Arc::ptr_eq(&first.0, &same.0),
-            "same sign-in, same client (breaker, budgets kept)"
-        );
-        let unreadable = reconnect(&slot, Err(AuthError::Corrupt("locked".into())), |_| None).unwrap();
-        assert!(
-            Arc::ptr_eq(&first.0, &unreadable.0),
-            "a keyring hiccup keeps the client"
-        );
-        let again = reconnect(&slot, Ok(Some(("b".into(), tokens()))), |_| {
-            Some(("c3".into(), 3))
-        })
-        .unwrap();
-        assert_eq!(
-            (again.0.as_str(), again.1),
-            ("c3", 3),
-            "signed in again: a new client"
-        );
-        assert!(
-            reconnect(&slot, Ok(None), |_| Some(("c4".into(), 4))).is_none(),
-            "logged out"
-        );
-    }
 }

@@ -46,3 +46,24 @@ pub const DEMO_BADGE: &str = " DEMO ";
 pub const DRAFT_ONLY: &str = "draft-only";
 /// Label for the send mode.
 pub const SEND_MODE: &str = "send mode";
+/// Outbox view: a key that acts on an entry, with none listed.
+pub const NO_ENTRY_SELECTED: &str = "no outbox entry selected";
+/// Outbox view: a key on a simulated entry.
+pub const DEMO_ENTRY: &str = "DEMO entries were simulated: there is nothing to confirm or discard";
+/// Outbox view: a parked or failed entry confirmed again.
+pub const CONFIRMED_AGAIN: &str = "confirmed again · it goes out with the next outbox run";
+/// Outbox view: an entry discarded.
+pub const DISCARDED: &str = "discarded · it will not run";
+/// Status line: `u` cancelled a send in its undo window.
+pub const SEND_CANCELLED: &str = "send cancelled · nothing was sent";
+/// Status line: a send that waits for the network.
+pub const SEND_WAITS: &str = "it goes out once back online";
+/// Status line: a send the worker parked or refused.
+pub const SEND_HELD: &str = "the Outbox view confirms it again or discards it";
+/// `u` after the send went out.
+pub const TOO_LATE_SENT: &str = "too late to cancel: the email was sent · nothing was undone";
+/// `u` while the send is under way.
+pub const TOO_LATE_SENDING: &str = "too late to cancel: the email is being sent · nothing was undone";
+/// `u` after the undo window, with the send still waiting (offline).
+pub const TOO_LATE_WAITING: &str =
+    "the undo window has passed · nothing was undone · the Outbox view can still discard it while it waits";

@@ -7,6 +7,7 @@ use super::{App, Effect, Mode, Source, Undoable, View};
 use crate::config::SafetyMode;
 use crate::domain::moves::MoveState;
 use crate::tui::keymap::Command;
+use crate::tui::strings;
 
 impl App {
     pub(super) fn key(&mut self, k: KeyEvent) -> Vec<Effect> {
@@ -148,7 +149,7 @@ impl App {
     }
 
     fn command(&mut self, cmd: Command) -> Vec<Effect> {
-        let n = self.rows.len();
+        let n = self.row_count();
         let page = self.list_rows().max(1);
         match cmd {
             Command::Down => self.selected = (self.selected + 1).min(n.saturating_sub(1)),
@@ -198,6 +199,8 @@ impl App {
                 let key = m.key.clone();
                 return self.decide(key, MoveState::Accepted, "accepted".into());
             }
+            Command::Skip if self.view == View::Outbox => return self.discard_selected(),
+            Command::Skip if self.view == View::Drafts => return self.discard_draft(),
             Command::Skip => {
                 let Some(m) = self.selected_move() else {
                     return self.nothing_selected();
@@ -212,6 +215,9 @@ impl App {
                     return self.nothing_selected();
                 };
                 self.mode = Mode::Snooze { key: m.key.clone() };
+            }
+            Command::Execute | Command::Approve if self.view == View::Outbox => {
+                return self.retry_selected();
             }
             Command::Execute | Command::Approve => return self.execute(cmd == Command::Approve),
             Command::Edit => {
@@ -229,7 +235,7 @@ impl App {
         vec![]
     }
 
-    fn nothing_selected(&mut self) -> Vec<Effect> {
+    pub(super) fn nothing_selected(&mut self) -> Vec<Effect> {
         self.warn("no move selected");
         vec![]
     }
@@ -243,6 +249,11 @@ impl App {
             return vec![];
         }
         let key = m.key.clone();
+        if !approve && crate::actions::writes_draft(m) {
+            // A draft from the template, on this machine only: the move stays open with it.
+            self.info("writing a draft from the template…");
+            return vec![Effect::Execute { key, approve }];
+        }
         let label = if approve {
             "draft approved"
         } else {
@@ -254,16 +265,25 @@ impl App {
             (Source::Live, SafetyMode::Send) => "queued in the outbox",
         };
         let msg = format!("{label} · {where_to}");
+        // In send mode a move with a draft is executed by sending it, after the undo window.
+        let sends =
+            self.source == Source::Live && self.safety == SafetyMode::Send && m.subject.draft_id.is_some();
         let Some(previous) = self.set_state(&key, MoveState::Done) else {
             return vec![];
         };
         self.undo.push(Undoable {
             key: key.clone(),
             previous,
+            executed: true,
         });
         self.clamp_selection();
         self.info(format!("{msg} · u to undo"));
-        vec![Effect::Execute { key, approve }]
+        if sends {
+            self.watch_send(&key);
+        }
+        let mut effects = vec![Effect::Execute { key, approve }];
+        effects.extend(self.start_outbox_run());
+        effects
     }
 
     fn undo(&mut self) -> Vec<Effect> {
@@ -271,12 +291,26 @@ impl App {
             self.warn("nothing to undo");
             return vec![];
         };
+        let mut message = "undone";
+        if last.executed {
+            if let Some(why) = self.too_late_to_undo(&last.key) {
+                // What went out cannot be called back; the move stays done.
+                self.warn(why);
+                return vec![];
+            }
+            if self.cancels_a_send(&last.key) {
+                message = strings::SEND_CANCELLED;
+            }
+            if self.watched_send.as_deref() == Some(last.key.as_str()) {
+                self.watched_send = None;
+            }
+        }
         self.set_state(&last.key, last.previous);
         if let Some(pos) = self.rows.iter().position(|&i| self.data.moves[i].key == last.key) {
             self.selected = pos;
         }
         self.clamp_selection();
-        self.info("undone");
+        self.info(message);
         vec![Effect::Undo { key: last.key }]
     }
 }

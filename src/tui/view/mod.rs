@@ -5,6 +5,7 @@
 
 mod detail;
 mod list;
+mod outbox;
 mod overlay;
 mod tables;
 
@@ -35,7 +36,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
     } else {
         match app.view {
             View::Moves | View::Drafts => draw_moves(frame, body, app, theme),
-            View::Outbox => tables::outbox(frame, body, app, theme),
+            View::Outbox => outbox::draw(frame, body, app, theme),
             View::Stats => tables::stats(frame, body, app, theme),
         }
     }
@@ -76,6 +77,7 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let extras = [
         (format!(" · {open} open · {accepted} accepted"), theme.text),
         sync_item(app, theme),
+        outbox_item(app, theme),
         (format!(" · {mode}"), theme.dim),
         (format!(" · outbox {}", c.outbox_pending), theme.text),
         (
@@ -114,6 +116,19 @@ fn sync_item(app: &App, theme: &Theme) -> (String, ratatui::style::Style) {
     }
 }
 
+/// Outbox entries that need the network or the operator: "2 waiting (offline) · 1 to confirm".
+fn outbox_item(app: &App, theme: &Theme) -> (String, ratatui::style::Style) {
+    let (waiting, parked) = app.outbox_attention();
+    let mut text = String::new();
+    if waiting > 0 {
+        text.push_str(&format!(" · {waiting} waiting (offline)"));
+    }
+    if parked > 0 {
+        text.push_str(&format!(" · {parked} to confirm"));
+    }
+    (text, theme.warn)
+}
+
 fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let mut spans = vec![Span::raw(" ")];
     for (i, v) in View::ALL.iter().enumerate() {
@@ -142,6 +157,55 @@ fn hint(app: &App, theme: &Theme, cmd: Command, what: &str) -> Vec<Span<'static>
         Span::styled(app.keymap.key_for(cmd), theme.key),
         Span::styled(format!(" {what}  "), theme.dim),
     ]
+}
+
+/// The keys worth showing in the footer of each view.
+fn footer_hints(view: View) -> &'static [(Command, &'static str)] {
+    match view {
+        View::Moves => &[
+            (Command::Down, "down"),
+            (Command::Detail, "detail"),
+            (Command::Accept, "accept"),
+            (Command::Skip, "skip"),
+            (Command::Snooze, "snooze"),
+            (Command::Execute, "execute"),
+            (Command::Approve, "approve"),
+            (Command::Undo, "undo"),
+            (Command::Filter, "filter"),
+            (Command::NextView, "view"),
+            (Command::Help, "help"),
+            (Command::Quit, "quit"),
+        ],
+        View::Drafts => &[
+            (Command::Down, "down"),
+            (Command::Detail, "detail"),
+            (Command::Approve, "approve"),
+            (Command::Edit, "edit"),
+            (Command::Skip, "discard"),
+            (Command::Snooze, "snooze"),
+            (Command::Undo, "undo"),
+            (Command::Filter, "filter"),
+            (Command::NextView, "view"),
+            (Command::Help, "help"),
+            (Command::Quit, "quit"),
+        ],
+        View::Outbox => &[
+            (Command::Down, "down"),
+            (Command::Execute, "confirm again"),
+            (Command::Skip, "discard"),
+            (Command::Undo, "undo"),
+            (Command::Sync, "sync"),
+            (Command::NextView, "view"),
+            (Command::Help, "help"),
+            (Command::Quit, "quit"),
+        ],
+        View::Stats => &[
+            (Command::NextView, "view"),
+            (Command::Sync, "sync"),
+            (Command::Help, "help"),
+            (Command::Quit, "quit"),
+        ],
+    }
 }
 
 fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
@@ -177,21 +241,8 @@ fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     };
     frame.render_widget(Paragraph::new(status), status_area);
     let mut spans = vec![Span::raw(" ")];
-    for (cmd, what) in [
-        (Command::Down, "down"),
-        (Command::Detail, "detail"),
-        (Command::Accept, "accept"),
-        (Command::Skip, "skip"),
-        (Command::Snooze, "snooze"),
-        (Command::Execute, "execute"),
-        (Command::Approve, "approve"),
-        (Command::Undo, "undo"),
-        (Command::Filter, "filter"),
-        (Command::NextView, "view"),
-        (Command::Help, "help"),
-        (Command::Quit, "quit"),
-    ] {
-        spans.extend(hint(app, theme, cmd, what));
+    for (cmd, what) in footer_hints(app.view) {
+        spans.extend(hint(app, theme, *cmd, what));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), keys_area);
 }

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::super::app::App;
-use super::super::keymap::ACTIONS;
+use super::super::keymap::{ACTIONS, Command};
 use super::super::strings;
 use super::super::theme::Theme;
 
@@ -30,12 +30,38 @@ pub(super) fn help(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) 
             ])
         })
         .collect();
+    let key = |cmd| app.keymap.key_for(cmd);
+    lines.push(Line::from(""));
+    for (view, what) in [
+        (
+            "In Drafts",
+            format!(
+                "{} discards the draft ({} takes it back)",
+                key(Command::Skip),
+                key(Command::Undo)
+            ),
+        ),
+        (
+            "In Outbox",
+            format!(
+                "{}/{} confirm a parked or failed entry again · {} discards a waiting one",
+                key(Command::Execute),
+                key(Command::Approve),
+                key(Command::Skip)
+            ),
+        ),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {view:<14}"), theme.key),
+            Span::styled(what, theme.text),
+        ]));
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         "  Keys are rebindable in [keys] of your config · Esc closes",
         theme.dim,
     )));
-    let rect = centered(area, 64, lines.len() as u16 + 2);
+    let rect = centered(area, 88, lines.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(

@@ -1,4 +1,4 @@
-//! The Outbox and Stats views.
+//! The Stats view.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -6,61 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::super::app::App;
-use super::super::strings;
 use super::super::theme::Theme;
 use crate::domain::moves::MoveKind;
-use crate::domain::text::{sanitize_line, truncate_cols};
-use crate::domain::time::short_age;
-
-pub(super) fn outbox(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
-    let entries = &app.data.outbox;
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.dim)
-        .title(Span::styled(format!(" Outbox ({}) ", entries.len()), theme.title));
-    if entries.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Span::styled(strings::EMPTY_OUTBOX, theme.dim)).block(block),
-            area,
-        );
-        return;
-    }
-    let width = area.width.saturating_sub(2) as usize;
-    let mut lines = vec![Line::from(Span::styled(
-        format!(
-            "  {:>4}  {:<10} {:<24} {:<6} {:>5}  move",
-            "id", "state", "action", "", "age"
-        ),
-        theme.dim,
-    ))];
-    for e in entries.iter().take(area.height.saturating_sub(3) as usize) {
-        let style = match e.state.as_str() {
-            "failed" | "uncertain" | "parked" => theme.error,
-            "cancelled" => theme.dim,
-            "done" => theme.good,
-            _ => theme.text,
-        };
-        let head = format!(
-            "  {:>4}  {:<10} {:<24} {:<6} {:>5}  ",
-            e.id,
-            e.state,
-            truncate_cols(&sanitize_line(&e.action), 24),
-            if e.demo { "DEMO" } else { "" },
-            short_age(e.created_at, app.now)
-        );
-        let rest = width.saturating_sub(head.chars().count());
-        let tail = sanitize_line(e.move_key.as_deref().unwrap_or("-"));
-        let mut spans = vec![
-            Span::styled(head, style),
-            Span::styled(truncate_cols(&tail, rest), theme.dim),
-        ];
-        if let Some(err) = &e.error {
-            spans.push(Span::styled(format!("  {}", sanitize_line(err)), theme.error));
-        }
-        lines.push(Line::from(spans));
-    }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
-}
 
 pub(super) fn stats(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let block = Block::default()
