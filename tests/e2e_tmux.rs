@@ -119,14 +119,20 @@ fn scene(env: &str, args: &str) -> Scene {
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
     let rc = dir.path().join("rc");
-    let cmd = format!(
+    let cmd = scene_cmd(dir.path(), &config, &rc, env, args);
+    Scene { dir, config, rc, cmd }
+}
+
+/// The shell command running `casey ARGS` on the data dir `dir` with `env`, writing its exit
+/// code to `rc`.
+fn scene_cmd(dir: &Path, config: &Path, rc: &Path, env: &str, args: &str) -> String {
+    format!(
         "env CASEYOS_DATA_DIR='{}' CASEYOS_CONFIG='{}' CASEYOS_ACCOUNTS__KEYRING=none {env} TERM=xterm-256color '{}' {args}; echo $? > '{}'",
-        dir.path().display(),
+        dir.display(),
         config.display(),
         env!("CARGO_BIN_EXE_casey"),
         rc.display()
-    );
-    Scene { dir, config, rc, cmd }
+    )
 }
 
 /// The kernel keyring under `service`, or `None` after saying why the test is skipped (a
@@ -471,4 +477,129 @@ async fn the_token_prompt_does_not_echo_what_is_typed() {
         .unwrap();
     assert_eq!(secrecy::ExposeSecret::expose_secret(&stored.access_token), TOKEN);
     store.delete("hubspot").unwrap();
+}
+
+/// `casey ARGS` with the scene's data dir and `env`, outside tmux; its stdout.
+fn casey(dir: &Path, config: &Path, env: &[(&str, String)], args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_casey"))
+        .env("CASEYOS_DATA_DIR", dir)
+        .env("CASEYOS_CONFIG", config)
+        .env("CASEYOS_ACCOUNTS__KEYRING", "none")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "casey {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_mode_in_the_tui_counts_down_and_u_inside_the_window_sends_nothing() {
+    use support::fake_gmail::{FakeGmail, NewMessage, TOKEN};
+    if tmux_missing() {
+        return;
+    }
+    // The TUI runs on the wall clock here (the undo window has to pass), so Dana wrote an hour
+    // before it.
+    let fake = FakeGmail::start().await;
+    fake.add_message(NewMessage {
+        from: "Dana Reyes <dana@acme.example>".into(),
+        subject: "Renewal".into(),
+        text: "Can we talk numbers?".into(),
+        internal_date_ms: (chrono::Utc::now() - chrono::Duration::hours(1)).timestamp_millis(),
+        ..NewMessage::default()
+    });
+    let base = fake.uri();
+    let env = |window: u32| {
+        format!(
+            "CASEYOS_GOOGLE__API_BASE='{base}' CASEYOS_GOOGLE_TOKEN='{TOKEN}' CASEYOS_HUBSPOT_TOKEN= \
+             CASEYOS_GOOGLE_REFRESH_TOKEN= CASEYOS_SAFETY__MODE=send CASEYOS_SAFETY__UNDO_WINDOW_SECONDS={window}"
+        )
+    };
+    let Scene { dir, config, rc, cmd } = scene(&env(600), "");
+    let dir_path = dir.path().to_path_buf();
+    let rc2 = rc.clone();
+    let screens = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(&dir_path, &cmd);
+        tmux.wait_for("Dana's thread", |s| s.contains("Reply: Renewal"));
+        tmux.keys(&["x"]);
+        tmux.wait_for("the draft from the template", |s| s.contains("draft written"));
+        tmux.keys(&["y"]);
+        let counting = tmux.wait_for("the countdown", |s| {
+            s.contains("sending to dana@acme.example in") && s.contains("u cancels")
+        });
+        tmux.keys(&["u"]);
+        let cancelled = tmux.wait_for("the cancellation", |s| {
+            s.contains("send cancelled · nothing was sent")
+        });
+        tmux.keys(&["q"]);
+        assert_eq!(wait_for_file(&rc2).trim(), "0");
+        (counting, cancelled)
+    })
+    .await
+    .unwrap();
+    assert!(
+        screens.1.contains("Reply: Renewal"),
+        "the move is back:\n{}",
+        screens.1
+    );
+
+    // Long after the window, the worker finds nothing to send.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let cli_env = [
+        ("CASEYOS_GOOGLE__API_BASE", base.clone()),
+        ("CASEYOS_GOOGLE_TOKEN", TOKEN.to_string()),
+        ("CASEYOS_HUBSPOT_TOKEN", String::new()),
+        ("CASEYOS_GOOGLE_REFRESH_TOKEN", String::new()),
+        ("CASEYOS_SAFETY__MODE", "send".to_string()),
+        ("CASEYOS_NOW", later),
+    ];
+    casey(dir.path(), &config, &cli_env, &["outbox", "run"]);
+    assert!(fake.sent().is_empty(), "undo inside the window sends nothing");
+    let list: serde_json::Value = serde_json::from_str(&casey(
+        dir.path(),
+        &config,
+        &cli_env,
+        &["outbox", "list", "--json"],
+    ))
+    .unwrap();
+    let send = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "gmail.draft.send")
+        .unwrap();
+    assert_eq!(send["state"], "cancelled", "{list}");
+
+    // Approved again with a 1-second window and left alone: it goes out, once. (No sync this
+    // time: the fake dates the drafts it stores by its own fixed clock, days before this wall
+    // clock, which would make the draft look older than Dana's message.)
+    let _ = std::fs::remove_file(&rc);
+    let cmd = scene_cmd(
+        dir.path(),
+        &config,
+        &rc,
+        &format!("{} CASEYOS_GENERAL__SYNC_INTERVAL_MINUTES=0", env(1)),
+        "",
+    );
+    let dir_path = dir.path().to_path_buf();
+    let sent_screen = tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(&dir_path, &cmd);
+        tmux.wait_for("Dana's thread", |s| s.contains("Reply: Renewal"));
+        tmux.keys(&["y"]);
+        let s = tmux.wait_for("the send", |s| s.contains("sent to dana@acme.example"));
+        tmux.keys(&["q"]);
+        assert_eq!(wait_for_file(&rc).trim(), "0");
+        s
+    })
+    .await
+    .unwrap();
+    assert!(!sent_screen.contains("Reply: Renewal"), "{sent_screen}");
+    let sent = fake.sent();
+    assert_eq!(sent.len(), 1, "sent exactly once");
+    assert!(sent[0].header("In-Reply-To").is_some(), "a reply in the thread");
 }
