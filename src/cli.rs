@@ -106,6 +106,19 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<OutboxAction>,
     },
+    /// Erase a person from this machine: their contact, messages, drafts, moves, outcomes and
+    /// every other record naming their address (audited; they stay forgotten at later syncs).
+    Forget {
+        /// Their email address.
+        #[arg(value_name = "EMAIL")]
+        email: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Print JSON: {removed: {table: rows}, audit_redacted}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show or check the configuration.
     Config {
         /// path | check
@@ -238,6 +251,7 @@ pub fn main() -> ExitCode {
         Some(Command::Auth { action }) => auth::run(&ctx, action),
         Some(Command::Doctor { json }) => return doctor::run(&ctx, json),
         Some(Command::Outbox { action }) => outbox::run(&ctx, action),
+        Some(Command::Forget { email, yes, json }) => commands::forget(&ctx, &email, yes, json),
         Some(Command::Config {
             action: ConfigAction::Check,
         }) => commands::config_check(&ctx),

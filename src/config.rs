@@ -193,6 +193,16 @@ pub struct Drafts {
     pub templates_dir: String,
 }
 
+/// `[retention]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Days local telemetry events are kept (0: forever).
+    pub telemetry_days: u32,
+    /// Days a draft CaseyOS wrote and nobody approved is kept (0: forever).
+    pub drafts_days: u32,
+}
+
 /// `[theme]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -221,6 +231,8 @@ pub struct Config {
     pub safety: Safety,
     /// Drafts written from templates.
     pub drafts: Drafts,
+    /// How long local data is kept.
+    pub retention: Retention,
     /// Key bindings: action name → keys.
     pub keys: BTreeMap<String, Vec<String>>,
     /// Colours.

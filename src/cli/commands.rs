@@ -40,10 +40,22 @@ pub fn open_store(ctx: &Context, demo_data: bool, fresh: bool) -> anyhow::Result
     Ok(store)
 }
 
+/// Purges what is past its `[retention]`.
+fn purge(ctx: &Context, store: &Store) -> anyhow::Result<()> {
+    let r = &ctx.config.retention;
+    store
+        .purge(ctx.clock.now(), r.telemetry_days, r.drafts_days)
+        .context("purging old telemetry and drafts")?;
+    Ok(())
+}
+
 /// `casey` and `casey demo`.
 pub fn tui(ctx: &Context, demo_data: bool, keep: bool) -> anyhow::Result<()> {
     let demo_data = demo_data || ctx.demo;
     let store = open_store(ctx, demo_data, demo_data && !keep)?;
+    if !demo_data {
+        purge(ctx, &store)?;
+    }
     let source = if demo_data { Source::Demo } else { Source::Live };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -206,6 +218,9 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
         })();
         finish(interactive, result, &mut failures)?;
     }
+    if let Ok(store) = open_store(ctx, false, false) {
+        purge(ctx, &store)?;
+    }
     match failures.as_slice() {
         [] => Ok(()),
         [one] => Err(anyhow::anyhow!("{one}")),
@@ -257,4 +272,64 @@ fn finish(
             Ok(())
         }
     }
+}
+
+/// `casey forget <email>`: erases a person from the mirror after a confirmation (or `--yes`).
+pub fn forget(ctx: &Context, email: &str, yes: bool, json: bool) -> anyhow::Result<()> {
+    let address = email.trim().to_lowercase();
+    let plausible = address.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !address.contains(char::is_whitespace)
+    });
+    if !plausible {
+        anyhow::bail!(
+            "{email:?} is not an email address; give the address to forget, e.g. casey forget dana@acme.example"
+        );
+    }
+    let mut store = open_store(ctx, ctx.demo, false)?;
+    let own = [
+        ctx.config.general.operator_email.trim().to_lowercase(),
+        store
+            .setting("operator_email")?
+            .unwrap_or_default()
+            .to_lowercase(),
+    ];
+    if own.contains(&address) {
+        anyhow::bail!(
+            "{address} is your own address; forgetting it would erase your whole mailbox (remove the data directory instead)"
+        );
+    }
+    if !yes {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "casey forget erases data for good; run it in a terminal to confirm, or pass --yes"
+            );
+        }
+        print!("Erase everything this machine holds about {address}? This cannot be undone. [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("nothing was erased");
+            return Ok(());
+        }
+    }
+    let done = store.forget(&address, ctx.clock.now())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+        return Ok(());
+    }
+    if done.total() == 0 && done.audit_redacted == 0 {
+        println!("nothing on this machine mentioned {address}; it will be left out of future syncs");
+        return Ok(());
+    }
+    println!("forgot {address}: {} rows erased", done.total());
+    for (table, n) in &done.removed {
+        println!("  {table:<18} {n:>6}");
+    }
+    if done.audit_redacted > 0 {
+        println!("  {:<18} {:>6} (redacted)", "audit_log", done.audit_redacted);
+    }
+    println!("they stay out of the mirror at later syncs; HubSpot and Gmail themselves are not changed");
+    Ok(())
 }

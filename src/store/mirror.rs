@@ -63,6 +63,9 @@ impl Store {
     /// Returns how many CRM records (contacts, companies, deals, tasks, notes) are new or differ
     /// from the stored copy.
     pub fn apply_page(&mut self, b: &MirrorBatch, cursors: &[(&str, &str, &str)]) -> Result<usize> {
+        // People forgotten with `casey forget` stay forgotten.
+        let filtered = self.without_forgotten(b)?;
+        let b = filtered.as_ref().unwrap_or(b);
         let tx = self.conn_mut().transaction()?;
         let mut changed = 0;
         for (table, rows) in [

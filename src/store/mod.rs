@@ -5,6 +5,7 @@
 //! fails with a clear error and leaves the file exactly as it was.
 
 mod drafts;
+mod forget;
 mod gmail;
 mod health;
 mod mirror;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use drafts::{DraftRecord, LOCAL_DRAFT_PREFIX, ReplyTarget, is_local_draft};
+pub use forget::{Forgotten, address_hash, addresses_in};
 pub use gmail::{LabelState, Reply};
 pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
@@ -29,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_gmail.sql"),
     include_str!("migrations/0004_outbox.sql"),
     include_str!("migrations/0005_local_drafts.sql"),
+    include_str!("migrations/0008_forgotten.sql"),
 ];
 
 /// Every table of the schema (the names [`Store::table_count`] accepts).

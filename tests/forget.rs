@@ -1,0 +1,255 @@
+//! `casey forget <email>`: after it, no row of any table mentions the address (checked by a
+//! scan of every column of every table, and of the database file itself); the person stays
+//! out at the next sync; the erasure is audited without the address. Retention purges old
+//! telemetry and unapproved local drafts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use caseyos::actions;
+use caseyos::config::Config;
+use caseyos::domain::{MoveKind, MoveState};
+use caseyos::store::Store;
+use caseyos::sync::demo;
+use caseyos::today;
+use chrono::Duration;
+
+/// Every (table, column, rowid) whose text contains `needle` (any case).
+fn mentions(db: &Path, needle: &str) -> Vec<(String, String, i64)> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(tables.len() >= 20, "{tables:?}");
+    let mut hits = Vec::new();
+    for t in &tables {
+        let cols: Vec<String> = c
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .unwrap()
+            .query_map([t], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for col in cols {
+            let sql =
+                format!("SELECT rowid FROM \"{t}\" WHERE instr(lower(CAST(\"{col}\" AS TEXT)), ?1) > 0");
+            let Ok(mut st) = c.prepare(&sql) else {
+                // WITHOUT ROWID tables: look without the rowid.
+                let n: i64 = c
+                    .query_row(
+                        &format!(
+                            "SELECT count(*) FROM \"{t}\" WHERE instr(lower(CAST(\"{col}\" AS TEXT)), ?1) > 0"
+                        ),
+                        [needle],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                if n > 0 {
+                    hits.push((t.clone(), col.clone(), -1));
+                }
+                continue;
+            };
+            for id in st.query_map([needle], |r| r.get::<_, i64>(0)).unwrap() {
+                hits.push((t.clone(), col.clone(), id.unwrap()));
+            }
+        }
+    }
+    hits
+}
+
+/// The demo mirror with history about `who`: a draft written and approved for their reply,
+/// decisions, telemetry, outbox and audit lines.
+fn lived_in(dir: &Path) -> (Store, String) {
+    let mut store = Store::open(&dir.join("casey.db")).unwrap();
+    let now = demo::anchor();
+    demo::load(&mut store, now).unwrap();
+    let config = Config::default();
+    let moves = today::refresh(&mut store, &config, now).unwrap();
+    let reply = moves
+        .iter()
+        .find(|m| m.kind == MoveKind::ReplyInbound && actions::writes_draft(m))
+        .unwrap()
+        .clone();
+    let who = reply.subject.email.clone().unwrap();
+    actions::execute(&store, &config, &reply, true, now).unwrap();
+    let reply = today::moves(&store, &config, now)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.key == reply.key)
+        .unwrap();
+    actions::execute(&store, &config, &reply, true, now).unwrap();
+    for m in moves
+        .iter()
+        .filter(|m| m.subject.email.as_deref() == Some(who.as_str()))
+    {
+        actions::decide(&store, &m.key, &MoveState::Accepted, now).unwrap();
+    }
+    store
+        .audit(
+            "operator",
+            "note",
+            Some(&who.to_uppercase()),
+            &serde_json::json!({"who": who}),
+            now,
+        )
+        .unwrap();
+    (store, who)
+}
+
+#[test]
+fn forgetting_leaves_no_row_mentioning_the_address_and_they_stay_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("casey.db");
+    let (mut store, who) = lived_in(dir.path());
+    let before = mentions(&db, &who);
+    let tables: std::collections::BTreeSet<&str> = before.iter().map(|(t, _, _)| t.as_str()).collect();
+    for t in [
+        "contacts",
+        "messages",
+        "drafts",
+        "outbox",
+        "audit_log",
+        "message_addresses",
+    ] {
+        assert!(tables.contains(t), "the fixture mentions them in {t}: {tables:?}");
+    }
+    let other = "@"; // sanity: the scan finds things
+    assert!(!mentions(&db, other).is_empty());
+    let kept_contacts = store.load_mirror().unwrap().contacts.len();
+
+    let done = store.forget(&who.to_uppercase(), demo::anchor()).unwrap();
+    assert!(done.total() > 0 && done.removed["contacts"] == 1, "{done:?}");
+    assert!(done.audit_redacted >= 1);
+    let after = mentions(&db, &who);
+    assert!(after.is_empty(), "still mentioned: {after:?}");
+    assert_eq!(
+        store.load_mirror().unwrap().contacts.len(),
+        kept_contacts - 1,
+        "only them"
+    );
+
+    // The erasure is audited by hash; nothing in the file itself still holds the address.
+    let audit = store.audit_entries().unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!(last.action, "forget");
+    assert!(last.target.as_deref().unwrap().starts_with("sha256:"));
+    drop(store);
+    for suffix in ["", "-wal"] {
+        let path = format!("{}{suffix}", db.display());
+        if let Ok(bytes) = std::fs::read(&path) {
+            let text = String::from_utf8_lossy(&bytes).to_lowercase();
+            assert!(!text.contains(&who), "{path} still holds the address");
+        }
+    }
+
+    // The next sync brings everyone else back, not them.
+    let mut store = Store::open(&db).unwrap();
+    demo::load(&mut store, demo::anchor()).unwrap();
+    assert!(mentions(&db, &who).is_empty(), "{:?}", mentions(&db, &who));
+    assert_eq!(store.load_mirror().unwrap().contacts.len(), kept_contacts - 1);
+}
+
+fn casey(data: &Path) -> Command {
+    let config = data.join("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, "").unwrap();
+    }
+    let mut c = Command::cargo_bin("casey").unwrap();
+    c.env("CASEYOS_DATA_DIR", data)
+        .env("CASEYOS_CONFIG", &config)
+        .env("CASEYOS_NOW", "2026-11-20T15:00:00Z")
+        .env("CASEYOS_ACCOUNTS__KEYRING", "none");
+    c
+}
+
+#[test]
+fn the_command_confirms_refuses_the_operator_and_nonsense_and_reports_what_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, who) = lived_in(dir.path());
+    let operator = store.setting("operator_email").unwrap().unwrap();
+    drop(store);
+    let out = casey(dir.path())
+        .args(["forget", "not-an-address"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an email address"));
+    let out = casey(dir.path())
+        .args(["forget", &operator, "--yes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("your own address"));
+    // No terminal, no --yes: nothing is erased.
+    let out = casey(dir.path()).args(["forget", &who]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    assert!(!mentions(&dir.path().join("casey.db"), &who).is_empty());
+
+    let out = casey(dir.path())
+        .args(["forget", &who, "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["removed"]["contacts"], 1, "{report}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&who));
+    assert!(mentions(&dir.path().join("casey.db"), &who).is_empty());
+    let again = casey(dir.path())
+        .args(["forget", &who, "--yes"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing on this machine mentioned"));
+}
+
+#[test]
+fn retention_purges_old_telemetry_and_unapproved_local_drafts_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = lived_in(dir.path());
+    let now = demo::anchor();
+    let config = Config::default();
+    // A draft written long ago and never approved, next to the approved one.
+    let mut s2 = Store::open(&dir.path().join("casey.db")).unwrap();
+    let moves = today::refresh(&mut s2, &config, now).unwrap();
+    let old = moves.iter().find(|m| actions::writes_draft(m)).unwrap().clone();
+    actions::execute(&store, &config, &old, true, now - Duration::days(40)).unwrap();
+    store
+        .telemetry(
+            "recommendation_accepted",
+            None,
+            &serde_json::json!({}),
+            now - Duration::days(200),
+        )
+        .unwrap();
+    let drafts_before = store.drafts().unwrap().len();
+    let events_before = store
+        .telemetry_counts()
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum::<i64>();
+
+    assert_eq!(store.purge(now, 0, 0).unwrap(), (0, 0), "0 keeps everything");
+    let (events, drafts) = store.purge(now, 180, 30).unwrap();
+    assert_eq!((events, drafts), (1, 1));
+    assert_eq!(store.drafts().unwrap().len(), drafts_before - 1);
+    let events_after = store
+        .telemetry_counts()
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum::<i64>();
+    assert_eq!(events_after, events_before - 1);
+    assert!(
+        store
+            .drafts()
+            .unwrap()
+            .iter()
+            .all(|d| d.id != old.subject.draft_id.clone().unwrap_or_default()),
+    );
+}
