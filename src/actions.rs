@@ -16,7 +16,7 @@ use crate::domain::moves::{Move, MoveState, PrimaryAction};
 use crate::domain::template::{self, TemplateError};
 use crate::domain::text::sanitize_line;
 use crate::outbox::safety::{Refusal, SendCheck, check_send};
-use crate::store::{DraftRecord, LOCAL_DRAFT_PREFIX, Result, Store, StoreError, is_local_draft};
+use crate::store::{DraftRecord, LOCAL_DRAFT_PREFIX, Result, Store, StoreError, UndoOutcome, is_local_draft};
 
 /// Telemetry event name for a decision.
 fn decision_event(state: &MoveState) -> &'static str {
@@ -194,6 +194,13 @@ fn plan_draft(
             "the draft is no longer in the mirror (sent or deleted in Gmail?); sync and look again".into(),
         ));
     };
+    if store.draft_write_pending(draft_id)?.is_some() {
+        // Approving again now could write it to Gmail twice.
+        return Err(ActionError::Cannot(
+            "this draft is still being written to Gmail (see the Outbox view); approve it once that is done"
+                .into(),
+        ));
+    }
     let mode = config.safety.mode;
     if mode == SafetyMode::Send {
         approve_send(store, config, &rec, now)?;
@@ -232,6 +239,10 @@ fn plan_draft(
         payload["approved_at"] = json!(now.to_rfc3339());
         payload["draft_written_at"] = json!(rec.draft.updated_at.to_rfc3339());
         let after_previous = !plan.is_empty();
+        if !after_previous && let Some(version) = &rec.gmail_message_id {
+            // The version approved: a draft changed in Gmail meanwhile is parked, not sent.
+            payload["message_id"] = json!(version);
+        }
         plan.push(Planned {
             action: "gmail.draft.send",
             payload,
@@ -288,58 +299,63 @@ pub fn execute(
             }]
         }
     };
-    let mut keys = Vec::new();
-    for (i, mut p) in plan.into_iter().enumerate() {
-        let idempotency_key = format!("{}|{}|{}", m.key, p.action, now.timestamp_millis());
-        if p.after_previous
-            && let Some((previous, _)) = keys.get(i.wrapping_sub(1))
-        {
-            p.payload["after"] = json!(previous);
+    // The entries, the audit line and the decision land together or not at all: a crash in
+    // between never leaves a send queued under a move that still looks open.
+    let actions: Vec<&str> = store.atomically(|| -> ActionResult<Vec<&str>> {
+        let mut keys = Vec::new();
+        for (i, mut p) in plan.into_iter().enumerate() {
+            let idempotency_key = format!("{}|{}|{}", m.key, p.action, now.timestamp_millis());
+            if p.after_previous
+                && let Some((previous, _)) = keys.get(i.wrapping_sub(1))
+            {
+                p.payload["after"] = json!(previous);
+            }
+            if demo {
+                store.enqueue_outbox(
+                    &idempotency_key,
+                    Some(&m.key),
+                    p.action,
+                    &p.payload,
+                    "done",
+                    true,
+                    now,
+                )?;
+            } else {
+                // A real send waits out the undo window (`u` cancels it until then).
+                let not_before = p
+                    .undo_window
+                    .then(|| now + chrono::Duration::seconds(i64::from(config.safety.undo_window_seconds)));
+                store.queue_job(
+                    &crate::store::NewJob {
+                        idempotency_key: &idempotency_key,
+                        move_key: Some(&m.key),
+                        action: p.action,
+                        payload: &p.payload,
+                        not_before,
+                    },
+                    now,
+                )?;
+            }
+            keys.push((idempotency_key, p.action));
         }
-        if demo {
-            store.enqueue_outbox(
-                &idempotency_key,
-                Some(&m.key),
-                p.action,
-                &p.payload,
-                "done",
-                true,
-                now,
-            )?;
+        let actor = if demo { "demo" } else { "operator" };
+        let what = if demo {
+            "execute (simulated, DEMO)"
         } else {
-            // A real send waits out the undo window (`u` cancels it until then).
-            let not_before = p
-                .undo_window
-                .then(|| now + chrono::Duration::seconds(i64::from(config.safety.undo_window_seconds)));
-            store.queue_job(
-                &crate::store::NewJob {
-                    idempotency_key: &idempotency_key,
-                    move_key: Some(&m.key),
-                    action: p.action,
-                    payload: &p.payload,
-                    not_before,
-                },
-                now,
-            )?;
-        }
-        keys.push((idempotency_key, p.action));
-    }
-    let actor = if demo { "demo" } else { "operator" };
-    let what = if demo {
-        "execute (simulated, DEMO)"
-    } else {
-        "execute (queued)"
-    };
-    let actions: Vec<&str> = keys.iter().map(|(_, a)| *a).collect();
-    let idempotency_keys: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
-    store.audit(
-        actor,
-        what,
-        Some(&m.key),
-        &json!({ "actions": actions, "idempotency_keys": idempotency_keys }),
-        now,
-    )?;
-    decide(store, &m.key, &MoveState::Done, now)?;
+            "execute (queued)"
+        };
+        let actions: Vec<&str> = keys.iter().map(|(_, a)| *a).collect();
+        let idempotency_keys: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        store.audit(
+            actor,
+            what,
+            Some(&m.key),
+            &json!({ "actions": actions, "idempotency_keys": idempotency_keys }),
+            now,
+        )?;
+        decide(store, &m.key, &MoveState::Done, now)?;
+        Ok(actions)
+    })?;
     Ok(match (demo, actions.as_slice()) {
         (true, _) => "DEMO: simulated, nothing left this machine".to_string(),
         (false, []) => "already in your Gmail drafts: nothing to write (draft-only mode)".to_string(),
@@ -591,12 +607,19 @@ pub fn discard_draft(
     })
 }
 
-/// Takes back the last decision; a simulated execution is cancelled in the outbox too.
-pub fn undo(store: &Store, now: DateTime<Utc>) -> Result<Option<String>> {
-    let Some(key) = store.undo_last_decision(now)? else {
-        return Ok(None);
+/// Takes back the last decision on move `key` (or the last one of all), with the outbox
+/// entries it queued that have not started; returns the move's key. Refused, with the reason,
+/// when what it queued is under way or done (a send that went out cannot be called back).
+pub fn undo(store: &Store, key: Option<&str>, now: DateTime<Utc>) -> ActionResult<Option<Undone>> {
+    let (key, cancelled, sends) = match store.undo_decision(key, now)? {
+        UndoOutcome::Nothing => return Ok(None),
+        UndoOutcome::TooLate(why) => return Err(ActionError::Cannot(why)),
+        UndoOutcome::Undone {
+            key,
+            cancelled,
+            sends_cancelled,
+        } => (key, cancelled, sends_cancelled),
     };
-    let cancelled = store.cancel_outbox_for_move(&key, now)?;
     store.audit(
         "operator",
         "undo",
@@ -605,7 +628,25 @@ pub fn undo(store: &Store, now: DateTime<Utc>) -> Result<Option<String>> {
         now,
     )?;
     store.telemetry("recommendation_undone", Some(&key), &json!({}), now)?;
-    Ok(Some(key))
+    let message = match (sends, cancelled) {
+        (true, _) => "send cancelled · nothing was sent".to_string(),
+        (false, 0) => "undone".to_string(),
+        (false, n) => format!(
+            "undone · {n} outbox {} cancelled",
+            if n == 1 { "entry" } else { "entries" }
+        ),
+    };
+    Ok(Some(Undone { key, message }))
+}
+
+/// A decision taken back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undone {
+    /// The move it was about.
+    pub key: String,
+    /// What happened, for the status line (from what the mirror did, not what the screen
+    /// expected).
+    pub message: String,
 }
 
 /// Replaces a draft's body after the operator edited it.

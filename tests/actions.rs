@@ -63,7 +63,10 @@ fn demo_execution_is_recorded_as_demo_in_outbox_and_audit_and_leaves_the_list() 
 
     // Undo brings it back and cancels the simulated outbox entry; the audit log only grows.
     assert_eq!(
-        actions::undo(&store, now).unwrap().as_deref(),
+        actions::undo(&store, None, now)
+            .unwrap()
+            .map(|u| u.key)
+            .as_deref(),
         Some(target.key.as_str())
     );
     assert_eq!(store.outbox(10).unwrap()[0].state, "cancelled");
@@ -120,7 +123,10 @@ fn send_mode_maps_approval_to_a_send_and_live_execution_is_queued() {
         deal_move.subject.deal_id.clone().unwrap().as_str()
     );
     assert_eq!(
-        actions::undo(&store, now).unwrap().as_deref(),
+        actions::undo(&store, None, now)
+            .unwrap()
+            .map(|u| u.key)
+            .as_deref(),
         Some(deal_move.key.as_str())
     );
 
@@ -136,7 +142,10 @@ fn send_mode_maps_approval_to_a_send_and_live_execution_is_queued() {
         "the send waits out its undo window"
     );
     assert_eq!(
-        actions::undo(&store, now).unwrap().as_deref(),
+        actions::undo(&store, None, now)
+            .unwrap()
+            .map(|u| u.key)
+            .as_deref(),
         Some(with_draft.key.as_str())
     );
     let send = store

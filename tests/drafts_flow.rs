@@ -179,14 +179,14 @@ async fn undo_inside_the_window_sends_nothing() {
     let (fake, mirror, parent) = mirrored().await;
     let cfg = config(SafetyMode::Send);
     let store = &mirror.store;
+    // Undone before the worker ran: nothing reaches Gmail at all.
     let m = write(store, &cfg, &parent.thread_id, t0());
     actions::execute(store, &cfg, &m, false, t0()).unwrap();
-    assert_eq!(
-        actions::undo(store, t0() + Duration::seconds(3))
-            .unwrap()
-            .as_deref(),
-        Some(m.key.as_str())
-    );
+    let undone = actions::undo(store, Some(&m.key), t0() + Duration::seconds(3))
+        .unwrap()
+        .unwrap();
+    assert_eq!(undone.key, m.key);
+    assert_eq!(undone.message, "send cancelled · nothing was sent");
     drain(store, &live(&fake), &cfg.safety, t0() + Duration::hours(1))
         .await
         .unwrap();
@@ -197,9 +197,55 @@ async fn undo_inside_the_window_sends_nothing() {
         "{:?}",
         states(store)
     );
-    // The move is open again with its draft.
     let again = reply_move(store, &cfg, &parent.thread_id, t0());
-    assert!(again.state.is_actionable() && again.subject.draft_id.is_some());
+    assert!(
+        again.state.is_actionable() && again.subject.draft_id.is_some(),
+        "{again:?}"
+    );
+
+    // The usual case: the worker wrote the draft to Gmail at once, the send waits out its
+    // window, and `u` inside it cancels the send; the move comes back with the Gmail draft.
+    actions::execute(store, &cfg, &again, false, t0() + Duration::minutes(1)).unwrap();
+    drain(store, &live(&fake), &cfg.safety, t0() + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(fake.drafts_created(), 1);
+    let undone = actions::undo(
+        store,
+        Some(&m.key),
+        t0() + Duration::minutes(1) + Duration::seconds(5),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(undone.message, "send cancelled · nothing was sent");
+    drain(store, &live(&fake), &cfg.safety, t0() + Duration::hours(2))
+        .await
+        .unwrap();
+    assert!(fake.sent().is_empty(), "undo inside the window sends nothing");
+    let back = reply_move(store, &cfg, &parent.thread_id, t0() + Duration::hours(2));
+    assert!(back.state.is_actionable());
+    assert_eq!(
+        back.subject.draft_id.as_deref(),
+        Some(fake.drafts()[0].id.as_str())
+    );
+
+    // Sent: `u` is refused and says so; the move stays done.
+    actions::execute(store, &cfg, &back, false, t0() + Duration::hours(2)).unwrap();
+    drain(store, &live(&fake), &cfg.safety, t0() + Duration::hours(3))
+        .await
+        .unwrap();
+    assert_eq!(fake.sent().len(), 1);
+    let err = actions::undo(store, Some(&m.key), t0() + Duration::hours(3)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("too late to undo: gmail.draft.send is already done"),
+        "{err}"
+    );
+    assert!(
+        !reply_move(store, &cfg, &parent.thread_id, t0() + Duration::hours(3))
+            .state
+            .is_actionable()
+    );
 }
 
 #[tokio::test]
@@ -339,6 +385,11 @@ async fn an_unclear_create_is_found_by_its_message_id_and_not_created_twice() {
         vec![("gmail.draft.create".into(), "uncertain".into())]
     );
     assert_eq!(fake.drafts_created(), 1);
+    // It may be in Gmail already: no taking it back, and no approving it a second time.
+    let err = actions::undo(store, Some(&m.key), t0()).unwrap_err();
+    assert!(err.to_string().contains("being carried out"), "{err}");
+    let err = actions::execute(store, &cfg, &m, false, t0()).unwrap_err();
+    assert!(err.to_string().contains("still being written to Gmail"), "{err}");
     drain(store, &live(&fake), &cfg.safety, t0() + Duration::minutes(10))
         .await
         .unwrap();
@@ -371,7 +422,7 @@ async fn an_edited_gmail_draft_is_updated_in_gmail_before_it_is_sent() {
     )
     .await
     .unwrap();
-    actions::undo(&mirror.store, t0() - Duration::minutes(20)).unwrap();
+    actions::undo(&mirror.store, None, t0() - Duration::minutes(20)).unwrap();
     run(&fake, &mut mirror.store).await;
     let store = &mirror.store;
     let gmail_id = fake.drafts()[0].id.clone();
@@ -412,7 +463,7 @@ async fn a_discarded_gmail_draft_is_deleted_after_the_window_and_undo_keeps_it()
     drain(&mirror.store, &live(&fake), &cfg.safety, t0())
         .await
         .unwrap();
-    actions::undo(&mirror.store, t0()).unwrap();
+    actions::undo(&mirror.store, None, t0()).unwrap();
     run(&fake, &mut mirror.store).await;
     let store = &mirror.store;
     let m = reply_move(store, &cfg, &parent.thread_id, t0());
@@ -421,7 +472,7 @@ async fn a_discarded_gmail_draft_is_deleted_after_the_window_and_undo_keeps_it()
     // Discard, then take it back inside the window: the draft stays in Gmail.
     let said = actions::discard_draft(store, &cfg, &m, false, t0()).unwrap();
     assert!(said.contains("u to undo"), "{said}");
-    actions::undo(store, t0() + Duration::seconds(2)).unwrap();
+    actions::undo(store, None, t0() + Duration::seconds(2)).unwrap();
     drain(store, &live(&fake), &cfg.safety, t0() + window)
         .await
         .unwrap();

@@ -177,6 +177,12 @@ async fn a_reply_after_the_approval_parks_the_send() {
     assert_eq!(st, "parked");
     assert!(why.unwrap().contains("arrived in the thread after you approved"));
     assert!(fake.sent().is_empty());
+    // Confirmed again after reading the reply: approved as of now, so it goes out, once.
+    let confirmed = t0() + Duration::minutes(5);
+    assert!(store.requeue_job("send-3", confirmed).unwrap());
+    drain(&store, &live(&fake), &rules(), confirmed).await.unwrap();
+    assert_eq!(state(&store, "send-3").0, "done");
+    assert_eq!(fake.sent().len(), 1);
 }
 
 #[tokio::test]

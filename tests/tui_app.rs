@@ -1047,10 +1047,7 @@ fn x_on_a_move_without_a_draft_writes_one_and_the_move_stays_open() {
         select(app, K_REPLY);
         assert_eq!(
             ch(app, 'x'),
-            vec![Effect::Execute {
-                key: K_REPLY.into(),
-                approve: false
-            }],
+            vec![Effect::WriteDraft { key: K_REPLY.into() }],
             "no outbox run: nothing is queued"
         );
         assert_eq!(state_of(app, K_REPLY), MoveState::Open);
@@ -2479,4 +2476,24 @@ fn s_in_the_drafts_view_discards_the_draft_and_u_takes_it_back() {
     select(&mut app, K_DRAFT);
     assert_eq!(ch(&mut app, 's'), vec![]);
     assert!(matches!(app.mode, Mode::SkipReason { .. }));
+}
+
+#[test]
+fn s_on_a_draft_only_on_this_machine_drops_it_without_an_undo_entry() {
+    let mut app = demo();
+    key(&mut app, KeyCode::Tab);
+    select(&mut app, K_DRAFT);
+    let m = app.data.moves.iter_mut().find(|m| m.key == K_DRAFT).unwrap();
+    m.subject.draft_id = Some("local-0123456789abcdef".into());
+    assert_eq!(
+        ch(&mut app, 's'),
+        vec![Effect::DiscardDraft { key: K_DRAFT.into() }]
+    );
+    assert_eq!(
+        state_of(&app, K_DRAFT),
+        MoveState::Open,
+        "the move stays; x writes a new draft"
+    );
+    assert_eq!(ch(&mut app, 'u'), vec![], "nothing to take back");
+    assert_eq!(status(&app).0, Level::Warn);
 }

@@ -111,6 +111,28 @@ fn associations(p: &Value) -> Associations {
     }
 }
 
+/// What a Gmail draft holds beyond one plain-text body and To recipients (Cc, Bcc,
+/// attachments, an HTML part), said for people; `None` when CaseyOS can rewrite it faithfully.
+fn beyond_plain_text(m: &crate::connectors::gmail::wire::Message) -> Option<&'static str> {
+    let part = m.payload.as_ref()?;
+    if part.header("Cc").is_some_and(|v| !v.trim().is_empty()) {
+        return Some("Cc recipients");
+    }
+    if part.header("Bcc").is_some_and(|v| !v.trim().is_empty()) {
+        return Some("Bcc recipients");
+    }
+    fn walk(p: &crate::connectors::gmail::wire::MessagePart) -> Option<&'static str> {
+        if p.filename.as_deref().is_some_and(|f| !f.is_empty()) {
+            return Some("attachments");
+        }
+        if p.mime_type.eq_ignore_ascii_case("text/html") {
+            return Some("formatting (HTML)");
+        }
+        p.parts.iter().find_map(walk)
+    }
+    walk(part)
+}
+
 /// The RFC 2822 bytes of a draft's approved `content`.
 fn draft_message(p: &Value) -> Result<(Vec<u8>, Option<String>), RemoteError> {
     let c = p
@@ -206,10 +228,15 @@ impl Live {
 /// consistent; seconds in practice).
 pub const HUBSPOT_SEARCH_SETTLE: chrono::Duration = chrono::Duration::seconds(60);
 
+/// How long Gmail's message search may take to find a draft just created.
+pub const GMAIL_SEARCH_SETTLE: chrono::Duration = chrono::Duration::seconds(60);
+
 impl Remote for Live {
     fn settle(&self, job: &Job) -> chrono::Duration {
         match job.action.as_str() {
             "hubspot.task.create" | "hubspot.note.create" => HUBSPOT_SEARCH_SETTLE,
+            // Gmail's `rfc822msgid:` search can lag a fresh draft too.
+            "gmail.draft.create" => GMAIL_SEARCH_SETTLE,
             _ => chrono::Duration::zero(),
         }
     }
@@ -253,9 +280,16 @@ impl Remote for Live {
             "gmail.draft.send" => {
                 let gmail = self.gmail()?;
                 let draft = required(p, "draft_id")?;
-                if gmail.draft(&draft).await.map_err(classify_gmail)?.is_none() {
+                let Some(current) = gmail.draft(&draft).await.map_err(classify_gmail)? else {
                     return Err(refused(
                         "the draft is no longer in Gmail (sent or deleted there); nothing was sent",
+                    ));
+                };
+                // Approved as it was then: a draft changed in Gmail since is not what was approved.
+                let approved_version = text(p, "message_id");
+                if !approved_version.is_empty() && current.message.id != approved_version {
+                    return Ok(World::Changed(
+                        "the draft was changed in Gmail after you approved; read it and approve again".into(),
                     ));
                 }
                 let approved = time(p, "approved_at")?.timestamp_millis();
@@ -304,7 +338,14 @@ impl Remote for Live {
             "gmail.draft.push" => {
                 let draft = required(p, "draft_id")?;
                 match self.gmail()?.draft(&draft).await.map_err(classify_gmail)? {
-                    Some(_) => Ok(World::Unchanged),
+                    Some(d) => match beyond_plain_text(&d.message) {
+                        // Writing the plain text over it would lose them.
+                        Some(what) => Err(refused(format!(
+                            "the draft in Gmail has {what}, which CaseyOS cannot keep when it rewrites a \
+                             draft; make your edit in Gmail instead (nothing was changed)"
+                        ))),
+                        None => Ok(World::Unchanged),
+                    },
                     None => Err(refused(
                         "the draft is no longer in Gmail (sent or deleted there); your edit was not written",
                     )),

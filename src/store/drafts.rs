@@ -27,6 +27,9 @@ pub struct DraftRecord {
     pub message_id_header: Option<String>,
     /// The References chain of the message it answers.
     pub references: Option<String>,
+    /// The Gmail message behind the draft as last mirrored (a new one after every save in
+    /// Gmail); `None` for drafts only on this machine or not refreshed yet.
+    pub gmail_message_id: Option<String>,
 }
 
 /// The message a reply answers: the last real message of a thread.
@@ -85,7 +88,7 @@ impl Store {
             .conn()
             .query_row(
                 "SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to, move_key,
-                        origin <> 'gmail', message_id_header, references_header
+                        origin <> 'gmail', message_id_header, references_header, message_id
                  FROM drafts WHERE id = ?1",
                 [id],
                 |r| {
@@ -94,6 +97,7 @@ impl Store {
                         edited_here: r.get(8)?,
                         message_id_header: r.get(9)?,
                         references: r.get(10)?,
+                        gmail_message_id: r.get(11)?,
                     })
                 },
             )

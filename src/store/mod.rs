@@ -22,7 +22,7 @@ pub use gmail::{LabelState, Reply};
 pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
 pub use outbox::{Finish, Job, NewJob};
-pub use state::{AuditEntry, Counts, OutboxEntry};
+pub use state::{AuditEntry, Counts, OutboxEntry, UndoOutcome};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.
 const MIGRATIONS: &[&str] = &[
@@ -258,6 +258,34 @@ impl Store {
             [key, value],
         )?;
         Ok(())
+    }
+
+    /// Runs `f` as one unit: everything it writes lands, or (on an error) none of it does.
+    /// Nests (a savepoint), so store calls that are atomic on their own can be grouped.
+    pub fn atomically<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.conn
+            .execute_batch("SAVEPOINT atomically")
+            .map_err(|e| E::from(StoreError::from(e)))?;
+        match f() {
+            Ok(v) => {
+                self.conn
+                    .execute_batch("RELEASE atomically")
+                    .map_err(|e| E::from(StoreError::from(e)))?;
+                Ok(v)
+            }
+            Err(e) => {
+                if let Err(undo) = self
+                    .conn
+                    .execute_batch("ROLLBACK TO atomically; RELEASE atomically")
+                {
+                    tracing::error!("could not roll back a failed write: {undo}");
+                }
+                Err(e)
+            }
+        }
     }
 
     pub(crate) fn conn(&self) -> &Connection {

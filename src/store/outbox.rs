@@ -75,7 +75,11 @@ pub enum Finish {
 impl Store {
     /// Queues a job; false when its idempotency key is already there.
     pub fn queue_job(&self, job: &NewJob<'_>, now: DateTime<Utc>) -> Result<bool> {
-        let tx = self.conn().unchecked_transaction()?;
+        self.atomically(|| self.queue_job_now(job, now))
+    }
+
+    fn queue_job_now(&self, job: &NewJob<'_>, now: DateTime<Utc>) -> Result<bool> {
+        let tx = self.conn();
         let n = tx.execute(
             "INSERT OR IGNORE INTO outbox(idempotency_key, move_key, action, payload, state, demo, created_at, updated_at, not_before)
              VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?5, ?6)",
@@ -90,7 +94,7 @@ impl Store {
         )?;
         if n == 1 {
             audit(
-                &tx,
+                tx,
                 "operator",
                 "outbox queued",
                 job.idempotency_key,
@@ -98,7 +102,6 @@ impl Store {
                 now,
             )?;
         }
-        tx.commit()?;
         Ok(n == 1)
     }
 
@@ -240,11 +243,14 @@ impl Store {
         )
     }
 
-    /// Confirms a parked (or failed) job again: it is queued as it was approved.
+    /// Confirms a parked (or failed) job again: it is queued as it was approved, and a send
+    /// counts as approved now (the operator has seen what parked it).
     pub fn requeue_job(&self, idempotency_key: &str, now: DateTime<Utc>) -> Result<bool> {
         self.operator_move(
             idempotency_key,
-            "UPDATE outbox SET state = 'queued', error = NULL, next_attempt_at = NULL, updated_at = ?2
+            "UPDATE outbox SET state = 'queued', error = NULL, next_attempt_at = NULL, updated_at = ?2,
+                    payload = CASE WHEN action = 'gmail.draft.send' THEN json_set(payload, '$.approved_at', ?2)
+                                   ELSE payload END
              WHERE idempotency_key = ?1 AND state IN ('parked', 'failed') AND demo = 0",
             "outbox confirmed again",
             now,
@@ -286,6 +292,23 @@ impl Store {
                 "SELECT state, error FROM outbox WHERE idempotency_key = ?1",
                 [idempotency_key],
                 |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// An outbox entry still writing draft `draft_id` to Gmail (queued, running, uncertain or
+    /// parked), by idempotency key: approving the draft again must wait for it.
+    pub fn draft_write_pending(&self, draft_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT idempotency_key FROM outbox
+                 WHERE action IN ('gmail.draft.create', 'gmail.draft.push') AND demo = 0
+                   AND state IN ('queued', 'running', 'uncertain', 'parked')
+                   AND json_extract(payload, '$.draft_id') = ?1
+                 ORDER BY id LIMIT 1",
+                [draft_id],
+                |r| r.get(0),
             )
             .optional()?)
     }
@@ -338,7 +361,7 @@ fn after_done(tx: &rusqlite::Transaction<'_>, job: &Job, remote_id: &str) -> Res
             tx.execute(
                 "UPDATE outbox SET payload = json_set(payload, '$.draft_id', ?2)
                  WHERE json_extract(payload, '$.draft_id') = ?1 AND state NOT IN ('done', 'cancelled')
-                   AND id <> ?3",
+                   AND id <> ?3 AND action <> 'gmail.draft.create'",
                 params![draft, remote_id, job.id],
             )?;
         }
@@ -357,7 +380,7 @@ fn after_done(tx: &rusqlite::Transaction<'_>, job: &Job, remote_id: &str) -> Res
 }
 
 fn audit(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     actor: &str,
     action: &str,
     target: &str,

@@ -45,6 +45,24 @@ pub struct OutboxEntry {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How taking back a decision ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UndoOutcome {
+    /// Taken back, with the outbox entries it had queued.
+    Undone {
+        /// The move.
+        key: String,
+        /// Outbox entries cancelled.
+        cancelled: usize,
+        /// A send among them.
+        sends_cancelled: bool,
+    },
+    /// Its effect is under way or done; nothing changed. Says why.
+    TooLate(String),
+    /// No decision to take back.
+    Nothing,
+}
+
 /// One audit record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
@@ -114,6 +132,69 @@ impl Store {
             params![key, state.as_str(), reason, until, until_reply, ts(at)],
         )?;
         Ok(())
+    }
+
+    /// Takes back the latest decision still in force on move `key` (or on any move), with what
+    /// it put in the outbox, in one write transaction, so a worker in another process either
+    /// claimed an entry first (then it is too late) or never will.
+    ///
+    /// Too late when an entry of that execution is being carried out (`running`, `uncertain`)
+    /// or is done with an effect that cannot be called back (a send, a HubSpot write, a
+    /// deletion); a draft already written to Gmail is fine (the move comes back with it).
+    pub fn undo_decision(&self, key: Option<&str>, at: DateTime<Utc>) -> Result<UndoOutcome> {
+        let tx = rusqlite::Transaction::new_unchecked(self.conn(), rusqlite::TransactionBehavior::Immediate)?;
+        let last: Option<(i64, String, String)> = tx
+            .query_row(
+                "SELECT id, move_key, decided_at FROM decisions
+                 WHERE undone_at IS NULL AND (?1 IS NULL OR move_key = ?1) ORDER BY id DESC LIMIT 1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((id, key, decided_at)) = last else {
+            return Ok(UndoOutcome::Nothing);
+        };
+        let blocking: Option<(String, String)> = tx
+            .query_row(
+                "SELECT action, state FROM outbox
+                 WHERE move_key = ?1 AND demo = 0 AND created_at >= ?2
+                   AND (state IN ('running', 'uncertain')
+                        OR (state = 'done' AND action NOT IN ('gmail.draft.create', 'gmail.draft.push')))
+                 ORDER BY id LIMIT 1",
+                params![key, decided_at],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((action, state)) = blocking {
+            let why = if state == "done" {
+                format!("too late to undo: {action} is already done; nothing was taken back")
+            } else {
+                format!("too late to undo: {action} is being carried out right now (see the Outbox view)")
+            };
+            return Ok(UndoOutcome::TooLate(why));
+        }
+        tx.execute(
+            "UPDATE decisions SET undone_at = ?1 WHERE id = ?2",
+            params![ts(at), id],
+        )?;
+        let sends: i64 = tx.query_row(
+            "SELECT count(*) FROM outbox WHERE move_key = ?1 AND demo = 0 AND created_at >= ?2
+               AND state IN ('queued', 'parked') AND action = 'gmail.draft.send'",
+            params![key, decided_at],
+            |r| r.get(0),
+        )?;
+        let cancelled = tx.execute(
+            "UPDATE outbox SET state = 'cancelled', updated_at = ?3
+             WHERE move_key = ?1 AND created_at >= ?2
+               AND ((demo = 1 AND state IN ('queued', 'done')) OR (demo = 0 AND state IN ('queued', 'parked')))",
+            params![key, decided_at, ts(at)],
+        )?;
+        tx.commit()?;
+        Ok(UndoOutcome::Undone {
+            key,
+            cancelled,
+            sends_cancelled: sends > 0,
+        })
     }
 
     /// Takes back the most recent decision still in force; returns its move key.

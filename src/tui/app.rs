@@ -172,6 +172,12 @@ pub enum Effect {
         /// Whether this is the one-key draft approval.
         approve: bool,
     },
+    /// Write a draft for the move from its template (`x` on a move that needs an email and has
+    /// no draft yet); nothing is decided or queued.
+    WriteDraft {
+        /// Move key.
+        key: String,
+    },
     /// Take back the last persisted decision.
     Undo {
         /// The move it concerned.

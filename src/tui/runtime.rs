@@ -197,6 +197,19 @@ fn apply(
             }
             Ok(None)
         }
+        Effect::WriteDraft { key } => {
+            let m = find_move(store, config, now, &key)?;
+            if !actions::writes_draft(&m) {
+                // The screen was older than the mirror: never approve what was not seen.
+                return Err(anyhow::anyhow!(
+                    "a draft arrived for this move meanwhile; nothing was written — read it, then y approves it"
+                ));
+            }
+            actions::write_draft(store, config, &m, now)?;
+            Ok(Some(
+                "draft written from the template, on this machine only · e to edit · y to approve".into(),
+            ))
+        }
         Effect::DiscardDraft { key } => {
             let m = find_move(store, config, now, &key)?;
             Ok(Some(actions::discard_draft(
@@ -207,10 +220,7 @@ fn apply(
                 now,
             )?))
         }
-        Effect::Undo { .. } => {
-            actions::undo(store, now)?;
-            Ok(None)
-        }
+        Effect::Undo { key } => Ok(actions::undo(store, Some(&key), now)?.map(|u| u.message)),
         // Reached only when there is nothing to sync with (a syncer takes it otherwise).
         Effect::Sync => Ok(Some(match source {
             Source::Demo => "demo data is bundled with casey: there is nothing to sync".to_string(),

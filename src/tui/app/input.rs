@@ -252,7 +252,7 @@ impl App {
         if !approve && crate::actions::writes_draft(m) {
             // A draft from the template, on this machine only: the move stays open with it.
             self.info("writing a draft from the template…");
-            return vec![Effect::Execute { key, approve }];
+            return vec![Effect::WriteDraft { key }];
         }
         let label = if approve {
             "draft approved"

@@ -264,11 +264,17 @@ impl App {
         let Some(m) = self.selected_move() else {
             return self.nothing_selected();
         };
-        if m.subject.draft_id.is_none() {
+        let Some(draft_id) = m.subject.draft_id.as_deref() else {
             self.warn("this move has no draft to discard");
             return vec![];
-        }
+        };
         let key = m.key.clone();
+        if crate::store::is_local_draft(draft_id) {
+            // Only on this machine: dropped at once, no decision to take back; the move stays
+            // and `x` writes a new draft.
+            self.info("discarding the draft…");
+            return vec![Effect::DiscardDraft { key }];
+        }
         let state = MoveState::Skipped {
             reason: Some("draft discarded".into()),
         };

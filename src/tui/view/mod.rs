@@ -234,7 +234,12 @@ fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
                     Level::Warn => theme.warn,
                     Level::Error => theme.error,
                 };
-                Line::from(Span::styled(format!(" {msg}"), style))
+                // Messages can quote addresses and errors from outside (a refusal names the
+                // recipient): sanitized like everything else that reaches the terminal.
+                Line::from(Span::styled(
+                    format!(" {}", crate::domain::text::sanitize_line(msg)),
+                    style,
+                ))
             }
             None => Line::from(""),
         },
