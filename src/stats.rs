@@ -199,6 +199,16 @@ pub fn percentile(sorted: &[u64], p: u32) -> Option<u64> {
     sorted.get(rank - 1).copied()
 }
 
+/// A rate as a whole percentage (`71%`), or `–` when there is none.
+pub fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "–".to_string(), |r| format!("{:.0}%", r * 100.0))
+}
+
+/// A latency in milliseconds (`85 ms`), or `–`.
+pub fn millis(ms: Option<u64>) -> String {
+    ms.map_or_else(|| "–".to_string(), |m| format!("{m} ms"))
+}
+
 /// `part / whole`, `None` when `whole` is 0.
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
