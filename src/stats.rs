@@ -280,17 +280,14 @@ impl Stats {
         for row in rows {
             let (event, key, payload, at) = row?;
             let index = (parse_ts(&at).date_naive() - first).num_days();
-            let day = usize::try_from(index)
-                .ok()
-                .and_then(|i| self.daily.get_mut(i));
+            let day = usize::try_from(index).ok().and_then(|i| self.daily.get_mut(i));
             let Some(day) = day else { continue };
             let key = key.unwrap_or_default();
             match event.as_str() {
                 ev::RECOMMENDATION_GENERATED => {
                     day.generated += 1;
                     self.totals.generated += 1;
-                    let payload: serde_json::Value =
-                        serde_json::from_str(&payload).unwrap_or_default();
+                    let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
                     if let Some(aps) = payload.get("aps").and_then(serde_json::Value::as_f64) {
                         buckets[bucket_of(aps)] += 1;
                     }
@@ -421,12 +418,9 @@ impl Stats {
             if event == ev::INTEGRATION_ERROR {
                 entry.1 += 1;
             } else {
-                entry.0.push(
-                    payload
-                        .get("ms")
-                        .and_then(serde_json::Value::as_u64)
-                        .unwrap_or(0),
-                );
+                entry
+                    .0
+                    .push(payload.get("ms").and_then(serde_json::Value::as_u64).unwrap_or(0));
             }
         }
         let mut last_ok = conn.prepare_cached(
@@ -440,9 +434,8 @@ impl Stats {
         for name in order {
             let (mut ms, errors) = seen.remove(&name).unwrap_or_default();
             ms.sort_unstable();
-            let call_ok = parse_ts_opt(
-                last_ok.query_row(params![ev::INTEGRATION_LATENCY, name], |r| r.get(0))?,
-            );
+            let call_ok =
+                parse_ts_opt(last_ok.query_row(params![ev::INTEGRATION_LATENCY, name], |r| r.get(0))?);
             let sync_ok = store.last_sync(&name)?.and_then(|s| s.succeeded_at);
             let calls = ms.len() as u64;
             out.push(Connector {

@@ -107,13 +107,7 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         record_api_events(&mut store, "hubspot", &[], Utc::now()).unwrap();
         assert!(store.telemetry_counts().unwrap().is_empty());
-        record_api_events(
-            &mut store,
-            "hubspot",
-            &[event(None, Some("timeout"))],
-            Utc::now(),
-        )
-        .unwrap();
+        record_api_events(&mut store, "hubspot", &[event(None, Some("timeout"))], Utc::now()).unwrap();
         let counts = store.telemetry_counts().unwrap();
         assert_eq!(
             counts,

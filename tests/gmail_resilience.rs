@@ -320,8 +320,9 @@ async fn slow_answers_time_out_and_are_retried() {
     .await
     .unwrap();
     assert_same(&digest(&m), &digest(&expected), "converged");
-    let timeouts =
-        m.count("SELECT count(*) FROM telemetry WHERE event = 'integration_error' AND payload LIKE '%timeout%'");
+    let timeouts = m.count(
+        "SELECT count(*) FROM telemetry WHERE event = 'integration_error' AND payload LIKE '%timeout%'",
+    );
     assert_eq!(timeouts, 2);
 }
 

@@ -95,14 +95,63 @@ fn write_history(db: &Path) {
     e("recommendation_dismissed", "m2", "2026-11-20T12:00:00.000Z");
     e("recommendation_undone", "m2", "2026-11-20T12:01:00.000Z");
 
-    outbox(&c, "m1", "gmail.draft.create", "done", "2026-11-20T11:00:00.000Z", Some("2026-11-20T11:01:00.000Z"));
-    outbox(&c, "m1", "gmail.draft.send", "done", "2026-11-20T11:00:00.000Z", Some("2026-11-20T11:10:00.000Z"));
-    outbox(&c, "m7", "gmail.draft.push", "queued", "2026-11-19T09:00:00.000Z", None);
-    outbox(&c, "m8", "gmail.draft.send", "cancelled", "2026-11-19T09:00:00.000Z", None);
-    outbox(&c, "m9", "gmail.draft.send", "done", "2026-11-10T09:00:00.000Z", Some("2026-11-10T09:01:00.000Z"));
-    outbox(&c, "m10", "hubspot.task.create", "done", "2026-11-20T09:00:00.000Z", Some("2026-11-20T09:01:00.000Z"));
+    outbox(
+        &c,
+        "m1",
+        "gmail.draft.create",
+        "done",
+        "2026-11-20T11:00:00.000Z",
+        Some("2026-11-20T11:01:00.000Z"),
+    );
+    outbox(
+        &c,
+        "m1",
+        "gmail.draft.send",
+        "done",
+        "2026-11-20T11:00:00.000Z",
+        Some("2026-11-20T11:10:00.000Z"),
+    );
+    outbox(
+        &c,
+        "m7",
+        "gmail.draft.push",
+        "queued",
+        "2026-11-19T09:00:00.000Z",
+        None,
+    );
+    outbox(
+        &c,
+        "m8",
+        "gmail.draft.send",
+        "cancelled",
+        "2026-11-19T09:00:00.000Z",
+        None,
+    );
+    outbox(
+        &c,
+        "m9",
+        "gmail.draft.send",
+        "done",
+        "2026-11-10T09:00:00.000Z",
+        Some("2026-11-10T09:01:00.000Z"),
+    );
+    outbox(
+        &c,
+        "m10",
+        "hubspot.task.create",
+        "done",
+        "2026-11-20T09:00:00.000Z",
+        Some("2026-11-20T09:01:00.000Z"),
+    );
     // A simulated (demo) send: done, without done_at; its update time counts.
-    outbox(&c, "m11", "gmail.draft.send", "done", "2026-11-17T09:00:00.000Z", None);
+    outbox(
+        &c,
+        "m11",
+        "gmail.draft.send",
+        "done",
+        "2026-11-17T09:00:00.000Z",
+        None,
+    );
 
     outcome(&c, "m1", "reply_received", "2026-11-20T13:00:00.000Z");
     outcome(&c, "m11", "reply_received", "2026-11-18T09:00:00.000Z");
@@ -118,8 +167,20 @@ fn write_history(db: &Path) {
     call(&c, "hubspot", 50, None, "2026-11-20T08:00:00.000Z");
     call(&c, "hubspot", 1000, Some("timeout"), "2026-11-20T09:00:00.000Z");
     call(&c, "hubspot", 5, None, "2026-11-01T08:00:00.000Z"); // outside the window
-    call(&c, "gmail", 400, Some("503 unavailable"), "2026-11-20T07:00:00.000Z");
-    call(&c, "gmail", 200, Some("429 rate limited"), "2026-11-20T07:00:00.000Z");
+    call(
+        &c,
+        "gmail",
+        400,
+        Some("503 unavailable"),
+        "2026-11-20T07:00:00.000Z",
+    );
+    call(
+        &c,
+        "gmail",
+        200,
+        Some("429 rate limited"),
+        "2026-11-20T07:00:00.000Z",
+    );
     call(&c, "slack", 10, None, "2026-11-20T06:00:00.000Z");
 }
 
@@ -169,7 +230,14 @@ fn every_number_matches_the_hand_computed_history() {
     );
     let t = &s.totals;
     assert_eq!(
-        [t.generated, t.accepted, t.skipped, t.snoozed, t.executed, t.undone],
+        [
+            t.generated,
+            t.accepted,
+            t.skipped,
+            t.snoozed,
+            t.executed,
+            t.undone
+        ],
         [4, 1, 2, 1, 2, 1]
     );
     // Taken: m1 (accepted, executed), m4 (executed); decided: those and m3, m2 (skipped).
@@ -198,11 +266,7 @@ fn every_number_matches_the_hand_computed_history() {
             ("deal_advanced", 1, Some(1.0)),
         ]
     );
-    let outcomes: Vec<(&str, u64)> = s
-        .outcomes
-        .iter()
-        .map(|o| (o.outcome.as_str(), o.count))
-        .collect();
+    let outcomes: Vec<(&str, u64)> = s.outcomes.iter().map(|o| (o.outcome.as_str(), o.count)).collect();
     assert_eq!(
         outcomes,
         [
@@ -241,7 +305,10 @@ fn every_number_matches_the_hand_computed_history() {
     let today = Stats::compute(&store, now(), 1).unwrap();
     assert_eq!(today.totals.generated, 2);
     assert_eq!(today.funnel[0].moves, 1, "m1's draft");
-    assert_eq!((today.integrations[0].calls, today.integrations[0].errors), (3, 1));
+    assert_eq!(
+        (today.integrations[0].calls, today.integrations[0].errors),
+        (3, 1)
+    );
 }
 
 fn casey(data: &Path) -> Command {
@@ -292,8 +359,14 @@ fn stats_json_through_the_binary_has_the_documented_fields() {
     );
     assert_eq!(v["days"], 7);
     assert_eq!(v["since"], "2026-11-14T00:00:00Z");
-    assert_eq!(v["daily"][6], json!({"date": "2026-11-20", "generated": 2, "accepted": 1, "skipped": 1, "snoozed": 0, "executed": 1}));
-    assert_eq!(v["totals"], json!({"generated": 4, "accepted": 1, "skipped": 2, "snoozed": 1, "executed": 2, "undone": 1}));
+    assert_eq!(
+        v["daily"][6],
+        json!({"date": "2026-11-20", "generated": 2, "accepted": 1, "skipped": 1, "snoozed": 0, "executed": 1})
+    );
+    assert_eq!(
+        v["totals"],
+        json!({"generated": 4, "accepted": 1, "skipped": 2, "snoozed": 1, "executed": 2, "undone": 1})
+    );
     assert_eq!(v["acceptance_rate"], 0.5);
     assert_eq!(v["funnel"][1]["stage"], "sent");
     assert_eq!(v["funnel"][1]["moves"], 2);
@@ -308,7 +381,10 @@ fn stats_json_through_the_binary_has_the_documented_fields() {
     assert!(text.status.success());
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("acceptance rate: 50% (2 of 4"), "{text}");
-    assert!(text.contains("  hubspot         5       1    20%    120 ms   1000 ms  2026-11-20 08:30 UTC"), "{text}");
+    assert!(
+        text.contains("  hubspot         5       1    20%    120 ms   1000 ms  2026-11-20 08:30 UTC"),
+        "{text}"
+    );
 
     casey(dir.path())
         .args(["stats", "--days", "0"])
@@ -397,4 +473,22 @@ fn stats_view_survives_tiny_terminals() {
         let screen = render(&app, w, h);
         assert!(screen.chars().all(|c| !c.is_control() || c == '\n'));
     }
+}
+
+#[test]
+fn simulated_demo_executions_show_in_the_stats() {
+    let mut store = Store::open_in_memory().unwrap();
+    let config = Config::default();
+    demo::load(&mut store, now()).unwrap();
+    let moves = caseyos::today::refresh(&mut store, &config, now()).unwrap();
+    let m = moves
+        .iter()
+        .find(|m| !caseyos::actions::writes_draft(m) && m.subject.draft_id.is_none())
+        .unwrap();
+    caseyos::actions::execute(&store, &config, m, true, now()).unwrap();
+    let s = Stats::compute(&store, now(), 1).unwrap();
+    assert_eq!(s.totals.generated, moves.len() as u64);
+    assert_eq!(s.totals.executed, 1);
+    assert_eq!((s.decided_taken, s.decided, s.acceptance_rate), (1, 1, Some(1.0)));
+    assert_eq!(s.aps.iter().map(|b| b.count).sum::<u64>(), moves.len() as u64);
 }

@@ -48,7 +48,14 @@ pub fn text(s: &Stats) -> String {
         ));
     }
     let t = &s.totals;
-    out.push_str(&row("total", t.generated, t.accepted, t.skipped, t.snoozed, t.executed));
+    out.push_str(&row(
+        "total",
+        t.generated,
+        t.accepted,
+        t.skipped,
+        t.snoozed,
+        t.executed,
+    ));
     out.push_str(&format!(
         "  acceptance rate: {} ({} of {} decided moves accepted or executed; {} undone)\n\n",
         percent(s.acceptance_rate),
@@ -57,7 +64,10 @@ pub fn text(s: &Stats) -> String {
         t.undone
     ));
     out.push_str("Funnel (distinct moves)\n");
-    out.push_str(&format!("  {:<14} {:>6} {:>12}\n", "stage", "moves", "of previous"));
+    out.push_str(&format!(
+        "  {:<14} {:>6} {:>12}\n",
+        "stage", "moves", "of previous"
+    ));
     for (i, f) in s.funnel.iter().enumerate() {
         let rate = if i == 0 { String::new() } else { percent(f.rate) };
         let line = format!("  {:<14} {:>6} {:>12}", f.stage, f.moves, rate);
@@ -85,9 +95,10 @@ pub fn text(s: &Stats) -> String {
         "connector", "calls", "errors", "error%", "p50", "p95", "last success"
     ));
     for c in &s.integrations {
-        let last = c
-            .last_success
-            .map_or_else(|| "never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+        let last = c.last_success.map_or_else(
+            || "never".to_string(),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        );
         out.push_str(&format!(
             "  {:<10} {:>6} {:>7} {:>6} {:>9} {:>9}  {last}\n",
             sanitize_line(&c.connector),

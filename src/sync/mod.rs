@@ -87,7 +87,10 @@ pub(crate) fn prune_requests(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
     store.prune_telemetry(
-        &[crate::telemetry::INTEGRATION_LATENCY, crate::telemetry::INTEGRATION_ERROR],
+        &[
+            crate::telemetry::INTEGRATION_LATENCY,
+            crate::telemetry::INTEGRATION_ERROR,
+        ],
         now - chrono::Duration::days(TELEMETRY_DAYS),
     )?;
     Ok(())

@@ -40,8 +40,7 @@ pub(super) fn stats(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme)
         Constraint::Min(0),
     ])
     .areas(area);
-    let [days, aps] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let [days, aps] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
     daily(frame, days, s, theme);
     aps_chart(frame, aps, s, theme);
     if chart > 0 {
@@ -60,17 +59,28 @@ fn daily(frame: &mut Frame<'_>, area: Rect, s: &Stats, theme: &Theme) {
     frame.render_widget(outer, area);
     let t = &s.totals;
     let series: [(&str, u64, Vec<u64>); 5] = [
-        ("generated", t.generated, s.daily.iter().map(|d| d.generated).collect()),
-        ("accepted", t.accepted, s.daily.iter().map(|d| d.accepted).collect()),
+        (
+            "generated",
+            t.generated,
+            s.daily.iter().map(|d| d.generated).collect(),
+        ),
+        (
+            "accepted",
+            t.accepted,
+            s.daily.iter().map(|d| d.accepted).collect(),
+        ),
         ("skipped", t.skipped, s.daily.iter().map(|d| d.skipped).collect()),
         ("snoozed", t.snoozed, s.daily.iter().map(|d| d.snoozed).collect()),
-        ("executed", t.executed, s.daily.iter().map(|d| d.executed).collect()),
+        (
+            "executed",
+            t.executed,
+            s.daily.iter().map(|d| d.executed).collect(),
+        ),
     ];
     let rows = Layout::vertical([Constraint::Length(1); 6]).split(inner);
     for (i, (label, total, values)) in series.iter().enumerate() {
         let Some(&row) = rows.get(i) else { break };
-        let [text, spark] =
-            Layout::horizontal([Constraint::Length(16), Constraint::Min(0)]).areas(row);
+        let [text, spark] = Layout::horizontal([Constraint::Length(16), Constraint::Min(0)]).areas(row);
         frame.render_widget(
             Paragraph::new(Span::styled(format!(" {label:<10}{total:>4} "), theme.text)),
             text,
@@ -79,10 +89,7 @@ fn daily(frame: &mut Frame<'_>, area: Rect, s: &Stats, theme: &Theme) {
         let tail = &values[values.len() - shown..];
         // A day with any activity shows at least the lowest bar, however busy the top day.
         let floor = tail.iter().copied().max().unwrap_or(0).div_ceil(8);
-        let data: Vec<Option<u64>> = tail
-            .iter()
-            .map(|&v| (v > 0).then_some(v.max(floor)))
-            .collect();
+        let data: Vec<Option<u64>> = tail.iter().map(|&v| (v > 0).then_some(v.max(floor))).collect();
         frame.render_widget(
             Sparkline::default()
                 .data(data)
@@ -176,7 +183,11 @@ fn funnel(frame: &mut Frame<'_>, area: Rect, s: &Stats, theme: &Theme) {
         .collect();
     let table = Table::new(
         rows,
-        [Constraint::Length(13), Constraint::Length(5), Constraint::Length(7)],
+        [
+            Constraint::Length(13),
+            Constraint::Length(5),
+            Constraint::Length(7),
+        ],
     )
     .header(Row::new(vec!["stage", "moves", "of prev"]).style(theme.dim))
     .block(block(" Funnel ".to_string(), theme));
