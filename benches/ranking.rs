@@ -288,7 +288,7 @@ fn app_with_moves(f: &Fixture, n: usize, select: usize) -> App {
         contexts,
         counts,
         outbox: Vec::new(),
-        telemetry: Vec::new(),
+        stats: Default::default(),
     };
     let mut app = App::new(
         synth::now(),

@@ -5,6 +5,7 @@ mod commands;
 mod doctor;
 mod outbox;
 mod output;
+mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,17 @@ pub enum Command {
     },
     /// A short summary: new replies, moves due, drafts, outbox.
     WhatsUp,
+    /// What was recommended, decided and executed, the funnel, the APS distribution and the
+    /// health of each connector, over the last N days.
+    Stats {
+        /// Print JSON (stable field names; see the `stats` module docs).
+        #[arg(long)]
+        json: bool,
+        /// Days covered, today included (1 to 366).
+        #[arg(long, value_name = "N", default_value_t = crate::stats::DEFAULT_DAYS,
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::stats::MAX_DAYS)))]
+        days: u32,
+    },
     /// Mirror HubSpot and Gmail into the local database, with progress (every connected
     /// account when no source is named).
     Sync {
@@ -247,6 +259,7 @@ pub fn main() -> ExitCode {
         Some(Command::Moves { json, limit, all }) => commands::moves(&ctx, json, limit, all),
         Some(Command::Explain { query, json }) => commands::explain(&ctx, &query, json),
         Some(Command::WhatsUp) => commands::whats_up(&ctx),
+        Some(Command::Stats { json, days }) => stats::run(&ctx, json, days),
         Some(Command::Sync { hubspot, gmail, full }) => commands::sync(&ctx, hubspot, gmail, full),
         Some(Command::Auth { action }) => auth::run(&ctx, action),
         Some(Command::Doctor { json }) => return doctor::run(&ctx, json),

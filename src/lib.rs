@@ -15,6 +15,9 @@
 //! connectors     hubspot/ and gmail/: HTTP clients, vendor wire models, MIME decoding,
 //!                mapping to entities; http (retries, telemetry), politeness (rate windows,
 //!                quota budget, circuit breaker)
+//! stats          numbers for `casey stats` and the Stats view, computed from telemetry,
+//!                outcomes and the outbox
+//! telemetry      the local event log: event names, API call latency and errors
 //! store          the SQLite mirror: schema, embedded migrations, one method per query
 //! config         embedded defaults → user file → CASEYOS_* env; typed and validated
 //! domain         entities, moves, move detection, the APS, text sanitizing, time; no I/O
@@ -29,8 +32,10 @@ pub mod connectors;
 pub mod domain;
 pub mod logging;
 pub mod outbox;
+pub mod stats;
 pub mod store;
 pub mod sync;
+pub mod telemetry;
 pub mod today;
 pub mod tui;
 

@@ -174,7 +174,7 @@ async fn quota_errors_back_off_and_the_mirror_converges() {
             fake.log().len().max(summary.requests as usize)
         );
         // Each refusal is in the telemetry as an error with its reason.
-        let errors = m.count("SELECT count(*) FROM telemetry WHERE event = 'api_error'");
+        let errors = m.count("SELECT count(*) FROM telemetry WHERE event = 'integration_error'");
         assert!(errors > 0, "{kind:?}");
     }
 }
@@ -194,7 +194,7 @@ async fn the_quota_budget_is_spent_only_once_per_attempt_and_counted() {
     assert_eq!(summary.units, fake.units() + 2 * 5);
     assert_eq!(fake.attempts(Method::MessagesList), 3);
     let reasons = m.count(
-        "SELECT count(*) FROM telemetry WHERE event = 'api_error' AND payload LIKE '%userRateLimitExceeded%'",
+        "SELECT count(*) FROM telemetry WHERE event = 'integration_error' AND payload LIKE '%userRateLimitExceeded%'",
     );
     assert_eq!(reasons, 2);
 }
@@ -320,8 +320,9 @@ async fn slow_answers_time_out_and_are_retried() {
     .await
     .unwrap();
     assert_same(&digest(&m), &digest(&expected), "converged");
-    let timeouts =
-        m.count("SELECT count(*) FROM telemetry WHERE event = 'api_error' AND payload LIKE '%timeout%'");
+    let timeouts = m.count(
+        "SELECT count(*) FROM telemetry WHERE event = 'integration_error' AND payload LIKE '%timeout%'",
+    );
     assert_eq!(timeouts, 2);
 }
 

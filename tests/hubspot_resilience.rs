@@ -174,8 +174,8 @@ async fn slow_answers_time_out_and_are_retried_until_the_mirror_converges() {
         store.telemetry_counts().unwrap().into_iter().collect();
     // Each slow answer was a timeout, recorded with its endpoint (on a loaded machine an
     // ordinary answer may time out too; that is retried and recorded the same way).
-    let errors = store.telemetry_payloads("api_error", 100).unwrap();
-    assert!(telemetry["api_error"] >= 4, "{telemetry:?}");
+    let errors = store.telemetry_payloads("integration_error", 100).unwrap();
+    assert!(telemetry["integration_error"] >= 4, "{telemetry:?}");
     assert!(errors.iter().all(|e| e["error"] == "timeout"), "{errors:#?}");
     for endpoint in [
         "GET /crm/v3/objects/contacts",
@@ -280,8 +280,9 @@ async fn a_failing_service_opens_the_breaker_and_is_left_alone() {
     assert_eq!(fake.log().len(), 5);
     let telemetry: std::collections::HashMap<String, i64> =
         store.telemetry_counts().unwrap().into_iter().collect();
-    assert_eq!(telemetry["api_error"], 3, "{telemetry:?}");
-    assert_eq!(telemetry["api_request"], 2, "{telemetry:?}");
+    // Every attempt has a latency row; the three failed ones an error row too.
+    assert_eq!(telemetry["integration_error"], 3, "{telemetry:?}");
+    assert_eq!(telemetry["integration_latency"], 5, "{telemetry:?}");
 }
 
 #[tokio::test]
@@ -293,7 +294,7 @@ async fn request_telemetry_is_kept_for_a_month() {
             .telemetry_counts()
             .unwrap()
             .into_iter()
-            .find(|(e, _)| e == "api_request")
+            .find(|(e, _)| e == "integration_latency")
             .map_or(0, |(_, n)| n as u64)
     };
     let first = run(&fake, &mut store, t0()).await.requests;

@@ -13,10 +13,10 @@ pub fn run(ctx: &Context, action: Option<OutboxAction>) -> anyhow::Result<()> {
     if ctx.demo {
         anyhow::bail!("the demo's outbox is simulated; open `casey demo` to see it");
     }
-    let store = open_store(ctx, false, false)?;
+    let mut store = open_store(ctx, false, false)?;
     match action.unwrap_or(OutboxAction::List { json: false }) {
         OutboxAction::List { json } => list(&store, json),
-        OutboxAction::Run => work(ctx, &store),
+        OutboxAction::Run => work(ctx, &mut store),
         OutboxAction::Retry { key } => {
             let key = find(&store, &key)?;
             if !store.requeue_job(&key, ctx.clock.now())? {
@@ -104,17 +104,19 @@ fn live(ctx: &Context) -> Live {
 }
 
 /// `casey outbox run`: every due entry once; parked and failed ones say why.
-fn work(ctx: &Context, store: &Store) -> anyhow::Result<()> {
+fn work(ctx: &Context, store: &mut Store) -> anyhow::Result<()> {
     let remote = live(ctx);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let steps = rt.block_on(crate::outbox::worker::drain(
-        store,
+        &*store,
         &remote,
         &ctx.config.safety,
         ctx.clock.now(),
-    ))?;
+    ));
+    remote.record_events(store, ctx.clock.now());
+    let steps = steps?;
     let mut out = String::new();
     for s in &steps {
         let what = match &s.finish {

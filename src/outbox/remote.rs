@@ -40,6 +40,24 @@ pub struct Live {
     pub gmail: Option<Arc<GmailClient>>,
 }
 
+impl Live {
+    /// Writes the latency and errors of the API calls the clients made since the last call
+    /// (the worker's finds, checks and applies) as telemetry, one transaction per connector.
+    /// A failure to write is logged: it never changes what the worker did.
+    pub fn record_events(&self, store: &mut crate::store::Store, now: DateTime<Utc>) {
+        let events = [
+            ("hubspot", self.hubspot.as_ref().map(|c| c.take_events())),
+            ("gmail", self.gmail.as_ref().map(|c| c.take_events())),
+        ];
+        for (connector, events) in events {
+            let Some(events) = events else { continue };
+            if let Err(e) = crate::telemetry::record_api_events(store, connector, &events, now) {
+                tracing::warn!(connector, "could not record the outbox run's API telemetry: {e}");
+            }
+        }
+    }
+}
+
 /// What a Gmail failure means for a job.
 fn classify_gmail(e: GmailError) -> RemoteError {
     match e {

@@ -69,34 +69,16 @@ impl SyncLock {
 /// Days request telemetry is kept.
 pub const TELEMETRY_DAYS: i64 = 30;
 
-/// Writes one `api_request` / `api_error` telemetry event per request attempt: endpoint,
-/// status, milliseconds, attempt and error — never a token or record contents.
+/// Writes the `integration_latency` / `integration_error` telemetry of the request attempts
+/// made for `service` (see [`crate::telemetry`]): endpoint, status, milliseconds, attempt and
+/// error — never a token or record contents.
 pub(crate) fn record_requests(
     store: &mut Store,
     service: &str,
     events: &[ApiEvent],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<(&str, serde_json::Value)> = events
-        .iter()
-        .map(|e| {
-            (
-                if e.is_error() { "api_error" } else { "api_request" },
-                serde_json::json!({
-                    "service": service,
-                    "endpoint": e.endpoint,
-                    "status": e.status,
-                    "ms": e.millis,
-                    "attempt": e.attempt,
-                    "error": e.error,
-                }),
-            )
-        })
-        .collect();
-    store.telemetry_many(&rows, now)
+    crate::telemetry::record_api_events(store, service, events, now)
 }
 
 /// Drops request telemetry older than [`TELEMETRY_DAYS`].
@@ -105,7 +87,10 @@ pub(crate) fn prune_requests(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
     store.prune_telemetry(
-        &["api_request", "api_error"],
+        &[
+            crate::telemetry::INTEGRATION_LATENCY,
+            crate::telemetry::INTEGRATION_ERROR,
+        ],
         now - chrono::Duration::days(TELEMETRY_DAYS),
     )?;
     Ok(())

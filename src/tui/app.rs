@@ -151,8 +151,8 @@ pub struct Snapshot {
     pub counts: Counts,
     /// Outbox entries, newest first.
     pub outbox: Vec<OutboxEntry>,
-    /// Telemetry counts by event.
-    pub telemetry: Vec<(String, i64)>,
+    /// The Stats view's numbers (last [`crate::stats::DEFAULT_DAYS`] days).
+    pub stats: crate::stats::Stats,
 }
 
 /// Work for the runtime.

@@ -40,7 +40,7 @@ pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::sto
         contexts,
         counts: store.counts()?,
         outbox: store.outbox(200)?,
-        telemetry: store.telemetry_counts()?,
+        stats: crate::stats::Stats::compute(store, clock.now(), crate::stats::DEFAULT_DAYS)?,
     })
 }
 

@@ -220,13 +220,15 @@ impl Syncer {
                 gmail: gmail.map(|(c, _)| c),
             };
             let result = Store::open(&database)
-                .and_then(|store| {
+                .and_then(|mut store| {
                     let steps = handle.block_on(crate::outbox::worker::drain(
                         &store,
                         &live,
                         &clients.config.safety,
                         now,
-                    ))?;
+                    ));
+                    live.record_events(&mut store, now);
+                    let steps = steps?;
                     let entries = if steps.is_empty() {
                         Vec::new()
                     } else {
