@@ -9,6 +9,7 @@ mod gmail;
 mod health;
 mod mirror;
 mod outbox;
+mod outcomes;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ pub use gmail::{LabelState, Reply};
 pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
 pub use outbox::{Finish, Job, NewJob};
+pub use outcomes::Recommendation;
 pub use state::{AuditEntry, Counts, OutboxEntry};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.
@@ -29,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_gmail.sql"),
     include_str!("migrations/0004_outbox.sql"),
     include_str!("migrations/0005_local_drafts.sql"),
+    include_str!("migrations/0006_outcomes.sql"),
 ];
 
 /// Every table of the schema (the names [`Store::table_count`] accepts).
@@ -54,6 +57,7 @@ pub(crate) const TABLES: &[&str] = &[
     "outbox",
     "sync_cursors",
     "audit_log",
+    "outcome_watch",
 ];
 
 /// The schema version this build reads and writes.
