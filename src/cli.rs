@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and dispatch. Handlers live in `cli/`.
 
 mod auth;
+mod backtest;
 mod commands;
 mod doctor;
 mod outbox;
@@ -111,6 +112,16 @@ pub enum Command {
         /// path | check
         #[command(subcommand)]
         action: ConfigAction,
+    },
+    /// Replay recorded recommendations: hit rate of each day's top 10 that later succeeded,
+    /// with the current weights and (optionally) the `[aps]` weights of another file.
+    Backtest {
+        /// A TOML file with an `[aps]` table to compare with (keys not given stay as they are).
+        #[arg(long, value_name = "FILE")]
+        weights: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print shell completions.
     Completions {
@@ -238,6 +249,7 @@ pub fn main() -> ExitCode {
         Some(Command::Auth { action }) => auth::run(&ctx, action),
         Some(Command::Doctor { json }) => return doctor::run(&ctx, json),
         Some(Command::Outbox { action }) => outbox::run(&ctx, action),
+        Some(Command::Backtest { weights, json }) => backtest::run(&ctx, weights.as_deref(), json),
         Some(Command::Config {
             action: ConfigAction::Check,
         }) => commands::config_check(&ctx),

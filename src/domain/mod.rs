@@ -5,6 +5,7 @@
 //! the same clock always produce the same ranking.
 
 pub mod aps;
+pub mod backtest;
 pub mod decision;
 pub mod detect;
 pub mod entities;

@@ -214,3 +214,21 @@ impl Store {
         Ok(out)
     }
 }
+
+impl Store {
+    /// The backtest's history: every recorded recommendation, with whether the move later
+    /// succeeded (a success outcome at or after it was generated).
+    pub fn backtest_history(&self) -> Result<Vec<crate::domain::backtest::Recommended>> {
+        let successes = self.first_successes()?;
+        Ok(self
+            .recommendations()?
+            .into_iter()
+            .map(|r| crate::domain::backtest::Recommended {
+                succeeded: successes.get(&r.move_key).is_some_and(|t| *t >= r.at),
+                move_key: r.move_key,
+                at: r.at,
+                payload: r.payload,
+            })
+            .collect())
+    }
+}
