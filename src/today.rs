@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::domain::detect::{detect_moves_learned, effective_state};
-use crate::domain::outcomes::detect_outcomes;
 use crate::domain::moves::{Move, MoveContext};
+use crate::domain::outcomes::detect_outcomes;
 use crate::store::{Result, Store};
 
 /// Every detected move at `now` with its effective state, ranked (all states included).

@@ -177,7 +177,10 @@ fn an_appointment_stage_is_meeting_booked() {
     let mut m = mirror();
     m.deals = vec![deal("appointmentscheduled", Some(t0() + Duration::days(1)))];
     let got = outcomes_after("stale_deal:deal:d1", &m, t0() + Duration::days(2));
-    assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [Outcome::MeetingBooked]);
+    assert_eq!(
+        got.iter().map(|g| g.0).collect::<Vec<_>>(),
+        [Outcome::MeetingBooked]
+    );
 }
 
 #[test]
@@ -274,7 +277,11 @@ fn the_store_pass_is_idempotent_and_ignores_undone_decisions() {
     let now = t0() + Duration::days(4);
     assert_eq!(pass_once(&mut store, &later, now), 2, "reply and advance");
     assert_eq!(pass_once(&mut store, &later, now), 0, "idempotent");
-    assert_eq!(pass_once(&mut store, &later, now + Duration::days(30)), 0, "no no_outcome after success");
+    assert_eq!(
+        pass_once(&mut store, &later, now + Duration::days(30)),
+        0,
+        "no no_outcome after success"
+    );
     assert_eq!(
         outcome_rows(&store),
         [
@@ -282,9 +289,7 @@ fn the_store_pass_is_idempotent_and_ignores_undone_decisions() {
             ("follow_up:thread:t1".to_string(), "reply_received".to_string()),
         ]
     );
-    let events = store
-        .telemetry_payloads("outcome_recorded", 10)
-        .unwrap();
+    let events = store.telemetry_payloads("outcome_recorded", 10).unwrap();
     assert_eq!(events.len(), 2);
     assert!(events.iter().all(|e| e["kind"] == "follow_up"));
     // One finished trial, a success, in alice's segment.
@@ -362,14 +367,17 @@ fn a_type_that_converts_better_rises_and_the_ranking_follows() {
         e.add(loser, Segment::default(), i < 3);
     }
     let learned = detect_moves_learned(&m, &e, now, &c.moves, &c.aps);
-    let of = |ms: &[caseyos::domain::moves::Move], k: MoveKind| {
-        ms.iter().find(|m| m.kind == k).unwrap().clone()
-    };
+    let of =
+        |ms: &[caseyos::domain::moves::Move], k: MoveKind| ms.iter().find(|m| m.kind == k).unwrap().clone();
     let (w_before, w_after) = (of(&neutral, winner), of(&learned, winner));
     assert!(w_after.features.learned.0 > 1.0, "{:?}", w_after.features.learned);
     assert!(w_after.aps.score > w_before.aps.score);
     assert!(of(&learned, loser).features.learned.0 < 1.0);
-    assert!(w_after.features.learned.1.contains("converted 30/40"), "{}", w_after.features.learned.1);
+    assert!(
+        w_after.features.learned.1.contains("converted 30/40"),
+        "{}",
+        w_after.features.learned.1
+    );
     assert_eq!(order(&learned), [winner, loser], "the ranking flipped");
     // Bounded.
     for mv in &learned {
@@ -449,7 +457,11 @@ fn backtest_prefers_the_weights_that_generated_the_successful_history() {
     assert_eq!((other.hits, other.picked), (80, 100));
     assert!(other.rate > r.current.rate, "{other:?} vs {:?}", r.current);
     assert_eq!(r.current.hits, 0);
-    assert!(r.text().contains("the weights file would have done better"), "{}", r.text());
+    assert!(
+        r.text().contains("the weights file would have done better"),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]

@@ -45,9 +45,7 @@ fn weights_file(path: &Path, current: &ApsWeights) -> anyhow::Result<ApsWeights>
 
 /// `casey backtest [--weights FILE] [--json]`.
 pub fn run(ctx: &Context, weights: Option<&Path>, json: bool) -> anyhow::Result<()> {
-    let other = weights
-        .map(|p| weights_file(p, &ctx.config.aps))
-        .transpose()?;
+    let other = weights.map(|p| weights_file(p, &ctx.config.aps)).transpose()?;
     let store = open_store(ctx, ctx.demo, false)?;
     let history = store.backtest_history()?;
     let report = backtest(&history, &ctx.config.aps, other.as_ref(), TOP_K);

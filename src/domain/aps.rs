@@ -162,7 +162,10 @@ impl ApsWeights {
             return Err(("learned_max".into(), "must be ≥ 1".into()));
         }
         if !(self.learned_prior_rate > 0.0 && self.learned_prior_rate < 1.0) {
-            return Err(("learned_prior_rate".into(), "must be between 0 and 1 (exclusive)".into()));
+            return Err((
+                "learned_prior_rate".into(),
+                "must be between 0 and 1 (exclusive)".into(),
+            ));
         }
         if !(self.learned_prior_strength > 0.0 && self.learned_prior_strength.is_finite()) {
             return Err(("learned_prior_strength".into(), "must be a number > 0".into()));

@@ -94,7 +94,11 @@ fn hit_rate(history: &[Recommended], w: &ApsWeights, top_k: usize) -> HitRate {
         days: days.len(),
         picked,
         hits,
-        rate: if picked > 0 { hits as f64 / picked as f64 } else { 0.0 },
+        rate: if picked > 0 {
+            hits as f64 / picked as f64
+        } else {
+            0.0
+        },
     }
 }
 
@@ -159,7 +163,9 @@ impl BacktestReport {
             out.push_str(&format!("\n{verdict}.\n"));
         }
         if self.moves == 0 {
-            out.push_str("\nNo history yet: recommendations are recorded as the TUI refreshes Today's Moves.\n");
+            out.push_str(
+                "\nNo history yet: recommendations are recorded as the TUI refreshes Today's Moves.\n",
+            );
         }
         out
     }

@@ -255,7 +255,10 @@ mod tests {
         let (up, why) = learned(&e, MoveKind::FollowUp, &Segment::default(), &w);
         assert_eq!(up, w.learned_max);
         assert!(why.ends_with("bounded"), "{why}");
-        assert_eq!(learned(&e, MoveKind::StaleDeal, &Segment::default(), &w).0, w.learned_min);
+        assert_eq!(
+            learned(&e, MoveKind::StaleDeal, &Segment::default(), &w).0,
+            w.learned_min
+        );
     }
 
     #[test]

@@ -163,7 +163,8 @@ pub fn watch_for(m: &Mirror, ix: &MirrorIndex<'_>, key: &str, executed_at: DateT
     let operator = m.operator_email.as_deref().unwrap_or("");
     let mut thread_id = key_part(key, "thread").map(str::to_string);
     let mut deal: Option<&Deal> = key_part(key, "deal").and_then(|d| ix.deal_by_id.get(d).copied());
-    let mut contact: Option<&Contact> = key_part(key, "contact").and_then(|c| ix.contact_by_id.get(c).copied());
+    let mut contact: Option<&Contact> =
+        key_part(key, "contact").and_then(|c| ix.contact_by_id.get(c).copied());
     if let Some(draft) = key_part(key, "draft").and_then(|d| m.drafts.iter().find(|x| x.id == d)) {
         thread_id = thread_id.or_else(|| draft.thread_id.clone());
         contact = contact.or_else(|| {
@@ -174,7 +175,11 @@ pub fn watch_for(m: &Mirror, ix: &MirrorIndex<'_>, key: &str, executed_at: DateT
         });
     }
     if let Some(task) = key_part(key, "task").and_then(|t| m.tasks.iter().find(|x| x.id == t)) {
-        deal = deal.or_else(|| task.deal_ids.iter().find_map(|d| ix.deal_by_id.get(d.as_str()).copied()));
+        deal = deal.or_else(|| {
+            task.deal_ids
+                .iter()
+                .find_map(|d| ix.deal_by_id.get(d.as_str()).copied())
+        });
         contact = contact.or_else(|| {
             task.contact_ids
                 .iter()
@@ -292,7 +297,10 @@ fn first_reply(
 ) -> Option<(Outcome, DateTime<Utc>, serde_json::Value)> {
     let is_reply = |msg: &&super::entities::Message| !msg.outbound && !msg.automated && in_window(msg.at);
     let found = match w.thread_id.as_deref() {
-        Some(t) => ix.threads.get(t).and_then(|msgs| msgs.iter().copied().find(is_reply)),
+        Some(t) => ix
+            .threads
+            .get(t)
+            .and_then(|msgs| msgs.iter().copied().find(is_reply)),
         None => {
             let email = w
                 .contact_id
@@ -338,7 +346,11 @@ fn deal_outcome(
         .as_deref()
         .and_then(|s| ix.stage_by_id.get(s).copied());
     let outcome = if to.is_closed {
-        if is_won(to) { Outcome::DealWon } else { Outcome::DealLost }
+        if is_won(to) {
+            Outcome::DealWon
+        } else {
+            Outcome::DealLost
+        }
     } else if looks_like_meeting(to) {
         Outcome::MeetingBooked
     } else {

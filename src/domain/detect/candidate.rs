@@ -129,7 +129,9 @@ impl<'a> Detector<'a> {
                 c.kind,
                 &Segment::of(
                     contact,
-                    company_id.as_deref().and_then(|id| self.ix.company_by_id.get(id).copied()),
+                    company_id
+                        .as_deref()
+                        .and_then(|id| self.ix.company_by_id.get(id).copied()),
                     deal.and_then(|d| d.amount),
                 ),
                 self.w,
