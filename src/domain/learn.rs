@@ -7,11 +7,14 @@
 //! `k = learned_prior_strength` trials:
 //!
 //! ```text
-//! p0     = (S + k·r0)     / (N + k)        overall rate, shrunk toward learned_prior_rate r0
-//! p_type = (s_t + k·p0)   / (n_t + k)      the move type's rate, prior Beta(k·p0, k·(1−p0))
-//! p_cell = (s_c + k·p_t)  / (n_c + k)      the type within the segment, prior from p_type
+//! p0     = (S + k·r0)               / (N + k)             overall, shrunk toward learned_prior_rate r0
+//! p_rest = (s_t − s_c + k·p0)       / (n_t − n_c + k)     the type in the other segments, prior p0
+//! p_cell = (s_c + k·p_rest)         / (n_c + k)           the type in this segment, prior p_rest
 //! learned = clamp(p_cell / p0, learned_min, learned_max)
 //! ```
+//!
+//! (`S/N` all trials, `s_t/n_t` the move type's, `s_c/n_c` the type's in the segment; each trial
+//! is counted once on the way down, so with a single segment `p_cell` is the type's posterior.)
 //!
 //! With no finished trial of the type the multiplier is exactly 1.0 (neutral); with few trials
 //! the posterior stays near its prior, so the multiplier stays near 1 and grows with evidence.
@@ -157,9 +160,13 @@ pub fn learned(e: &Evidence, kind: MoveKind, segment: &Segment, w: &ApsWeights) 
     }
     let k = w.learned_prior_strength;
     let p0 = posterior(e.overall(), w.learned_prior_rate, k);
-    let p_kind = posterior(of_kind, p0, k);
     let cell = e.of_cell(kind, segment);
-    let p_cell = posterior(cell, p_kind, k);
+    let rest = Tally {
+        successes: of_kind.successes - cell.successes,
+        trials: of_kind.trials - cell.trials,
+    };
+    let p_rest = posterior(rest, p0, k);
+    let p_cell = posterior(cell, p_rest, k);
     let raw = if p0 > 0.0 { p_cell / p0 } else { 1.0 };
     let m = if raw.is_finite() {
         raw.clamp(w.learned_min, w.learned_max)
