@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and dispatch. Handlers live in `cli/`.
 
 mod auth;
+mod backtest;
 mod commands;
 mod doctor;
 mod outbox;
@@ -137,6 +138,16 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Replay recorded recommendations: hit rate of each day's top 10 that later succeeded,
+    /// with the current weights and (optionally) the `[aps]` weights of another file.
+    Backtest {
+        /// A TOML file with an `[aps]` table to compare with (keys not given stay as they are).
+        #[arg(long, value_name = "FILE")]
+        weights: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print shell completions.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -265,6 +276,7 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor { json }) => return doctor::run(&ctx, json),
         Some(Command::Outbox { action }) => outbox::run(&ctx, action),
         Some(Command::Forget { email, yes, json }) => commands::forget(&ctx, &email, yes, json),
+        Some(Command::Backtest { weights, json }) => backtest::run(&ctx, weights.as_deref(), json),
         Some(Command::Config {
             action: ConfigAction::Check,
         }) => commands::config_check(&ctx),

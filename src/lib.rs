@@ -20,7 +20,8 @@
 //! telemetry      the local event log: event names, API call latency and errors
 //! store          the SQLite mirror: schema, embedded migrations, one method per query
 //! config         embedded defaults → user file → CASEYOS_* env; typed and validated
-//! domain         entities, moves, move detection, the APS, text sanitizing, time; no I/O
+//! domain         entities, moves, move detection, the APS, outcomes, learning, backtest,
+//!                text sanitizing, time; no I/O
 //! logging        tracing to a file in the data dir (stdout belongs to the TUI or to data)
 //! ```
 

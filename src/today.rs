@@ -5,14 +5,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::domain::detect::{detect_moves, effective_state};
+use crate::domain::detect::{detect_moves_learned, effective_state};
 use crate::domain::moves::{Move, MoveContext};
+use crate::domain::outcomes::detect_outcomes;
 use crate::store::{Result, Store};
 
 /// Every detected move at `now` with its effective state, ranked (all states included).
 pub fn moves(store: &Store, config: &Config, now: DateTime<Utc>) -> Result<Vec<Move>> {
     let mirror = store.load_mirror()?;
-    let mut moves = detect_moves(&mirror, now, &config.moves, &config.aps);
+    let learned = store.learning_evidence()?;
+    let mut moves = detect_moves_learned(&mirror, &learned, now, &config.moves, &config.aps);
     let decisions = store.current_decisions()?;
     for m in &mut moves {
         m.state = effective_state(m, decisions.get(&m.key), now);
@@ -20,8 +22,53 @@ pub fn moves(store: &Store, config: &Config, now: DateTime<Utc>) -> Result<Vec<M
     Ok(moves)
 }
 
-/// Detects moves and notes them as seen (first/last sighting, `recommendation_generated`).
+/// Records the outcomes of executed moves that the mirror now shows (replies, meetings, deal
+/// stage changes, or nothing within the window). Idempotent; returns how many were recorded.
+pub fn record_outcomes(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Result<usize> {
+    let executions = store.executions()?;
+    if executions.is_empty() {
+        return Ok(0);
+    }
+    let mirror = store.load_mirror()?;
+    let recorded = store.recorded_outcomes()?;
+    let pass = detect_outcomes(
+        &mirror,
+        &executions,
+        &recorded,
+        now,
+        config.moves.outcome_window_days,
+    );
+    if pass.watches.is_empty() && pass.outcomes.is_empty() {
+        return Ok(0);
+    }
+    store.apply_outcome_pass(&pass, now)
+}
+
+/// The `recommendation_generated` payload: type, score, each part's value and the score's
+/// inputs, so `casey backtest` can re-score the move with other weights.
+pub fn recommendation_payload(m: &Move) -> serde_json::Value {
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    let parts: serde_json::Map<String, serde_json::Value> = m
+        .aps
+        .parts
+        .iter()
+        .map(|p| (p.name.to_string(), serde_json::json!(round(p.value))))
+        .collect();
+    serde_json::json!({
+        "kind": m.kind.as_str(),
+        "aps": (m.aps.score * 10.0).round() / 10.0,
+        "parts": parts,
+        "features": m.features,
+    })
+}
+
+/// Records outcomes, detects moves and notes them as seen (first/last sighting,
+/// `recommendation_generated`).
 pub fn refresh(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Result<Vec<Move>> {
+    let recorded = record_outcomes(store, config, now)?;
+    if recorded > 0 {
+        tracing::info!(recorded, "outcomes recorded");
+    }
     let moves = moves(store, config, now)?;
     let known: i64 = store
         .conn()
@@ -38,7 +85,7 @@ pub fn refresh(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Result
         store.telemetry(
             "recommendation_generated",
             Some(&m.key),
-            &serde_json::json!({"kind": m.kind.as_str(), "aps": (m.aps.score * 10.0).round() / 10.0}),
+            &recommendation_payload(m),
             now,
         )?;
     }

@@ -218,9 +218,12 @@ pub fn sync(ctx: &Context, hubspot: bool, gmail: bool, full: bool) -> anyhow::Re
         })();
         finish(interactive, result, &mut failures)?;
     }
-    if let Ok(store) = open_store(ctx, false, false) {
-        purge(ctx, &store)?;
+    // What the new data says about moves executed earlier (replies, stage changes, nothing).
+    let recorded = today::record_outcomes(&mut store, &ctx.config, ctx.clock.now())?;
+    if recorded > 0 {
+        tracing::info!(recorded, "outcomes recorded after sync");
     }
+    purge(ctx, &store)?;
     match failures.as_slice() {
         [] => Ok(()),
         [one] => Err(anyhow::anyhow!("{one}")),

@@ -19,7 +19,8 @@
 //!   `form_half_life_days` + a bonus when the person has written to the operator before.
 //! * **Effort E** — `100 · 0.5^(minutes / effort_half_life_minutes)`: cheaper moves rank higher.
 //! * **Learned** — a multiplier from recorded outcomes, neutral 1.0 without evidence, bounded by
-//!   `learned_min..=learned_max`.
+//!   `learned_min..=learned_max`: the Beta-Binomial success rate of the move's type and segment
+//!   relative to the prior (see [`crate::domain::learn`]).
 
 use std::collections::BTreeMap;
 
@@ -69,6 +70,20 @@ pub struct ApsWeights {
     pub learned_min: f64,
     /// Upper bound of the learned multiplier.
     pub learned_max: f64,
+    /// Success rate assumed before any outcome is recorded (the prior mean; see `domain::learn`).
+    #[serde(default = "default_prior_rate")]
+    pub learned_prior_rate: f64,
+    /// How many trials the prior is worth: more evidence is needed to move away from it.
+    #[serde(default = "default_prior_strength")]
+    pub learned_prior_strength: f64,
+}
+
+fn default_prior_rate() -> f64 {
+    0.25
+}
+
+fn default_prior_strength() -> f64 {
+    10.0
 }
 
 /// Estimated operator minutes for each kind of primary action.
@@ -145,6 +160,15 @@ impl ApsWeights {
         }
         if !(self.learned_max >= 1.0 && self.learned_max.is_finite()) {
             return Err(("learned_max".into(), "must be ≥ 1".into()));
+        }
+        if !(self.learned_prior_rate > 0.0 && self.learned_prior_rate < 1.0) {
+            return Err((
+                "learned_prior_rate".into(),
+                "must be between 0 and 1 (exclusive)".into(),
+            ));
+        }
+        if !(self.learned_prior_strength > 0.0 && self.learned_prior_strength.is_finite()) {
+            return Err(("learned_prior_strength".into(), "must be a number > 0".into()));
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::aps::{self, ApsWeights, Effort};
 use super::entities::{Contact, Deal, Draft, Message, Mirror, MirrorIndex};
+use super::learn::Evidence;
 use super::moves::{Move, MoveKind, PrimaryAction, rank};
 use super::text::{sanitize_line, truncate_cols};
 use super::time::{business_days_between, hours_between, short_age};
@@ -38,6 +39,13 @@ pub struct DetectConfig {
     pub new_lead_stages: Vec<String>,
     /// A stage change within this many days is recent.
     pub stage_changed_days: i64,
+    /// An executed move with no outcome within this many days is recorded as `no_outcome`.
+    #[serde(default = "default_outcome_window_days")]
+    pub outcome_window_days: i64,
+}
+
+fn default_outcome_window_days() -> i64 {
+    14
 }
 
 impl DetectConfig {
@@ -52,6 +60,7 @@ impl DetectConfig {
             ("closing_past_max_days", self.closing_past_max_days, 0),
             ("new_lead_days", self.new_lead_days, 1),
             ("stage_changed_days", self.stage_changed_days, 1),
+            ("outcome_window_days", self.outcome_window_days, 1),
         ];
         for (k, v, min) in checks {
             if v < min || v > 3650 {
@@ -63,8 +72,19 @@ impl DetectConfig {
 }
 
 /// Detects, scores and ranks every move in the mirror at `now`. States are all `Open`; the
-/// caller applies stored decisions.
+/// caller applies stored decisions. The learned part is neutral (see [`detect_moves_learned`]).
 pub fn detect_moves(m: &Mirror, now: DateTime<Utc>, cfg: &DetectConfig, w: &ApsWeights) -> Vec<Move> {
+    detect_moves_learned(m, &Evidence::new(), now, cfg, w)
+}
+
+/// [`detect_moves`] with the outcomes learned so far feeding each move's `learned` part.
+pub fn detect_moves_learned(
+    m: &Mirror,
+    learned: &Evidence,
+    now: DateTime<Utc>,
+    cfg: &DetectConfig,
+    w: &ApsWeights,
+) -> Vec<Move> {
     let ix = MirrorIndex::new(m);
     let by_move = m
         .drafts
@@ -78,6 +98,7 @@ pub fn detect_moves(m: &Mirror, now: DateTime<Utc>, cfg: &DetectConfig, w: &ApsW
         now,
         cfg,
         w,
+        learned,
         out: Vec::new(),
     };
     d.threads();
@@ -99,6 +120,7 @@ struct Detector<'a> {
     now: DateTime<Utc>,
     cfg: &'a DetectConfig,
     w: &'a ApsWeights,
+    learned: &'a Evidence,
     out: Vec<Move>,
 }
 

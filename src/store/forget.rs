@@ -130,6 +130,8 @@ impl Store {
             refresh_threads(&tx, threads.iter().map(String::as_str))?;
             count("drafts", by_id("drafts", "id", &drafts)?);
             count("moves", by_id("moves", "key", &moves)?);
+            count("outcome_watch", by_id("outcome_watch", "move_key", &moves)?);
+            count("outcome_watch", by_id("outcome_watch", "contact_id", &contacts)?);
             for table in ["decisions", "outcomes", "telemetry", "outbox"] {
                 count(table, by_id(table, "move_key", &moves)?);
             }

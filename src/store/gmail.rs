@@ -321,7 +321,8 @@ impl Store {
                    AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.move_key = d.move_key AND o.outcome = 'reply_received')",
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO outcomes(move_key, outcome, evidence, recorded_at) VALUES (?1, 'reply_received', ?2, ?3)",
+                "INSERT INTO outcomes(move_key, outcome, evidence, recorded_at, kind, outcome_at)
+                 VALUES (?1, 'reply_received', ?2, ?3, substr(?1, 1, instr(?1, ':') - 1), ?4)",
             )?;
             let mut telemetry = tx.prepare_cached(
                 "INSERT INTO telemetry(event, move_key, payload, at) VALUES ('outcome_recorded', ?1, ?2, ?3)",
@@ -337,7 +338,7 @@ impl Store {
                         "at": ts(r.at),
                     })
                     .to_string();
-                    insert.execute(params![key, evidence, ts(now)])?;
+                    insert.execute(params![key, evidence, ts(now), ts(r.at)])?;
                     let payload =
                         serde_json::json!({"outcome": "reply_received", "message_id": r.message_id});
                     telemetry.execute(params![key, payload.to_string(), ts(now)])?;

@@ -10,6 +10,7 @@ mod gmail;
 mod health;
 mod mirror;
 mod outbox;
+mod outcomes;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use gmail::{LabelState, Reply};
 pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
 pub use outbox::{Finish, Job, NewJob};
+pub use outcomes::Recommendation;
 pub use state::{AuditEntry, Counts, OutboxEntry, UndoOutcome};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.
@@ -31,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_gmail.sql"),
     include_str!("migrations/0004_outbox.sql"),
     include_str!("migrations/0005_local_drafts.sql"),
+    include_str!("migrations/0006_outcomes.sql"),
     include_str!("migrations/0008_forgotten.sql"),
 ];
 
@@ -57,6 +60,8 @@ pub(crate) const TABLES: &[&str] = &[
     "outbox",
     "sync_cursors",
     "audit_log",
+    "outcome_watch",
+    "forgotten",
 ];
 
 /// The schema version this build reads and writes.

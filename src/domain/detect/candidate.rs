@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use super::Detector;
 use crate::domain::aps::{self, DealValue, Effort, Features};
 use crate::domain::entities::{Contact, Deal, Draft};
+use crate::domain::learn::{self, Segment};
 use crate::domain::moves::{Move, MoveKind, MoveState, MoveSubject, PrimaryAction};
 use crate::domain::text::sanitize_line;
 use crate::domain::time::hours_between;
@@ -123,7 +124,18 @@ impl<'a> Detector<'a> {
                 .map(|t| self.days(t).floor()),
             replied_before: email.is_some_and(|e| self.ix.replied.contains(e)),
             effort: c.effort,
-            learned: (1.0, "×1.00 neutral: no outcomes recorded yet".into()),
+            learned: learn::learned(
+                self.learned,
+                c.kind,
+                &Segment::of(
+                    contact,
+                    company_id
+                        .as_deref()
+                        .and_then(|id| self.ix.company_by_id.get(id).copied()),
+                    deal.and_then(|d| d.amount),
+                ),
+                self.w,
+            ),
         }
     }
 
