@@ -15,7 +15,24 @@ use caseyos::sync::demo;
 use caseyos::today;
 use chrono::Duration;
 
-/// Every (table, column, rowid) whose text contains `needle` (any case).
+/// Whether `text` names the address `needle` (lower-case) as a whole address: not as the tail
+/// of a longer one (`joann@…`) nor the head of a longer domain (`…@acme.example.au`).
+fn names_whole(text: &str, needle: &str) -> bool {
+    let text = text.to_lowercase();
+    let addr = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-');
+    text.match_indices(needle).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let mut after = text[i + needle.len()..].chars();
+        let longer = match after.next() {
+            Some('.') => after.next().is_some_and(|c| c.is_alphanumeric()),
+            Some(c) => addr(c) || c == '@',
+            None => false,
+        };
+        !before.is_some_and(|c| addr(c) || c == '@') && !longer
+    })
+}
+
+/// Every (table, column, rowid) whose text names `needle` as a whole address (any case).
 fn mentions(db: &Path, needle: &str) -> Vec<(String, String, i64)> {
     let c = rusqlite::Connection::open(db).unwrap();
     let tables: Vec<String> = c
@@ -36,26 +53,16 @@ fn mentions(db: &Path, needle: &str) -> Vec<(String, String, i64)> {
             .map(Result::unwrap)
             .collect();
         for col in cols {
-            let sql =
-                format!("SELECT rowid FROM \"{t}\" WHERE instr(lower(CAST(\"{col}\" AS TEXT)), ?1) > 0");
-            let Ok(mut st) = c.prepare(&sql) else {
-                // WITHOUT ROWID tables: look without the rowid.
-                let n: i64 = c
-                    .query_row(
-                        &format!(
-                            "SELECT count(*) FROM \"{t}\" WHERE instr(lower(CAST(\"{col}\" AS TEXT)), ?1) > 0"
-                        ),
-                        [needle],
-                        |r| r.get(0),
-                    )
-                    .unwrap();
-                if n > 0 {
-                    hits.push((t.clone(), col.clone(), -1));
+            let sql = format!("SELECT rowid, CAST(\"{col}\" AS TEXT) FROM \"{t}\"");
+            let mut st = c.prepare(&sql).unwrap();
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)))
+                .unwrap();
+            for row in rows {
+                let (id, text) = row.unwrap();
+                if text.is_some_and(|t| names_whole(&t, needle)) {
+                    hits.push((t.clone(), col.clone(), id));
                 }
-                continue;
-            };
-            for id in st.query_map([needle], |r| r.get::<_, i64>(0)).unwrap() {
-                hits.push((t.clone(), col.clone(), id.unwrap()));
             }
         }
     }
@@ -118,8 +125,30 @@ fn forgetting_leaves_no_row_mentioning_the_address_and_they_stay_forgotten() {
     ] {
         assert!(tables.contains(t), "the fixture mentions them in {t}: {tables:?}");
     }
-    let other = "@"; // sanity: the scan finds things
-    assert!(!mentions(&db, other).is_empty());
+    // Someone whose address ends like theirs, and one whose domain starts like theirs.
+    let neighbours = [format!("jo{who}"), format!("{who}.au")];
+    for n in &neighbours {
+        store
+            .telemetry(
+                "recommendation_accepted",
+                None,
+                &serde_json::json!({ "who": n }),
+                demo::anchor(),
+            )
+            .unwrap();
+        store
+            .audit(
+                "operator",
+                "note",
+                Some(n),
+                &serde_json::json!({}),
+                demo::anchor(),
+            )
+            .unwrap();
+        assert_eq!(mentions(&db, n).len(), 2);
+    }
+    assert!(names_whole(&format!("<{who}>"), &who) && names_whole(&format!("{who}."), &who));
+    assert!(!names_whole(&neighbours[0], &who) && !names_whole(&neighbours[1], &who));
     let kept_contacts = store.load_mirror().unwrap().contacts.len();
 
     let done = store.forget(&who.to_uppercase(), demo::anchor()).unwrap();
@@ -127,6 +156,10 @@ fn forgetting_leaves_no_row_mentioning_the_address_and_they_stay_forgotten() {
     assert!(done.audit_redacted >= 1);
     let after = mentions(&db, &who);
     assert!(after.is_empty(), "still mentioned: {after:?}");
+    for n in &neighbours {
+        assert_eq!(mentions(&db, n).len(), 2, "{n} is someone else: kept");
+    }
+    assert!(done.compacted);
     assert_eq!(
         store.load_mirror().unwrap().contacts.len(),
         kept_contacts - 1,
@@ -142,8 +175,8 @@ fn forgetting_leaves_no_row_mentioning_the_address_and_they_stay_forgotten() {
     for suffix in ["", "-wal"] {
         let path = format!("{}{suffix}", db.display());
         if let Ok(bytes) = std::fs::read(&path) {
-            let text = String::from_utf8_lossy(&bytes).to_lowercase();
-            assert!(!text.contains(&who), "{path} still holds the address");
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!names_whole(&text, &who), "{path} still holds the address");
         }
     }
 
@@ -252,4 +285,26 @@ fn retention_purges_old_telemetry_and_unapproved_local_drafts_only() {
             .iter()
             .all(|d| d.id != old.subject.draft_id.clone().unwrap_or_default()),
     );
+}
+
+#[test]
+fn the_audit_log_accepts_only_a_redaction_and_only_once_someone_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, who) = lived_in(dir.path());
+    let db = dir.path().join("casey.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let redact = "UPDATE audit_log SET detail = '{\"redacted\":\"a forgotten person\"}' WHERE id = 1";
+    let err = c.execute(redact, []).unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    store.forget(&who, demo::anchor()).unwrap();
+    c.execute(redact, []).unwrap();
+    for tamper in [
+        "UPDATE audit_log SET action = 'nothing happened' WHERE id = 1",
+        "UPDATE audit_log SET detail = '{}' WHERE id = 1",
+        "UPDATE audit_log SET at = '2000-01-01T00:00:00.000Z' WHERE id = 1",
+        "DELETE FROM audit_log WHERE id = 1",
+    ] {
+        let err = c.execute(tamper, []).unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{tamper}: {err}");
+    }
 }

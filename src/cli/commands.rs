@@ -334,5 +334,10 @@ pub fn forget(ctx: &Context, email: &str, yes: bool, json: bool) -> anyhow::Resu
         println!("  {:<18} {:>6} (redacted)", "audit_log", done.audit_redacted);
     }
     println!("they stay out of the mirror at later syncs; HubSpot and Gmail themselves are not changed");
+    if !done.compacted {
+        println!(
+            "casey is open elsewhere, so the file could not be compacted yet: close it and run this again to leave no trace in it"
+        );
+    }
     Ok(())
 }

@@ -25,6 +25,9 @@ pub struct Forgotten {
     pub removed: BTreeMap<String, usize>,
     /// Audit lines whose text named the person, redacted.
     pub audit_redacted: usize,
+    /// The file was rebuilt and its write-ahead log emptied, so no copy of the deleted rows
+    /// is left in it (false when casey was open elsewhere: run it again once it is closed).
+    pub compacted: bool,
 }
 
 impl Forgotten {
@@ -54,6 +57,29 @@ fn mentions(text: &str, forgotten: &HashSet<String>) -> bool {
     addresses_in(text).any(|a| forgotten.contains(&address_hash(&a)))
 }
 
+/// The rowids of `table`'s rows with a text column that `names` accepts.
+fn rows_naming(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    names: &impl Fn(&str) -> bool,
+) -> Result<Vec<i64>> {
+    let mut st = tx.prepare(&format!("SELECT rowid, * FROM \"{table}\""))?;
+    let columns = st.column_count();
+    let mut rows = st.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        for i in 1..columns {
+            if let rusqlite::types::ValueRef::Text(bytes) = r.get_ref(i)?
+                && names(&String::from_utf8_lossy(bytes))
+            {
+                out.push(r.get(0)?);
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Tables whose rows are the person's data and go when they mention the address; `audit_log`
 /// is redacted instead, `forgotten` is the list itself.
 const KEEP: [&str; 2] = ["audit_log", "forgotten"];
@@ -74,19 +100,25 @@ impl Store {
         self.conn().pragma_update(None, "secure_delete", true)?;
         let tx = self.conn_mut().transaction()?;
         {
-            let has = "instr(lower(CAST(?1 AS TEXT)), ?2) > 0";
+            // Whole addresses only: forgetting ann@acme.example leaves joann@acme.example be.
+            let names = |text: &str| addresses_in(text).any(|a| a == needle);
             let ids = |sql: &str| -> Result<Vec<String>> {
                 let mut st = tx.prepare(sql)?;
-                let rows = st.query_map([&needle], |r| r.get::<_, String>(0))?;
-                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+                let mut rows = st.query([])?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    if names(&r.get::<_, String>(1)?) {
+                        out.push(r.get::<_, String>(0)?);
+                    }
+                }
+                Ok(out)
             };
-            let contacts =
-                ids("SELECT id FROM contacts WHERE instr(lower(coalesce(email, '') || raw), ?1) > 0")?;
+            let contacts = ids("SELECT id, coalesce(email, '') || ' ' || raw FROM contacts")?;
             let messages = ids(
-                "SELECT id FROM messages WHERE id IN (SELECT message_id FROM message_addresses WHERE email = ?1)
-                    OR instr(lower(from_email || to_json || cc_json || subject || snippet || body), ?1) > 0",
+                "SELECT id, from_email || ' ' || to_json || ' ' || cc_json || ' ' || subject || ' ' || snippet || ' ' || body
+                 FROM messages",
             )?;
-            let drafts = ids("SELECT id FROM drafts WHERE instr(lower(to_json || subject || body), ?1) > 0")?;
+            let drafts = ids("SELECT id, to_json || ' ' || subject || ' ' || body FROM drafts")?;
             let mut threads: Vec<String> = Vec::new();
             {
                 let mut st = tx.prepare("SELECT thread_id FROM messages WHERE id = ?1")?;
@@ -145,34 +177,42 @@ impl Store {
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
             };
             for table in tables.iter().filter(|t| !KEEP.contains(&t.as_str())) {
-                let columns: Vec<String> = {
-                    let mut st = tx.prepare("SELECT name FROM pragma_table_info(?1)")?;
-                    let rows = st.query_map([table], |r| r.get::<_, String>(0))?;
-                    rows.collect::<rusqlite::Result<Vec<_>>>()?
-                };
-                let cond = columns
-                    .iter()
-                    .map(|c| has.replace("?1", &format!("\"{c}\"")).replace("?2", "?1"))
-                    .collect::<Vec<_>>()
-                    .join(" OR ");
-                if cond.is_empty() {
-                    continue;
+                let hits = rows_naming(&tx, table, &names)?;
+                let mut del = tx.prepare(&format!("DELETE FROM \"{table}\" WHERE rowid = ?1"))?;
+                for rowid in &hits {
+                    del.execute([rowid])?;
                 }
-                let n = tx.execute(&format!("DELETE FROM \"{table}\" WHERE {cond}"), [&needle])?;
-                count(table, n);
+                count(table, hits.len());
             }
-            out.audit_redacted = tx.execute(
-                "UPDATE audit_log SET target = CASE WHEN instr(lower(coalesce(target, '')), ?1) > 0 THEN '(forgotten)' ELSE target END,
-                        detail = CASE WHEN instr(lower(detail), ?1) > 0 THEN '{\"redacted\":\"a forgotten person\"}' ELSE detail END,
-                        action = CASE WHEN instr(lower(action), ?1) > 0 THEN 'redacted' ELSE action END
-                 WHERE instr(lower(coalesce(target, '') || detail || action), ?1) > 0",
-                [&needle],
-            )?;
+            // Remembered (by hash) before the audit lines naming them are redacted: the log
+            // accepts a redaction only then.
             let hash = address_hash(&needle);
             tx.execute(
                 "INSERT OR IGNORE INTO forgotten(hash, at) VALUES (?1, ?2)",
                 params![hash, ts(now)],
             )?;
+            // The audit log keeps its lines; those naming them lose the target and detail.
+            let audit: Vec<(i64, bool, bool)> = {
+                let mut st = tx.prepare("SELECT id, coalesce(target, ''), detail FROM audit_log")?;
+                let mut rows = st.query([])?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let (target, detail) = (names(&r.get::<_, String>(1)?), names(&r.get::<_, String>(2)?));
+                    if target || detail {
+                        out.push((r.get(0)?, target, detail));
+                    }
+                }
+                out
+            };
+            for (id, target, detail) in &audit {
+                tx.execute(
+                    "UPDATE audit_log SET target = CASE WHEN ?2 THEN '(forgotten)' ELSE target END,
+                            detail = CASE WHEN ?3 THEN '{\"redacted\":\"a forgotten person\"}' ELSE detail END
+                     WHERE id = ?1",
+                    params![id, target, detail],
+                )?;
+            }
+            out.audit_redacted = audit.len();
             tx.execute(
                 "INSERT INTO audit_log(at, actor, action, target, detail) VALUES (?1, 'operator', 'forget', ?2, ?3)",
                 params![
@@ -185,10 +225,17 @@ impl Store {
         tx.commit()?;
         self.conn().pragma_update(None, "secure_delete", false)?;
         // Copies left in free pages by earlier writes go with a rebuild of the file, and nothing
-        // of them is left in the write-ahead log either.
-        self.conn().execute_batch("VACUUM")?;
-        self.conn()
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        // of them is left in the write-ahead log either. Both need the file to themselves: with
+        // casey open elsewhere they wait for next time (the rows are gone already).
+        let compacted = self.conn().execute_batch("VACUUM").is_ok()
+            && self
+                .conn()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
+                .is_ok_and(|busy| busy == 0);
+        out.compacted = compacted;
+        if !compacted {
+            tracing::warn!("forget: the file could not be compacted now (casey is open elsewhere)");
+        }
         Ok(out)
     }
 

@@ -34,7 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_outbox.sql"),
     include_str!("migrations/0005_local_drafts.sql"),
     include_str!("migrations/0006_outcomes.sql"),
-    include_str!("migrations/0008_forgotten.sql"),
+    include_str!("migrations/0007_forgotten.sql"),
 ];
 
 /// Every table of the schema (the names [`Store::table_count`] accepts).

@@ -6,11 +6,12 @@ CREATE TABLE forgotten (
 );
 
 -- The audit log stays append-only, with one exception: `casey forget` may redact a line that
--- names the person (its target, action or detail replaced by fixed redaction marks).
+-- names the person — its target and detail replaced by fixed marks, while someone is on the
+-- forgotten list; when, who and what happened stay.
 DROP TRIGGER audit_log_no_update;
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-WHEN NOT (NEW.id = OLD.id AND NEW.at = OLD.at AND NEW.actor = OLD.actor
+WHEN NOT (NEW.id = OLD.id AND NEW.at = OLD.at AND NEW.actor = OLD.actor AND NEW.action = OLD.action
           AND (NEW.detail = OLD.detail OR NEW.detail = '{"redacted":"a forgotten person"}')
           AND (NEW.target IS OLD.target OR NEW.target = '(forgotten)')
-          AND (NEW.action = OLD.action OR NEW.action = 'redacted'))
+          AND EXISTS (SELECT 1 FROM forgotten))
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
