@@ -75,6 +75,21 @@ fn write(store: &Store, config: &Config, thread: &str, now: DateTime<Utc>) -> Mo
     m
 }
 
+/// A reply to `thread` written at `at`, approved into Gmail drafts, the approval taken back
+/// (the draft stays in Gmail) and mirrored again: the move is open with a Gmail draft.
+async fn in_gmail(fake: &FakeGmail, mirror: &mut Mirror, cfg: &Config, thread: &str, at: DateTime<Utc>) {
+    let m = write(&mirror.store, cfg, thread, at);
+    actions::execute(&mirror.store, cfg, &m, false, at).unwrap();
+    drain(&mirror.store, &live(fake), &cfg.safety, at).await.unwrap();
+    actions::undo(&mirror.store, Some(&m.key), at).unwrap();
+    run(fake, &mut mirror.store).await;
+    let again = reply_move(&mirror.store, cfg, thread, at);
+    assert!(
+        !is_local_draft(again.subject.draft_id.as_deref().unwrap()),
+        "{again:?}"
+    );
+}
+
 fn states(store: &Store) -> Vec<(String, String)> {
     let mut v: Vec<_> = store
         .outbox(50)
@@ -407,23 +422,14 @@ async fn an_edited_gmail_draft_is_updated_in_gmail_before_it_is_sent() {
     let (fake, mut mirror, parent) = mirrored().await;
     let cfg = config(SafetyMode::DraftOnly);
     // A reply drafted earlier and already in Gmail.
-    let m = write(
-        &mirror.store,
+    in_gmail(
+        &fake,
+        &mut mirror,
         &cfg,
         &parent.thread_id,
         t0() - Duration::minutes(30),
-    );
-    actions::execute(&mirror.store, &cfg, &m, false, t0() - Duration::minutes(30)).unwrap();
-    drain(
-        &mirror.store,
-        &live(&fake),
-        &cfg.safety,
-        t0() - Duration::minutes(30),
     )
-    .await
-    .unwrap();
-    actions::undo(&mirror.store, None, t0() - Duration::minutes(20)).unwrap();
-    run(&fake, &mut mirror.store).await;
+    .await;
     let store = &mirror.store;
     let gmail_id = fake.drafts()[0].id.clone();
 
@@ -458,13 +464,7 @@ async fn an_edited_gmail_draft_is_updated_in_gmail_before_it_is_sent() {
 async fn a_discarded_gmail_draft_is_deleted_after_the_window_and_undo_keeps_it() {
     let (fake, mut mirror, parent) = mirrored().await;
     let cfg = config(SafetyMode::DraftOnly);
-    let m = write(&mirror.store, &cfg, &parent.thread_id, t0());
-    actions::execute(&mirror.store, &cfg, &m, false, t0()).unwrap();
-    drain(&mirror.store, &live(&fake), &cfg.safety, t0())
-        .await
-        .unwrap();
-    actions::undo(&mirror.store, None, t0()).unwrap();
-    run(&fake, &mut mirror.store).await;
+    in_gmail(&fake, &mut mirror, &cfg, &parent.thread_id, t0()).await;
     let store = &mirror.store;
     let m = reply_move(store, &cfg, &parent.thread_id, t0());
     let window = Duration::seconds(i64::from(cfg.safety.undo_window_seconds));
