@@ -36,6 +36,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+/// An outcome counts while the execution it follows stands: a `done` decision on its move that
+/// `u` has not taken back.
+const IN_FORCE: &str = "EXISTS (SELECT 1 FROM decisions d WHERE d.move_key = outcomes.move_key
+                          AND d.state = 'done' AND d.undone_at IS NULL)";
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::params;
 use serde::Serialize;
@@ -351,7 +356,7 @@ impl Stats {
         let outcome = |names: &str| {
             count(&format!(
                 "SELECT count(DISTINCT move_key) FROM outcomes
-                 WHERE outcome IN ({names}) AND recorded_at >= ?1 AND recorded_at <= ?2"
+                 WHERE outcome IN ({names}) AND recorded_at >= ?1 AND recorded_at <= ?2 AND {IN_FORCE}"
             ))
         };
         let stages = [
@@ -374,10 +379,10 @@ impl Stats {
                 }
             })
             .collect();
-        let mut st = conn.prepare_cached(
+        let mut st = conn.prepare_cached(&format!(
             "SELECT outcome, count(*) FROM outcomes
-             WHERE recorded_at >= ?1 AND recorded_at <= ?2 GROUP BY outcome",
-        )?;
+                 WHERE recorded_at >= ?1 AND recorded_at <= ?2 AND {IN_FORCE} GROUP BY outcome"
+        ))?;
         let found: BTreeMap<String, i64> = st
             .query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;

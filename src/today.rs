@@ -13,7 +13,7 @@ use crate::store::{Result, Store};
 /// Every detected move at `now` with its effective state, ranked (all states included).
 pub fn moves(store: &Store, config: &Config, now: DateTime<Utc>) -> Result<Vec<Move>> {
     let mirror = store.load_mirror()?;
-    let learned = store.learning_evidence()?;
+    let learned = store.learning_evidence(now, config.moves.outcome_window_days)?;
     let mut moves = detect_moves_learned(&mirror, &learned, now, &config.moves, &config.aps);
     let decisions = store.current_decisions()?;
     for m in &mut moves {
@@ -23,7 +23,8 @@ pub fn moves(store: &Store, config: &Config, now: DateTime<Utc>) -> Result<Vec<M
 }
 
 /// Records the outcomes of executed moves that the mirror now shows (replies, meetings, deal
-/// stage changes, or nothing within the window). Idempotent; returns how many were recorded.
+/// stage changes, or nothing within the window once the sources synced past it). Idempotent;
+/// returns how many were recorded.
 pub fn record_outcomes(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Result<usize> {
     let executions = store.executions()?;
     if executions.is_empty() {
@@ -31,14 +32,16 @@ pub fn record_outcomes(store: &mut Store, config: &Config, now: DateTime<Utc>) -
     }
     let mirror = store.load_mirror()?;
     let recorded = store.recorded_outcomes()?;
+    let sources = store.outcome_sources()?;
     let pass = detect_outcomes(
         &mirror,
         &executions,
         &recorded,
         now,
         config.moves.outcome_window_days,
+        &sources,
     );
-    if pass.watches.is_empty() && pass.outcomes.is_empty() {
+    if pass.is_empty() {
         return Ok(0);
     }
     store.apply_outcome_pass(&pass, now)

@@ -445,18 +445,35 @@ async fn a_reply_to_our_message_is_detected_and_recorded_as_the_outcome_of_the_f
         .record_decision(&key, &MoveState::Done, t0() - chrono::Duration::hours(2))
         .unwrap();
     let customer = address(last.to.split(',').next().unwrap());
+    // The follow-up the operator sent after executing the move.
+    let ours = fake.add_message(NewMessage {
+        thread_id: Some(thread.clone()),
+        from: format!("Me <{OPERATOR}>"),
+        to: format!("Customer <{customer}>"),
+        subject: format!("Re: {}", last.subject),
+        text: "Any news?".into(),
+        in_reply_to: Some(last.message_id.clone()),
+        internal_date_ms: (t0() - chrono::Duration::hours(1)).timestamp_millis(),
+        ..NewMessage::default()
+    });
+    let ours = fake.message(&ours).unwrap();
     let reply = fake.add_message(NewMessage {
         thread_id: Some(thread.clone()),
         from: format!("Customer <{customer}>"),
         subject: format!("Re: {}", last.subject),
         text: "Yes, let's do it.".into(),
-        in_reply_to: Some(last.message_id.clone()),
+        in_reply_to: Some(ours.message_id.clone()),
         internal_date_ms: (t0() - chrono::Duration::minutes(30)).timestamp_millis(),
         ..NewMessage::default()
     });
     let summary = run(&fake, &mut m.store).await;
     assert_eq!(summary.replies, 1, "{}", summary.describe());
     assert!(summary.describe().contains("1 new reply"));
+    // The outcome pass that follows every sync (as `casey sync` runs it).
+    assert_eq!(
+        caseyos::today::record_outcomes(&mut m.store, &Config::default(), t0()).unwrap(),
+        1
+    );
     let (outcome, evidence): (String, String) = m
         .sql()
         .query_row(
@@ -478,6 +495,7 @@ async fn a_reply_to_our_message_is_detected_and_recorded_as_the_outcome_of_the_f
     // The same reply is never counted twice.
     let again = run(&fake, &mut m.store).await;
     assert_eq!(again.replies, 0);
+    caseyos::today::record_outcomes(&mut m.store, &Config::default(), t0()).unwrap();
     assert_eq!(m.count("SELECT count(*) FROM outcomes"), 1);
 }
 

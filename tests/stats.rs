@@ -49,7 +49,15 @@ fn outbox(c: &Connection, key: &str, action: &str, state: &str, created: &str, d
     .unwrap();
 }
 
+/// An outcome of move `key`, which was executed (a `done` decision in force) before it.
 fn outcome(c: &Connection, key: &str, outcome: &str, at: &str) {
+    c.execute(
+        "INSERT INTO decisions(move_key, state, decided_at)
+         SELECT ?1, 'done', '2026-11-01T00:00:00.000Z'
+         WHERE NOT EXISTS (SELECT 1 FROM decisions WHERE move_key = ?1)",
+        params![key],
+    )
+    .unwrap();
     c.execute(
         "INSERT INTO outcomes(move_key, outcome, evidence, recorded_at) VALUES (?1, ?2, '{}', ?3)",
         params![key, outcome, at],
@@ -160,6 +168,13 @@ fn write_history(db: &Path) {
     outcome(&c, "m11", "deal_won", "2026-11-19T10:00:00.000Z");
     outcome(&c, "m9", "deal_lost", "2026-11-12T10:00:00.000Z");
     outcome(&c, "m4", "no_outcome", "2026-11-19T10:00:00.000Z");
+    // An execution taken back with `u`: its reply does not count anywhere.
+    outcome(&c, "m-undone", "reply_received", "2026-11-20T12:00:00.000Z");
+    c.execute(
+        "UPDATE decisions SET undone_at = '2026-11-02T00:00:00.000Z' WHERE move_key = 'm-undone'",
+        [],
+    )
+    .unwrap();
 
     call(&c, "hubspot", 120, None, "2026-11-19T08:00:00.000Z");
     call(&c, "hubspot", 80, None, "2026-11-19T08:00:00.000Z");

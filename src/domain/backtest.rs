@@ -3,14 +3,22 @@
 //! History is the `recommendation_generated` events: each move as it was first generated, with
 //! the inputs of its score. For every day with recommendations, the moves generated that day
 //! are ranked under a set of weights; the **hit rate** is the share of each day's top `k` that
-//! later succeeded (got an outcome other than `no_outcome`), over all days.
+//! later succeeded (an outcome other than `no_outcome`, at or after the recommendation), over
+//! all days.
+//!
+//! Only moves the operator **executed** and whose outcome is known are ranked. A move that was
+//! never executed cannot succeed, and the operator executed what the current weights put on
+//! top, so ranking every recommendation would favour the current weights by construction.
+//! Ranking only the executed moves gives both weight sets the same candidates, each with a
+//! known outcome; the question answered is "which weights order what was done best".
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::aps::{self, ApsWeights, Features};
+use super::outcomes::Outcome;
 
-/// A move as it was recommended, and whether it later succeeded.
+/// A move as it was recommended, whether it was executed, and what came of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recommended {
     /// The move's key.
@@ -19,14 +27,28 @@ pub struct Recommended {
     pub at: DateTime<Utc>,
     /// The `recommendation_generated` payload (`features`, or `parts` for re-scoring).
     pub payload: serde_json::Value,
-    /// It got a success outcome after it was generated.
-    pub succeeded: bool,
+    /// The operator executed it (a `done` decision still in force).
+    pub executed: bool,
+    /// The outcomes recorded for it, with when each happened.
+    pub outcomes: Vec<(Outcome, DateTime<Utc>)>,
+}
+
+impl Recommended {
+    /// It succeeded after it was recommended: a success outcome at or after [`Self::at`].
+    pub fn succeeded(&self) -> bool {
+        self.outcomes.iter().any(|(o, t)| o.is_success() && *t >= self.at)
+    }
+
+    /// It is ranked: executed, with an outcome recorded (a success, or `no_outcome`).
+    pub fn is_candidate(&self) -> bool {
+        self.executed && !self.outcomes.is_empty()
+    }
 }
 
 /// How one set of weights did.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct HitRate {
-    /// Days with at least one recommendation.
+    /// Days with at least one ranked (executed, outcome known) move.
     pub days: usize,
     /// Moves in the top `k` over all days.
     pub picked: usize,
@@ -43,7 +65,9 @@ pub struct BacktestReport {
     pub top_k: usize,
     /// Recommendations replayed.
     pub moves: usize,
-    /// Of those, how many succeeded (the rate a random pick would get).
+    /// Of those, the ones ranked: executed, with a known outcome.
+    pub executed: usize,
+    /// Of the ranked ones, how many succeeded (the rate a random pick would get).
     pub successes: usize,
     /// Recommendations that could not be re-scored (recorded before scores were kept).
     pub unscored: usize,
@@ -77,7 +101,7 @@ pub fn rescore(payload: &serde_json::Value, w: &ApsWeights) -> Option<f64> {
 
 fn hit_rate(history: &[Recommended], w: &ApsWeights, top_k: usize) -> HitRate {
     let mut days: std::collections::BTreeMap<NaiveDate, Vec<(f64, &Recommended)>> = Default::default();
-    for r in history {
+    for r in history.iter().filter(|r| r.is_candidate()) {
         if let Some(s) = rescore(&r.payload, w) {
             days.entry(r.at.date_naive()).or_default().push((s, r));
         }
@@ -87,7 +111,7 @@ fn hit_rate(history: &[Recommended], w: &ApsWeights, top_k: usize) -> HitRate {
         moves.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.move_key.cmp(&b.1.move_key)));
         for (_, r) in moves.iter().take(top_k) {
             picked += 1;
-            hits += usize::from(r.succeeded);
+            hits += usize::from(r.succeeded());
         }
     }
     HitRate {
@@ -102,7 +126,8 @@ fn hit_rate(history: &[Recommended], w: &ApsWeights, top_k: usize) -> HitRate {
     }
 }
 
-/// Replays `history` under the current weights and, when given, another set.
+/// Replays `history` under the current weights and, when given, another set, ranking each day's
+/// executed moves with a known outcome (see the module docs).
 pub fn backtest(
     history: &[Recommended],
     current: &ApsWeights,
@@ -112,7 +137,11 @@ pub fn backtest(
     BacktestReport {
         top_k,
         moves: history.len(),
-        successes: history.iter().filter(|r| r.succeeded).count(),
+        executed: history.iter().filter(|r| r.is_candidate()).count(),
+        successes: history
+            .iter()
+            .filter(|r| r.is_candidate() && r.succeeded())
+            .count(),
         unscored: history
             .iter()
             .filter(|r| rescore(&r.payload, current).is_none())
@@ -136,11 +165,14 @@ impl BacktestReport {
             )
         };
         let mut out = format!(
-            "Replayed {} recommendations; {} later succeeded ({:.1}% base rate).\n",
+            "Replayed {} recommendations; {} were executed with a known outcome, {} of them \
+             later succeeded ({:.1}% base rate).\n\
+             Only executed moves are ranked, so both weight sets order the same candidates.\n",
             self.moves,
+            self.executed,
             self.successes,
-            if self.moves > 0 {
-                self.successes as f64 * 100.0 / self.moves as f64
+            if self.executed > 0 {
+                self.successes as f64 * 100.0 / self.executed as f64
             } else {
                 0.0
             }
@@ -151,7 +183,10 @@ impl BacktestReport {
                 self.unscored
             ));
         }
-        out.push_str(&format!("\nHit rate of the top {} per day:\n", self.top_k));
+        out.push_str(&format!(
+            "\nHit rate of the top {} executed moves per day:\n",
+            self.top_k
+        ));
         out.push_str(&line("current weights", &self.current));
         if let Some(o) = &self.other {
             out.push_str(&line("--weights file", o));

@@ -1,8 +1,11 @@
 //! Learning from outcomes: the APS `learned` multiplier.
 //!
-//! Every executed move whose outcome is known (a success, or `no_outcome` once its window
-//! passed) is one Bernoulli trial in its **cell**: move type × segment (contact lifecycle stage,
-//! company industry, deal size band). Success is any outcome but `no_outcome`. Rates are
+//! Every observable executed move (a `done` decision still in force, with a thread, person or
+//! deal to watch) whose outcome window is **closed** (the window passed and its sources synced
+//! after it) is one Bernoulli trial in its **cell**: move type × segment (contact lifecycle
+//! stage, company industry, deal size band). Success is any outcome but `no_outcome` recorded
+//! within the window, at or before the clock. Moves still inside their window are not counted
+//! at all, so early successes do not inflate a rate before the failures could show. Rates are
 //! Beta-Binomial posterior means, each level shrunk toward the one above with a prior worth
 //! `k = learned_prior_strength` trials:
 //!

@@ -3,14 +3,23 @@
 //! A move counts as executed from its first `done` decision still in force (undone decisions
 //! are ignored). From then on, for `outcome_window_days`, the mirror is watched for:
 //!
-//! * `reply_received` — a person's inbound message in the move's thread (or, for moves without
-//!   a thread, from the move's contact);
+//! * `reply_received` — a person's inbound message in the move's thread after our send (a
+//!   thread move counts only once an outbound message appeared in the thread at or after its
+//!   execution: a draft written by `x`/`y` in draft-only mode sends nothing), or, for moves
+//!   without a thread, a message from the move's contact;
 //! * `meeting_booked` — the move's deal entered a stage whose label or id says "appointment" or
 //!   "meeting" (HubSpot meeting engagements are not mirrored);
 //! * `deal_advanced` — the deal moved to a later open stage of its pipeline;
 //! * `deal_won` / `deal_lost` — the deal entered a closed stage (won when its probability is at
 //!   least 50% or its label says "won");
-//! * `no_outcome` — the window passed with none of the above.
+//! * `no_outcome` — the window passed with none of the above. A window is only **closed** once
+//!   every source the move is watched in synced successfully after its deadline (Gmail for a
+//!   thread or a person, HubSpot for a deal; see [`Sources`]), so a pass run offline (TUI, stats)
+//!   does not mistake unsynced replies for silence. A source with no sync record at all (demo
+//!   data) falls back to the clock. A success found later still replaces a `no_outcome`.
+//!
+//! A move with nothing to watch (no thread, person or deal) is not observable: it gets no
+//! outcome at all and is not a learning trial.
 //!
 //! [`detect_outcomes`] is pure: mirror + executions + outcomes already recorded → new rows.
 //! Each outcome is recorded at most once per move, so running it again adds nothing.
@@ -22,7 +31,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::entities::{Contact, Deal, Mirror, MirrorIndex, Stage};
+use super::entities::{Contact, Deal, Message, Mirror, MirrorIndex, Stage};
 use super::learn::Segment;
 use super::moves::MoveKind;
 
@@ -93,6 +102,63 @@ pub struct Watch {
     pub segment: Segment,
 }
 
+impl Watch {
+    /// Whether anything about the move can be watched: a thread, a person or a deal.
+    pub fn is_observable(&self) -> bool {
+        self.thread_id.is_some() || self.contact_id.is_some() || self.deal_id.is_some()
+    }
+
+    /// Whether the outcome window of a move executed at `executed_at` is closed at `now`: the
+    /// deadline passed, and every source this watch looks at synced successfully at or after it
+    /// (Gmail for a thread or a person's replies, HubSpot for a deal). An unobservable watch
+    /// never closes.
+    pub fn window_closed(
+        &self,
+        executed_at: DateTime<Utc>,
+        window_days: i64,
+        now: DateTime<Utc>,
+        sources: &Sources,
+    ) -> bool {
+        let deadline = executed_at + Duration::days(window_days);
+        if now < deadline || !self.is_observable() {
+            return false;
+        }
+        let gmail = self.thread_id.is_some() || self.contact_id.is_some();
+        let hubspot = self.deal_id.is_some();
+        (!gmail || sources.gmail.covers(deadline)) && (!hubspot || sources.hubspot.covers(deadline))
+    }
+}
+
+/// How far one source's mirror is known to be complete, for closing outcome windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Synced {
+    /// The source has no sync record at all (demo data): the clock alone closes a window.
+    #[default]
+    Unrecorded,
+    /// The source syncs; its latest successful sync started at this time (`None`: none ever
+    /// succeeded, so no window watched in it closes).
+    LastSuccess(Option<DateTime<Utc>>),
+}
+
+impl Synced {
+    /// Whether everything up to `deadline` is known to be in the mirror.
+    pub fn covers(self, deadline: DateTime<Utc>) -> bool {
+        match self {
+            Synced::Unrecorded => true,
+            Synced::LastSuccess(at) => at.is_some_and(|t| t >= deadline),
+        }
+    }
+}
+
+/// The sync state of the sources outcomes are watched in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// Replies (threads, people).
+    pub gmail: Synced,
+    /// Deal stages.
+    pub hubspot: Synced,
+}
+
 /// An executed move.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
@@ -123,13 +189,23 @@ pub struct NewOutcome {
     pub evidence: serde_json::Value,
 }
 
-/// What one pass found: watches to store for newly seen executions, and new outcomes.
+/// What one pass found: watches to store for newly seen executions, new outcomes, and the
+/// `no_outcome` rows a success has since replaced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OutcomePass {
     /// `(move key, kind, executed at, watch)` for executions seen for the first time.
     pub watches: Vec<(String, MoveKind, DateTime<Utc>, Watch)>,
     /// Outcomes to record, in a stable order.
     pub outcomes: Vec<NewOutcome>,
+    /// Move keys whose recorded `no_outcome` a success (new or already recorded) replaces.
+    pub superseded: Vec<String>,
+}
+
+impl OutcomePass {
+    /// Whether the pass has nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.watches.is_empty() && self.outcomes.is_empty() && self.superseded.is_empty()
+    }
 }
 
 /// The kind of a move key (its first segment).
@@ -225,22 +301,22 @@ pub fn watch_for(m: &Mirror, ix: &MirrorIndex<'_>, key: &str, executed_at: DateT
     }
 }
 
-/// Finds the outcomes of `executions` not yet in `recorded` (`(move key, outcome)` pairs), at `now`.
+/// Finds the outcomes of `executions` not yet in `recorded` (`(move key, outcome)` pairs), at
+/// `now`. `no_outcome` is only found for a closed window (see [`Watch::window_closed`]); a
+/// success within the window is found even after a `no_outcome` was recorded, and replaces it.
 pub fn detect_outcomes(
     m: &Mirror,
     executions: &[Execution],
     recorded: &HashSet<(String, Outcome)>,
     now: DateTime<Utc>,
     window_days: i64,
+    sources: &Sources,
 ) -> OutcomePass {
     let ix = MirrorIndex::new(m);
     let mut pass = OutcomePass::default();
     let mut sorted: Vec<&Execution> = executions.iter().collect();
     sorted.sort_by(|a, b| a.move_key.cmp(&b.move_key));
     for ex in sorted {
-        if recorded.contains(&(ex.move_key.clone(), Outcome::NoOutcome)) {
-            continue;
-        }
         let watch = match &ex.watch {
             Some(w) => w.clone(),
             None => {
@@ -250,20 +326,21 @@ pub fn detect_outcomes(
                 w
             }
         };
+        if !watch.is_observable() {
+            continue;
+        }
+        let has = |o: Outcome| recorded.contains(&(ex.move_key.clone(), o));
         let deadline = ex.executed_at + Duration::days(window_days);
         let in_window = |t: DateTime<Utc>| t > ex.executed_at && t <= deadline && t <= now;
         let mut found: Vec<(Outcome, DateTime<Utc>, serde_json::Value)> = Vec::new();
-        if let Some(reply) = first_reply(m, &ix, &watch, &in_window) {
+        if let Some(reply) = first_reply(m, &ix, &watch, ex.executed_at, &in_window) {
             found.push(reply);
         }
         found.extend(deal_outcome(&ix, &watch, now, &in_window));
-        let any_before = Outcome::ALL
-            .iter()
-            .any(|o| recorded.contains(&(ex.move_key.clone(), *o)));
-        let mut any_now = false;
+        let success_before = Outcome::ALL.iter().any(|o| o.is_success() && has(*o));
+        let success_now = !found.is_empty();
         for (outcome, at, evidence) in found {
-            any_now = true;
-            if recorded.contains(&(ex.move_key.clone(), outcome)) {
+            if has(outcome) {
                 continue;
             }
             pass.outcomes.push(NewOutcome {
@@ -275,7 +352,14 @@ pub fn detect_outcomes(
                 evidence,
             });
         }
-        if !any_before && !any_now && now > deadline {
+        if has(Outcome::NoOutcome) {
+            if success_before || success_now {
+                pass.superseded.push(ex.move_key.clone());
+            }
+        } else if !success_before
+            && !success_now
+            && watch.window_closed(ex.executed_at, window_days, now, sources)
+        {
             pass.outcomes.push(NewOutcome {
                 move_key: ex.move_key.clone(),
                 kind: ex.kind,
@@ -293,36 +377,49 @@ fn first_reply(
     m: &Mirror,
     ix: &MirrorIndex<'_>,
     w: &Watch,
+    executed_at: DateTime<Utc>,
     in_window: &dyn Fn(DateTime<Utc>) -> bool,
 ) -> Option<(Outcome, DateTime<Utc>, serde_json::Value)> {
-    let is_reply = |msg: &&super::entities::Message| !msg.outbound && !msg.automated && in_window(msg.at);
-    let found = match w.thread_id.as_deref() {
-        Some(t) => ix
-            .threads
-            .get(t)
-            .and_then(|msgs| msgs.iter().copied().find(is_reply)),
+    let is_reply = |msg: &&Message| !msg.outbound && !msg.automated && in_window(msg.at);
+    let (found, sent) = match w.thread_id.as_deref() {
+        Some(t) => {
+            // Oldest first: our first send at or after execution, then the first reply to it.
+            let msgs = ix.threads.get(t)?;
+            let sent = msgs
+                .iter()
+                .copied()
+                .find(|msg| msg.outbound && (msg.at == executed_at || in_window(msg.at)))?;
+            let reply = msgs
+                .iter()
+                .copied()
+                .filter(|msg| msg.at > sent.at)
+                .find(is_reply)?;
+            (reply, Some(sent))
+        }
         None => {
             let email = w
                 .contact_id
                 .as_deref()
                 .and_then(|c| ix.contact_by_id.get(c))
                 .and_then(|c| c.email.as_deref())?;
-            m.messages
+            let reply = m
+                .messages
                 .iter()
                 .filter(|msg| msg.from.email == email)
                 .filter(is_reply)
-                .min_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)))
+                .min_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)))?;
+            (reply, None)
         }
-    }?;
-    Some((
-        Outcome::ReplyReceived,
-        found.at,
-        serde_json::json!({
-            "message_id": found.id,
-            "thread_id": found.thread_id,
-            "at": stamp(found.at),
-        }),
-    ))
+    };
+    let mut evidence = serde_json::json!({
+        "message_id": found.id,
+        "thread_id": found.thread_id,
+        "at": stamp(found.at),
+    });
+    if let Some(sent) = sent {
+        evidence["after_sent"] = serde_json::json!(sent.id);
+    }
+    Some((Outcome::ReplyReceived, found.at, evidence))
 }
 
 fn deal_outcome(

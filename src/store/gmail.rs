@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::mirror::refresh_threads;
-use super::{Result, Store, ts, write_cursors};
+use super::{Result, Store, write_cursors};
 use crate::domain::entities::Contact;
 
 /// A message's labels and what its inbound/automated flags are computed from.
@@ -304,50 +304,6 @@ impl Store {
         }
         out.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.message_id.cmp(&b.message_id)));
         Ok(out)
-    }
-
-    /// Records `reply_received` outcomes: for every move on a replied thread that the operator
-    /// executed (decided `done`) before the reply came, once per move, with the message as
-    /// evidence. Returns the move keys that got an outcome.
-    pub fn record_reply_outcomes(&mut self, replies: &[Reply], now: DateTime<Utc>) -> Result<Vec<String>> {
-        let tx = self.conn_mut().transaction()?;
-        let mut recorded = Vec::new();
-        {
-            let mut executed = tx.prepare_cached(
-                "SELECT DISTINCT d.move_key FROM decisions d
-                 WHERE d.state = 'done' AND d.undone_at IS NULL AND d.decided_at < ?2
-                   AND (d.move_key = 'follow_up:thread:' || ?1 OR d.move_key = 'reply_inbound:thread:' || ?1
-                        OR d.move_key IN (SELECT 'approve_draft:draft:' || id FROM drafts WHERE thread_id = ?1))
-                   AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.move_key = d.move_key AND o.outcome = 'reply_received')",
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO outcomes(move_key, outcome, evidence, recorded_at, kind, outcome_at)
-                 VALUES (?1, 'reply_received', ?2, ?3, substr(?1, 1, instr(?1, ':') - 1), ?4)",
-            )?;
-            let mut telemetry = tx.prepare_cached(
-                "INSERT INTO telemetry(event, move_key, payload, at) VALUES ('outcome_recorded', ?1, ?2, ?3)",
-            )?;
-            for r in replies {
-                let keys = executed
-                    .query_map(params![r.thread_id, ts(r.at)], |row| row.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                for key in keys {
-                    let evidence = serde_json::json!({
-                        "message_id": r.message_id,
-                        "thread_id": r.thread_id,
-                        "at": ts(r.at),
-                    })
-                    .to_string();
-                    insert.execute(params![key, evidence, ts(now), ts(r.at)])?;
-                    let payload =
-                        serde_json::json!({"outcome": "reply_received", "message_id": r.message_id});
-                    telemetry.execute(params![key, payload.to_string(), ts(now)])?;
-                    recorded.push(key);
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(recorded)
     }
 
     /// Writes sync cursors on their own (a phase ended with nothing else to store).

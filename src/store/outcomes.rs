@@ -8,7 +8,7 @@ use rusqlite::params;
 
 use super::{Result, Store, parse_ts, ts};
 use crate::domain::learn::{Evidence, Segment};
-use crate::domain::outcomes::{Execution, Outcome, OutcomePass, Watch, kind_of_key};
+use crate::domain::outcomes::{Execution, Outcome, OutcomePass, Sources, Synced, Watch, kind_of_key};
 
 /// One recorded `recommendation_generated` event, for the backtest.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,9 @@ pub struct Recommendation {
     /// The event payload (`kind`, `aps`, `parts`, `features`).
     pub payload: serde_json::Value,
 }
+
+/// One recorded outcome: what, when it happened, when it was recorded.
+type OutcomeRow = (Outcome, DateTime<Utc>, DateTime<Utc>);
 
 impl Store {
     /// Every executed move: the first `done` decision still in force per move key, with what
@@ -67,6 +70,47 @@ impl Store {
         Ok(out)
     }
 
+    /// How far Gmail and HubSpot are synced, for closing outcome windows: the start of each
+    /// source's latest successful sync, or [`Synced::Unrecorded`] when it never synced at all.
+    pub fn outcome_sources(&self) -> Result<Sources> {
+        let synced = |source: &str| -> Result<Synced> {
+            Ok(match self.last_sync(source)? {
+                None => Synced::Unrecorded,
+                Some(r) => Synced::LastSuccess(r.succeeded_at),
+            })
+        };
+        Ok(Sources {
+            gmail: synced("gmail")?,
+            hubspot: synced("hubspot")?,
+        })
+    }
+
+    /// Every recorded outcome per move key: `(outcome, when it happened, when it was recorded)`,
+    /// in a stable order.
+    fn outcome_rows(&self) -> Result<HashMap<String, Vec<OutcomeRow>>> {
+        let mut st = self.conn().prepare(
+            "SELECT move_key, outcome, coalesce(outcome_at, recorded_at), recorded_at FROM outcomes ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut out: HashMap<String, Vec<_>> = HashMap::new();
+        for row in rows {
+            let (key, outcome, at, recorded_at) = row?;
+            if let Some(o) = Outcome::parse(&outcome) {
+                out.entry(key)
+                    .or_default()
+                    .push((o, parse_ts(&at), parse_ts(&recorded_at)));
+            }
+        }
+        Ok(out)
+    }
+
     /// `(move key, outcome)` of every recorded outcome.
     pub fn recorded_outcomes(&self) -> Result<HashSet<(String, Outcome)>> {
         let mut st = self
@@ -83,8 +127,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Stores one outcome pass in a transaction: the new watches, the new outcomes, and an
-    /// `outcome_recorded` telemetry event for each. Returns how many outcomes were recorded.
+    /// Stores one outcome pass in a transaction: the new watches, the new outcomes with an
+    /// `outcome_recorded` telemetry event for each, and drops the `no_outcome` rows a success
+    /// replaced. Returns how many outcomes were recorded.
     pub fn apply_outcome_pass(&mut self, pass: &OutcomePass, now: DateTime<Utc>) -> Result<usize> {
         let tx = self.conn_mut().transaction()?;
         let mut recorded = 0;
@@ -141,39 +186,40 @@ impl Store {
                 telemetry.execute(params![o.move_key, payload.to_string(), ts(now)])?;
                 recorded += 1;
             }
+            let mut replace = tx.prepare_cached(
+                "DELETE FROM outcomes WHERE move_key = ?1 AND outcome = 'no_outcome'
+                   AND EXISTS (SELECT 1 FROM outcomes o WHERE o.move_key = ?1 AND o.outcome <> 'no_outcome')",
+            )?;
+            for key in &pass.superseded {
+                replace.execute([key])?;
+            }
         }
         tx.commit()?;
         Ok(recorded)
     }
 
-    /// Finished trials for learning: every watched execution whose outcome is known (a success,
-    /// or `no_outcome`), in its type and segment. Executions still inside their window with
-    /// nothing yet are not counted.
-    pub fn learning_evidence(&self) -> Result<Evidence> {
-        let mut st = self.conn().prepare(
-            "SELECT w.kind, w.lifecycle, w.industry, w.size_band,
-                    EXISTS (SELECT 1 FROM outcomes o WHERE o.move_key = w.move_key AND o.outcome <> 'no_outcome'),
-                    EXISTS (SELECT 1 FROM outcomes o WHERE o.move_key = w.move_key)
-             FROM outcome_watch w ORDER BY w.move_key",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Segment {
-                    lifecycle: r.get(1)?,
-                    industry: r.get(2)?,
-                    size_band: r.get(3)?,
-                },
-                r.get::<_, bool>(4)?,
-                r.get::<_, bool>(5)?,
-            ))
-        })?;
+    /// Finished trials for learning at `now`: every observable execution whose `done` decision
+    /// is still in force and whose window of `window_days` is closed (the deadline passed and
+    /// its sources synced after it, see [`Watch::window_closed`]); a success when a success
+    /// outcome within the window was recorded at or before `now`. Executions still inside their
+    /// window are not counted, whatever came of them so far, so early successes do not inflate
+    /// the rate; outcomes recorded after `now` are not seen.
+    pub fn learning_evidence(&self, now: DateTime<Utc>, window_days: i64) -> Result<Evidence> {
+        let sources = self.outcome_sources()?;
+        let outcomes = self.outcome_rows()?;
         let mut e = Evidence::new();
-        for row in rows {
-            let (kind, segment, success, finished) = row?;
-            if let (Some(kind), true) = (crate::domain::MoveKind::parse(&kind), finished) {
-                e.add(kind, segment, success);
+        for ex in self.executions()? {
+            let Some(w) = ex.watch else { continue };
+            if !w.window_closed(ex.executed_at, window_days, now, &sources) {
+                continue;
             }
+            let deadline = ex.executed_at + chrono::Duration::days(window_days);
+            let success = outcomes.get(&ex.move_key).is_some_and(|rows| {
+                rows.iter().any(|(o, at, recorded_at)| {
+                    o.is_success() && *recorded_at <= now && *at <= now && *at <= deadline
+                })
+            });
+            e.add(ex.kind, w.segment, success);
         }
         Ok(e)
     }
@@ -202,33 +248,23 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// The time of each move's earliest success outcome (anything but `no_outcome`).
-    pub fn first_successes(&self) -> Result<HashMap<String, DateTime<Utc>>> {
-        let mut st = self.conn().prepare(
-            "SELECT move_key, min(coalesce(outcome_at, recorded_at)) FROM outcomes
-             WHERE outcome <> 'no_outcome' GROUP BY move_key",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = HashMap::new();
-        for row in rows {
-            let (k, at) = row?;
-            out.insert(k, parse_ts(&at));
-        }
-        Ok(out)
-    }
 }
 
 impl Store {
-    /// The backtest's history: every recorded recommendation, with whether the move later
-    /// succeeded (a success outcome at or after it was generated).
+    /// The backtest's history: every recorded recommendation, with whether the operator
+    /// executed it (a `done` decision still in force) and the outcomes recorded for it.
     pub fn backtest_history(&self) -> Result<Vec<crate::domain::backtest::Recommended>> {
-        let successes = self.first_successes()?;
+        let executed: HashSet<String> = self.executions()?.into_iter().map(|e| e.move_key).collect();
+        let outcomes = self.outcome_rows()?;
         Ok(self
             .recommendations()?
             .into_iter()
             .map(|r| crate::domain::backtest::Recommended {
-                succeeded: successes.get(&r.move_key).is_some_and(|t| *t >= r.at),
+                executed: executed.contains(&r.move_key),
+                outcomes: outcomes
+                    .get(&r.move_key)
+                    .map(|rows| rows.iter().map(|(o, at, _)| (*o, *at)).collect())
+                    .unwrap_or_default(),
                 move_key: r.move_key,
                 at: r.at,
                 payload: r.payload,

@@ -24,8 +24,8 @@
 //! mail), when the history shows a draft changed, and at least daily; only drafts whose message
 //! changed are fetched. A draft the operator edited here keeps the edit while Gmail still has
 //! it, and leaves with it when it was sent or deleted in Gmail. New inbound messages answering
-//! the operator are replies: they are counted and recorded as outcomes of the moves executed on
-//! their thread.
+//! the operator are replies: they are counted here; the outcome pass after the sync records
+//! them for the moves executed on their thread (a reply after our send, within the window).
 //!
 //! A message Gmail cannot describe (an answer that does not parse) is skipped, counted and
 //! logged rather than holding every later sync back; the next full listing tries it again.
@@ -721,10 +721,8 @@ fn write(
             .iter()
             .filter(|r| !present.contains(&r.message_id))
             .count() as u64;
-        let outcomes = store.record_reply_outcomes(&replies, run.now)?;
-        if !outcomes.is_empty() {
-            tracing::info!(moves = outcomes.len(), "replies recorded as outcomes");
-        }
+        // Outcomes (a reply after our send, within the window) are recorded by the outcome
+        // pass that follows every sync (`today::record_outcomes`), which checks both.
     }
     Ok(())
 }
