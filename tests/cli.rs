@@ -1,32 +1,14 @@
 //! The `casey` binary from the outside: config fixtures, JSON output, errors and exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support {
+    pub mod cli;
+}
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-
-/// A fixed instant so the demo's shifted dates and every age are reproducible.
-const NOW: &str = "2026-11-20T15:00:00Z";
-
-fn casey(data: &Path) -> Command {
-    // An explicit, empty config file: the defaults apply and the developer's own file cannot leak in.
-    let config = data.join("config.toml");
-    if !config.exists() {
-        std::fs::write(&config, "").unwrap();
-    }
-    let mut c = Command::cargo_bin("casey").unwrap();
-    c.env("CASEYOS_DATA_DIR", data)
-        .env("CASEYOS_CONFIG", &config)
-        .env("CASEYOS_NOW", NOW)
-        .env("NO_COLOR", "1")
-        // Never the developer's keyring or tokens.
-        .env("CASEYOS_ACCOUNTS__KEYRING", "none")
-        .env_remove("CASEYOS_HUBSPOT_TOKEN")
-        .env_remove("CASEYOS_GOOGLE_TOKEN")
-        .env_remove("CASEYOS_GOOGLE_REFRESH_TOKEN");
-    c
-}
+use support::cli::casey;
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> =

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support {
+    pub mod cli;
     pub mod fake_hubspot;
 }
 
@@ -11,34 +12,12 @@ use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
+use support::cli::casey;
 use support::fake_hubspot::{FakeHubSpot, TOKEN};
 use wiremock::MockServer;
 
-/// A fixed instant so recorded sync times and ages are reproducible.
-const NOW: &str = "2026-11-20T15:00:00Z";
-
 /// Nothing listens on the discard port of the loopback interface.
 const CLOSED: &str = "http://127.0.0.1:9";
-
-/// The binary on a data dir of its own: an explicit empty config (the developer's own file
-/// cannot leak in), no keyring (the developer's real one is never touched) and no tokens from
-/// the developer's environment.
-fn casey(data: &Path) -> Command {
-    let config = data.join("config.toml");
-    if !config.exists() {
-        std::fs::write(&config, "").unwrap();
-    }
-    let mut c = Command::cargo_bin("casey").unwrap();
-    c.env("CASEYOS_DATA_DIR", data)
-        .env("CASEYOS_CONFIG", &config)
-        .env("CASEYOS_NOW", NOW)
-        .env("NO_COLOR", "1")
-        .env("CASEYOS_ACCOUNTS__KEYRING", "none")
-        .env_remove("CASEYOS_HUBSPOT_TOKEN")
-        .env_remove("CASEYOS_GOOGLE_TOKEN")
-        .env_remove("CASEYOS_GOOGLE_REFRESH_TOKEN");
-    c
-}
 
 /// `casey` pointed at these API bases (HubSpot, Gmail).
 fn casey_at(data: &Path, hubspot: &str, gmail: &str) -> Command {

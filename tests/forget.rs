@@ -4,9 +4,12 @@
 //! telemetry and unapproved local drafts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support {
+    pub mod cli;
+}
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use caseyos::actions;
 use caseyos::config::Config;
 use caseyos::domain::{MoveKind, MoveState};
@@ -14,6 +17,7 @@ use caseyos::store::Store;
 use caseyos::sync::demo;
 use caseyos::today;
 use chrono::Duration;
+use support::cli::casey;
 
 /// Whether `text` names the address `needle` (lower-case) as a whole address: not as the tail
 /// of a longer one (`joann@…`) nor the head of a longer domain (`…@acme.example.au`).
@@ -185,19 +189,6 @@ fn forgetting_leaves_no_row_mentioning_the_address_and_they_stay_forgotten() {
     demo::load(&mut store, demo::anchor()).unwrap();
     assert!(mentions(&db, &who).is_empty(), "{:?}", mentions(&db, &who));
     assert_eq!(store.load_mirror().unwrap().contacts.len(), kept_contacts - 1);
-}
-
-fn casey(data: &Path) -> Command {
-    let config = data.join("config.toml");
-    if !config.exists() {
-        std::fs::write(&config, "").unwrap();
-    }
-    let mut c = Command::cargo_bin("casey").unwrap();
-    c.env("CASEYOS_DATA_DIR", data)
-        .env("CASEYOS_CONFIG", &config)
-        .env("CASEYOS_NOW", "2026-11-20T15:00:00Z")
-        .env("CASEYOS_ACCOUNTS__KEYRING", "none");
-    c
 }
 
 #[test]

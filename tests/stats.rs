@@ -4,9 +4,12 @@
 //! text snapshots (empty, populated, 80×24).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support {
+    pub mod cli;
+}
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use caseyos::Clock;
 use caseyos::config::{Config, SafetyMode};
 use caseyos::stats::Stats;
@@ -21,8 +24,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rusqlite::{Connection, params};
 use serde_json::json;
-
-const NOW: &str = "2026-11-20T15:00:00Z";
+use support::cli::{NOW, casey};
 
 fn now() -> DateTime<Utc> {
     NOW.parse().unwrap()
@@ -324,23 +326,6 @@ fn every_number_matches_the_hand_computed_history() {
         (today.integrations[0].calls, today.integrations[0].errors),
         (3, 1)
     );
-}
-
-fn casey(data: &Path) -> Command {
-    let config = data.join("config.toml");
-    if !config.exists() {
-        std::fs::write(&config, "").unwrap();
-    }
-    let mut c = Command::cargo_bin("casey").unwrap();
-    c.env("CASEYOS_DATA_DIR", data)
-        .env("CASEYOS_CONFIG", &config)
-        .env("CASEYOS_NOW", NOW)
-        .env("NO_COLOR", "1")
-        .env("CASEYOS_ACCOUNTS__KEYRING", "none")
-        .env_remove("CASEYOS_HUBSPOT_TOKEN")
-        .env_remove("CASEYOS_GOOGLE_TOKEN")
-        .env_remove("CASEYOS_GOOGLE_REFRESH_TOKEN");
-    c
 }
 
 #[test]
