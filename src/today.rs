@@ -1,17 +1,180 @@
 //! Today's Moves: detection over the mirror plus the operator's stored decisions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::domain::detect::{detect_moves_learned, effective_state};
+use crate::domain::detect::{detect_moves_learned, detect_units, effective_state};
 use crate::domain::moves::{Move, MoveContext};
 use crate::domain::outcomes::detect_outcomes;
-use crate::store::{Result, Store};
+use crate::store::{RankedFilter, Result, Store};
 
-/// Every detected move at `now` with its effective state, ranked (all states included).
+/// Every detected move at `now` with its effective state, ranked (all states included): the
+/// stored ranking, settled at `now` first (see [`settle`]).
 pub fn moves(store: &Store, config: &Config, now: DateTime<Utc>) -> Result<Vec<Move>> {
+    settle(store, config, now, |_, _| {})?;
+    store.ranked(RankedFilter::All, 0, usize::MAX, &config.aps)
+}
+
+/// Bump when detection changes what it gives for the same mirror: stored rankings are rebuilt.
+const DETECTION_VERSION: &str = "1";
+
+/// Units re-detected per transaction: small enough that a key press never waits long behind a
+/// background pass, big enough that the per-chunk queries stay few.
+const CHUNK: usize = 500;
+
+/// What a settle pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Detection units re-detected.
+    pub units: usize,
+    /// Everything was re-detected (first build, a new clock, new weights or revenue scale).
+    pub full: bool,
+}
+
+fn fingerprint(config: &Config) -> String {
+    use sha2::Digest;
+    let text = format!(
+        "{DETECTION_VERSION}|{}|{}",
+        serde_json::to_string(&config.moves).unwrap_or_default(),
+        serde_json::to_string(&config.aps).unwrap_or_default()
+    );
+    format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
+}
+
+fn evidence_print(e: &crate::domain::learn::Evidence) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(format!("{e:?}").as_bytes()))
+}
+
+/// The clock the stored ranking was settled at, if it was.
+pub fn ranked_at(store: &Store) -> Result<Option<DateTime<Utc>>> {
+    Ok(store
+        .setting("moves_ranked_at")?
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc)))
+}
+
+/// The clock a reader should settle at: `now`, or the ranking's own clock when that is less
+/// than `fresh` older (the wall clock moves on every run; the ranking is re-timed once a minute
+/// rather than on every command).
+pub fn reading_clock(store: &Store, now: DateTime<Utc>, fresh: chrono::Duration) -> Result<DateTime<Utc>> {
+    Ok(match ranked_at(store)? {
+        Some(at) if at <= now && now - at < fresh => at,
+        _ => now,
+    })
+}
+
+/// Brings the changes since the last settle into the ranking, at the ranking's own clock
+/// (a key press: only what it touched is re-detected).
+pub fn settle_changes(store: &Store, config: &Config) -> Result<Settled> {
+    let at = ranked_at(store)?.unwrap_or_else(Utc::now);
+    settle(store, config, at, |_, _| {})
+}
+
+/// Brings the stored ranking up to date at `at`: re-detects the units that changed since the
+/// last settle (marked by the store's triggers in the same transaction as each change), or
+/// everything when the clock, the weights, the revenue scale or the learned evidence moved.
+/// Big passes go in chunks, each its own transaction, so an interrupted one resumes where it
+/// stopped; `progress(done, total)` reports after each chunk.
+pub fn settle(
+    store: &Store,
+    config: &Config,
+    at: DateTime<Utc>,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Settled> {
+    let evidence = store.learning_evidence(at, config.moves.outcome_window_days)?;
+    let mut report = Settled::default();
+    // Phase one, in one write transaction: decide, then either do the small work right away
+    // or queue the big work as `unit` rows.
+    let queued = immediate(store, || {
+        let fp = fingerprint(config);
+        let ev = evidence_print(&evidence);
+        let scale = format!("{:?}", store.pipeline_scale()?);
+        let stamp = crate::store::ts(at);
+        let full = store.setting("moves_fingerprint")?.as_deref() != Some(fp.as_str())
+            || store.setting("moves_ranked_at")?.as_deref() != Some(stamp.as_str())
+            || store.setting("moves_evidence")?.as_deref() != Some(ev.as_str())
+            || store.setting("moves_scale")?.as_deref() != Some(scale.as_str());
+        if full {
+            store.mark_all_dirty()?;
+        }
+        let dirty = store.dirty()?;
+        if dirty.all {
+            report.full = true;
+            store.queue_units(&store.all_units()?)?;
+            store.clear_dirty(&dirty.rows)?;
+            store.set_setting("moves_fingerprint", &fp)?;
+            store.set_setting("moves_ranked_at", &stamp)?;
+            store.set_setting("moves_evidence", &ev)?;
+            store.set_setting("moves_scale", &scale)?;
+            return Ok(true);
+        }
+        if dirty.units.len() > CHUNK {
+            store.queue_units(&dirty.units.iter().cloned().collect::<Vec<_>>())?;
+            store.refresh_states(&dirty.states, at, &config.aps)?;
+            store.clear_dirty(&dirty.rows)?;
+            return Ok(true);
+        }
+        let units: HashSet<String> = dirty.units.iter().cloned().collect();
+        report.units += units.len();
+        redetect(store, config, &evidence, &units, at)?;
+        store.refresh_states(&dirty.states, at, &config.aps)?;
+        store.clear_dirty(&dirty.rows)?;
+        Ok(!store.queued_units(1)?.is_empty())
+    })?;
+    if !queued {
+        return Ok(report);
+    }
+    // Phase two: the queue, chunk by chunk.
+    let total = store.queued_count()? + report.units;
+    loop {
+        let chunk = store.queued_units(CHUNK)?;
+        if chunk.is_empty() {
+            break;
+        }
+        immediate(store, || {
+            let units: HashSet<String> = chunk.iter().cloned().collect();
+            redetect(store, config, &evidence, &units, at)?;
+            store.unqueue_units(&chunk)
+        })?;
+        report.units += chunk.len();
+        progress(report.units.min(total), total);
+    }
+    Ok(report)
+}
+
+/// Runs `f` in one write transaction taken up front, so no other writer slips in between what
+/// it read and what it writes.
+fn immediate<T>(store: &Store, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    store.immediately(f)
+}
+
+/// Re-detects `units` and stores what they give, noting first sightings.
+fn redetect(
+    store: &Store,
+    config: &Config,
+    evidence: &crate::domain::learn::Evidence,
+    units: &HashSet<String>,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    if units.is_empty() {
+        return Ok(());
+    }
+    let (mirror, ctx) = store.load_slice(units)?;
+    let mut moves = detect_units(&mirror, &ctx, units, evidence, at, &config.moves, &config.aps);
+    let new = store.replace_unit_moves(units, &mut moves, at)?;
+    for i in new {
+        let m = &moves[i];
+        store.telemetry("recommendation_generated", Some(&m.key), &recommendation_payload(m), at)?;
+    }
+    Ok(())
+}
+
+/// Detection from scratch over the whole mirror (loaded into memory): what the stored ranking
+/// must equal. For tests and checks only; it reads everything.
+pub fn moves_from_scratch(store: &Store, config: &Config, now: DateTime<Utc>) -> Result<Vec<Move>> {
     let mirror = store.load_mirror()?;
     let learned = store.learning_evidence(now, config.moves.outcome_window_days)?;
     let mut moves = detect_moves_learned(&mirror, &learned, now, &config.moves, &config.aps);
@@ -65,35 +228,25 @@ pub fn recommendation_payload(m: &Move) -> serde_json::Value {
     })
 }
 
-/// Records outcomes, detects moves and notes them as seen (first/last sighting,
-/// `recommendation_generated`).
+/// Records outcomes, then settles the stored ranking at `now` (first sightings are noted as
+/// `recommendation_generated` as moves are stored); returns every move, ranked.
 pub fn refresh(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Result<Vec<Move>> {
+    refresh_quietly(store, config, now, |_, _| {})?;
+    store.ranked(RankedFilter::All, 0, usize::MAX, &config.aps)
+}
+
+/// [`refresh`] without reading the ranking back: for background passes.
+pub fn refresh_quietly(
+    store: &mut Store,
+    config: &Config,
+    now: DateTime<Utc>,
+    progress: impl FnMut(usize, usize),
+) -> Result<Settled> {
     let recorded = record_outcomes(store, config, now)?;
     if recorded > 0 {
         tracing::info!(recorded, "outcomes recorded");
     }
-    let moves = moves(store, config, now)?;
-    let known: i64 = store
-        .conn()
-        .query_row("SELECT count(*) FROM moves", [], |r| r.get(0))?;
-    let new: Vec<&Move> = if known == 0 {
-        moves.iter().collect()
-    } else {
-        let mut st = store.conn().prepare("SELECT key FROM moves")?;
-        let seen: std::collections::HashSet<String> =
-            st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-        moves.iter().filter(|m| !seen.contains(&m.key)).collect()
-    };
-    for m in new {
-        store.telemetry(
-            "recommendation_generated",
-            Some(&m.key),
-            &recommendation_payload(m),
-            now,
-        )?;
-    }
-    store.record_seen_moves(&moves, now)?;
-    Ok(moves)
+    settle(store, config, now, progress)
 }
 
 /// Detail-pane context for each move (last `messages` messages of its thread).

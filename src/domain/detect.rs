@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::aps::{self, ApsWeights, Effort};
-use super::entities::{Contact, Deal, Draft, Message, Mirror, MirrorIndex};
+use super::entities::{Contact, Deal, Draft, Message, Mirror, MirrorContext, MirrorIndex};
 use super::learn::Evidence;
 use super::moves::{Move, MoveKind, PrimaryAction, rank};
 use super::text::{sanitize_line, truncate_cols};
@@ -85,7 +85,50 @@ pub fn detect_moves_learned(
     cfg: &DetectConfig,
     w: &ApsWeights,
 ) -> Vec<Move> {
-    let ix = MirrorIndex::new(m);
+    let mut out = detect_with(m, MirrorIndex::new(m), learned, now, cfg, w);
+    rank(&mut out);
+    out
+}
+
+/// Detection over a slice of the mirror (see `Store::load_slice`): the moves of the given
+/// detection units (see [`unit_of_key`]), unranked, exactly as [`detect_moves_learned`] over
+/// the whole mirror gives them, provided the slice holds everything those units read.
+pub fn detect_units(
+    m: &Mirror,
+    ctx: &MirrorContext,
+    units: &HashSet<String>,
+    learned: &Evidence,
+    now: DateTime<Utc>,
+    cfg: &DetectConfig,
+    w: &ApsWeights,
+) -> Vec<Move> {
+    let mut out = detect_with(m, MirrorIndex::with_context(m, ctx), learned, now, cfg, w);
+    out.retain(|mv| unit_of_key(&mv.key).is_some_and(|u| units.contains(&u)));
+    out
+}
+
+/// The detection unit a move key belongs to: the record whose changes can change the move
+/// (`thread:ID`, `deal:ID`, `contact:ID`, `task:ID`, `draft:ID`).
+pub fn unit_of_key(key: &str) -> Option<String> {
+    let mut parts = key.splitn(3, ':');
+    let kind = parts.next()?;
+    let entity = parts.next()?;
+    let rest = parts.next()?;
+    let id = match (kind, entity) {
+        ("stage_changed", "deal") => rest.split_once(':').map(|(id, _)| id).unwrap_or(rest),
+        _ => rest,
+    };
+    matches!(entity, "thread" | "deal" | "contact" | "task" | "draft").then(|| format!("{entity}:{id}"))
+}
+
+fn detect_with<'a>(
+    m: &'a Mirror,
+    ix: MirrorIndex<'a>,
+    learned: &'a Evidence,
+    now: DateTime<Utc>,
+    cfg: &'a DetectConfig,
+    w: &'a ApsWeights,
+) -> Vec<Move> {
     let by_move = m
         .drafts
         .iter()
@@ -107,9 +150,7 @@ pub fn detect_moves_learned(
     d.tasks();
     // Last: a draft not taken by the move it was written for becomes a move of its own.
     d.drafts();
-    let mut out = d.out;
-    rank(&mut out);
-    out
+    d.out
 }
 
 struct Detector<'a> {

@@ -294,6 +294,55 @@ pub struct Mirror {
     pub drafts: Vec<Draft>,
 }
 
+/// What a slice of the mirror cannot compute from its own records: figures over the whole
+/// mirror, read with indexed queries (see `Store::load_slice`), so detection over a few
+/// threads or deals gives exactly what detection over everything gives for them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MirrorContext {
+    /// Mail figures per address, over every message of the mirror.
+    pub email_stats: HashMap<String, EmailStats>,
+    /// Latest note time per deal, over every note.
+    pub last_note_by_deal: HashMap<String, DateTime<Utc>>,
+    /// Revenue scale over every open deal (see [`MirrorIndex::pipeline_max_value`]).
+    pub pipeline_max_value: f64,
+    /// Median open deal amount over every open deal.
+    pub typical_deal_amount: f64,
+}
+
+/// Mail figures for one address (non-automated messages only).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EmailStats {
+    /// Latest message either way.
+    pub last_exchange: Option<DateTime<Utc>>,
+    /// The operator wrote to it.
+    pub emailed: bool,
+    /// It wrote to the operator.
+    pub replied: bool,
+}
+
+/// The revenue scale and the typical deal over open deals given as (amount, probability):
+/// the median positive amount, and the largest amount × probability (a deal without an amount
+/// counts as a typical one).
+pub fn pipeline_scale(open: &[(Option<f64>, f64)]) -> (f64, f64) {
+    let mut amounts: Vec<f64> = open
+        .iter()
+        .filter_map(|(a, _)| a.filter(|a| a.is_finite() && *a > 0.0))
+        .collect();
+    amounts.sort_by(f64::total_cmp);
+    let typical_deal_amount = amounts.get(amounts.len() / 2).copied().unwrap_or(10_000.0);
+    let pipeline_max_value = open
+        .iter()
+        .map(|(a, p)| a.filter(|a| a.is_finite() && *a > 0.0).unwrap_or(typical_deal_amount) * p)
+        .fold(0.0_f64, f64::max);
+    // With no open deal at all, one typical deal is the scale.
+    let pipeline_max_value = if pipeline_max_value > 0.0 {
+        pipeline_max_value
+    } else {
+        typical_deal_amount
+    };
+    (pipeline_max_value, typical_deal_amount)
+}
+
 /// Lookup tables over a [`Mirror`], built once per detection run.
 pub struct MirrorIndex<'a> {
     /// Contacts by id.
@@ -380,8 +429,7 @@ impl<'a> MirrorIndex<'a> {
         };
         let mut open_deals_by_contact: HashMap<&str, Vec<&Deal>> = HashMap::new();
         let mut open_deals_by_company: HashMap<&str, Vec<&Deal>> = HashMap::new();
-        let mut amounts = Vec::new();
-        let mut probabilities = Vec::new();
+        let mut open_amounts = Vec::new();
         for d in m.deals.iter().filter(|d| is_open(d)) {
             for c in &d.contact_ids {
                 open_deals_by_contact.entry(c.as_str()).or_default().push(d);
@@ -395,26 +443,11 @@ impl<'a> MirrorIndex<'a> {
                 .and_then(|s| stage_by_id.get(s))
                 .map(|s| s.probability)
                 .unwrap_or(0.0);
-            let amount = d.amount.filter(|a| a.is_finite() && *a > 0.0);
-            if let Some(a) = amount {
-                amounts.push(a);
-            }
-            probabilities.push((amount, p));
+            open_amounts.push((d.amount, p));
         }
-        amounts.sort_by(f64::total_cmp);
-        let typical_deal_amount = amounts.get(amounts.len() / 2).copied().unwrap_or(10_000.0);
         // Deals without an amount count as a typical deal, here and in the revenue part, so a
         // CRM without amounts still ranks people with open deals above people without.
-        let pipeline_max_value = probabilities
-            .into_iter()
-            .map(|(a, p)| a.unwrap_or(typical_deal_amount) * p)
-            .fold(0.0_f64, f64::max);
-        // With no open deal at all, one typical deal is the scale.
-        let pipeline_max_value = if pipeline_max_value > 0.0 {
-            pipeline_max_value
-        } else {
-            typical_deal_amount
-        };
+        let (pipeline_max_value, typical_deal_amount) = pipeline_scale(&open_amounts);
         let mut last_note_by_deal: HashMap<&str, DateTime<Utc>> = HashMap::new();
         for n in &m.notes {
             let Some(at) = n.at else { continue };
@@ -441,6 +474,34 @@ impl<'a> MirrorIndex<'a> {
             pipeline_max_value,
             typical_deal_amount,
         }
+    }
+
+    /// Indexes over a slice of the mirror, with the figures over the whole mirror taken from
+    /// `ctx` instead of from the slice's own messages, notes and deals.
+    pub fn with_context(m: &'a Mirror, ctx: &'a MirrorContext) -> Self {
+        let mut ix = MirrorIndex::new(m);
+        ix.last_exchange_by_email.clear();
+        ix.emailed.clear();
+        ix.replied.clear();
+        for (email, st) in &ctx.email_stats {
+            if let Some(t) = st.last_exchange {
+                ix.last_exchange_by_email.insert(email.as_str(), t);
+            }
+            if st.emailed {
+                ix.emailed.insert(email.as_str());
+            }
+            if st.replied {
+                ix.replied.insert(email.as_str());
+            }
+        }
+        ix.last_note_by_deal = ctx
+            .last_note_by_deal
+            .iter()
+            .map(|(d, t)| (d.as_str(), *t))
+            .collect();
+        ix.pipeline_max_value = ctx.pipeline_max_value;
+        ix.typical_deal_amount = ctx.typical_deal_amount;
+        ix
     }
 
     /// The stage of a deal, if known.

@@ -167,8 +167,14 @@ impl Store {
                 st.execute(params![id, label, order])?;
             }
             let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO stages(id, pipeline_id, label, display_order, probability, is_closed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO stages(id, pipeline_id, label, display_order, probability, is_closed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET pipeline_id = excluded.pipeline_id, label = excluded.label,
+                   display_order = excluded.display_order, probability = excluded.probability,
+                   is_closed = excluded.is_closed
+                 WHERE stages.pipeline_id IS NOT excluded.pipeline_id OR stages.label IS NOT excluded.label
+                   OR stages.display_order IS NOT excluded.display_order
+                   OR stages.probability IS NOT excluded.probability OR stages.is_closed IS NOT excluded.is_closed",
             )?;
             for s in &b.stages {
                 st.execute(params![
@@ -615,7 +621,7 @@ pub(crate) fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     })
 }
 
-fn company_row(r: &Row<'_>) -> rusqlite::Result<Company> {
+pub(super) fn company_row(r: &Row<'_>) -> rusqlite::Result<Company> {
     Ok(Company {
         id: r.get("id")?,
         name: r.get("name")?,
@@ -628,7 +634,7 @@ fn company_row(r: &Row<'_>) -> rusqlite::Result<Company> {
     })
 }
 
-fn stage_row(r: &Row<'_>) -> rusqlite::Result<Stage> {
+pub(super) fn stage_row(r: &Row<'_>) -> rusqlite::Result<Stage> {
     Ok(Stage {
         id: r.get(0)?,
         pipeline_id: r.get(1)?,
@@ -639,7 +645,7 @@ fn stage_row(r: &Row<'_>) -> rusqlite::Result<Stage> {
     })
 }
 
-fn deal_row(r: &Row<'_>) -> rusqlite::Result<Deal> {
+pub(super) fn deal_row(r: &Row<'_>) -> rusqlite::Result<Deal> {
     Ok(Deal {
         id: r.get("id")?,
         name: r.get("name")?,
@@ -656,7 +662,7 @@ fn deal_row(r: &Row<'_>) -> rusqlite::Result<Deal> {
     })
 }
 
-fn task_row(r: &Row<'_>) -> rusqlite::Result<Task> {
+pub(super) fn task_row(r: &Row<'_>) -> rusqlite::Result<Task> {
     Ok(Task {
         id: r.get("id")?,
         subject: r.get("subject")?,
@@ -671,7 +677,7 @@ fn task_row(r: &Row<'_>) -> rusqlite::Result<Task> {
     })
 }
 
-fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
+pub(super) fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
     let labels: String = r.get(10)?;
     Ok(Message {
         id: r.get(0)?,

@@ -11,6 +11,7 @@ mod health;
 mod mirror;
 mod outbox;
 mod outcomes;
+mod ranked;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
 pub use outbox::{Finish, Job, NewJob};
 pub use outcomes::Recommendation;
+pub use ranked::{DirtySet, RankedCounts, RankedFilter};
 pub use state::{AuditEntry, Counts, OutboxEntry, UndoOutcome};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.
@@ -35,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_local_drafts.sql"),
     include_str!("migrations/0006_outcomes.sql"),
     include_str!("migrations/0007_forgotten.sql"),
+    include_str!("migrations/0008_ranked_moves.sql"),
 ];
 
 /// Every table of the schema (the names [`Store::table_count`] accepts).
@@ -62,6 +65,8 @@ pub(crate) const TABLES: &[&str] = &[
     "audit_log",
     "outcome_watch",
     "forgotten",
+    "ranked_moves",
+    "move_dirty",
 ];
 
 /// The schema version this build reads and writes.

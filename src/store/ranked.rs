@@ -1,0 +1,833 @@
+//! Today's Moves as data: the stored ranking (`ranked_moves`), what changed since it was
+//! settled (`move_dirty`, filled by triggers in the same transaction as each change), and the
+//! slices of the mirror that re-detecting a few units reads (indexed queries only).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params, params_from_iter};
+use serde::{Deserialize, Serialize};
+
+use super::mirror::{company_row, contact_row, deal_row, draft_row, message_row, stage_row, task_row};
+use super::{Result, Store, parse_ts, parse_ts_opt, ts};
+use crate::domain::aps::{self, ApsWeights, Features};
+use crate::domain::detect::{Decision, effective_state, unit_of_key};
+use crate::domain::entities::{
+    Contact, Deal, Draft, EmailStats, Mirror, MirrorContext, Task, pipeline_scale,
+};
+use crate::domain::moves::{Move, MoveKind, MoveState, MoveSubject, PrimaryAction};
+
+/// SQLite's parameter limit is far above this; chunks keep statements small.
+const CHUNK: usize = 400;
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+/// A move as stored: everything but its score breakdown (recomputed from the features, which is
+/// exact and cheap) and its state (a column of its own).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredMove {
+    title: String,
+    who: String,
+    why: String,
+    subject: MoveSubject,
+    action: PrimaryAction,
+    signal_at: DateTime<Utc>,
+    last_inbound_at: Option<DateTime<Utc>>,
+    features: Features,
+}
+
+/// Which rows of the stored ranking to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankedFilter {
+    /// Every move, whatever its state.
+    All,
+    /// Moves on Today's Moves (open or accepted).
+    Actionable,
+    /// Actionable moves that carry a draft or are one (the Drafts view).
+    Drafts,
+}
+
+/// Counts over the stored ranking, for headers and summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RankedCounts {
+    /// Every stored move.
+    pub total: usize,
+    /// Open or accepted.
+    pub actionable: usize,
+    /// Open.
+    pub open: usize,
+    /// Accepted.
+    pub accepted: usize,
+    /// Actionable moves in the Drafts view.
+    pub drafts: usize,
+}
+
+/// What one settle pass has to do, read from `move_dirty`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirtySet {
+    /// Everything must be detected again.
+    pub all: bool,
+    /// Detection units to re-detect.
+    pub units: BTreeSet<String>,
+    /// Move keys whose decision changed (state only).
+    pub states: BTreeSet<String>,
+    /// The raw rows read, deleted once the pass lands.
+    pub rows: Vec<(String, String)>,
+}
+
+impl DirtySet {
+    /// Nothing to do.
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.units.is_empty() && self.states.is_empty()
+    }
+}
+
+fn stored_row(r: &rusqlite::Row<'_>, w: &ApsWeights) -> rusqlite::Result<Move> {
+    let key: String = r.get(0)?;
+    let kind: String = r.get(1)?;
+    let state: String = r.get(2)?;
+    let data: String = r.get(3)?;
+    let bad = |e: serde_json::Error| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e));
+    let s: StoredMove = serde_json::from_str(&data).map_err(bad)?;
+    let state: MoveState = serde_json::from_str(&state).map_err(bad)?;
+    let kind = MoveKind::parse(&kind).unwrap_or(s.features.kind);
+    let aps = aps::score(&s.features, w);
+    Ok(Move {
+        key,
+        kind,
+        title: s.title,
+        who: s.who,
+        why: s.why,
+        subject: s.subject,
+        action: s.action,
+        signal_at: s.signal_at,
+        last_inbound_at: s.last_inbound_at,
+        aps,
+        features: Box::new(s.features),
+        state,
+    })
+}
+
+fn filter_sql(f: RankedFilter) -> &'static str {
+    match f {
+        RankedFilter::All => "1",
+        RankedFilter::Actionable => "actionable = 1",
+        RankedFilter::Drafts => "in_drafts = 1 AND actionable = 1",
+    }
+}
+
+impl Store {
+    /// Stored moves in rank order (score, then key), `limit` from `offset`.
+    pub fn ranked(&self, filter: RankedFilter, offset: usize, limit: usize, w: &ApsWeights) -> Result<Vec<Move>> {
+        let sql = format!(
+            "SELECT key, kind, state, data FROM ranked_moves WHERE {} ORDER BY score DESC, key LIMIT ?1 OFFSET ?2",
+            filter_sql(filter)
+        );
+        let mut st = self.conn().prepare_cached(&sql)?;
+        let rows = st.query_map(params![limit.min(i64::MAX as usize) as i64, offset as i64], |r| {
+            stored_row(r, w)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Stored moves matching `needle` (title, who, why or type, case-insensitive), in rank order.
+    pub fn ranked_matching(
+        &self,
+        filter: RankedFilter,
+        needle: &str,
+        limit: usize,
+        w: &ApsWeights,
+    ) -> Result<Vec<Move>> {
+        let sql = format!(
+            "SELECT key, kind, state, data FROM ranked_moves WHERE {} AND (instr(lower(data), ?1) > 0 OR instr(kind, ?1) > 0)
+             ORDER BY score DESC, key",
+            filter_sql(filter)
+        );
+        let needle = needle.to_lowercase();
+        let mut st = self.conn().prepare_cached(&sql)?;
+        let mut out = Vec::new();
+        let rows = st.query_map([&needle], |r| stored_row(r, w))?;
+        for m in rows {
+            let m = m?;
+            let hit = m.title.to_lowercase().contains(&needle)
+                || m.who.to_lowercase().contains(&needle)
+                || m.why.to_lowercase().contains(&needle)
+                || m.kind.as_str().contains(&needle);
+            if hit {
+                out.push(m);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One stored move by key.
+    pub fn ranked_move(&self, key: &str, w: &ApsWeights) -> Result<Option<Move>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT key, kind, state, data FROM ranked_moves WHERE key = ?1")?
+            .query_row([key], |r| stored_row(r, w))
+            .optional()?)
+    }
+
+    /// Stored moves whose key starts with or contains `query` (at most `limit`).
+    pub fn ranked_keys_like(&self, query: &str, limit: usize) -> Result<Vec<String>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT key FROM ranked_moves WHERE instr(key, ?1) > 0 ORDER BY score DESC, key LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![query, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Counts over the stored ranking.
+    pub fn ranked_counts(&self) -> Result<RankedCounts> {
+        Ok(self.conn().query_row(
+            "SELECT count(*), coalesce(sum(actionable), 0),
+                    coalesce(sum(actionable AND state LIKE '{\"state\":\"open\"%'), 0),
+                    coalesce(sum(actionable AND state LIKE '{\"state\":\"accepted\"%'), 0),
+                    coalesce(sum(actionable AND in_drafts), 0)
+             FROM ranked_moves",
+            [],
+            |r| {
+                Ok(RankedCounts {
+                    total: r.get::<_, i64>(0)? as usize,
+                    actionable: r.get::<_, i64>(1)? as usize,
+                    open: r.get::<_, i64>(2)? as usize,
+                    accepted: r.get::<_, i64>(3)? as usize,
+                    drafts: r.get::<_, i64>(4)? as usize,
+                })
+            },
+        )?)
+    }
+
+    /// Actionable moves ranked above `key` (its 0-based place on Today's Moves), if it is there.
+    pub fn ranked_position(&self, key: &str, filter: RankedFilter) -> Result<Option<usize>> {
+        let sql = format!(
+            "SELECT (SELECT count(*) FROM ranked_moves o WHERE {} AND (o.score > m.score OR (o.score = m.score AND o.key < m.key)))
+             FROM ranked_moves m WHERE m.key = ?1 AND {}",
+            filter_sql(filter).replace("actionable", "o.actionable").replace("in_drafts", "o.in_drafts"),
+            filter_sql(filter).replace("actionable", "m.actionable").replace("in_drafts", "m.in_drafts"),
+        );
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row([key], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|n| n as usize))
+    }
+
+    /// Reads what changed since the last settle (the rows stay until [`Store::clear_dirty`]).
+    pub fn dirty(&self) -> Result<DirtySet> {
+        let mut st = self.conn().prepare_cached("SELECT kind, id FROM move_dirty WHERE kind <> 'unit'")?;
+        let rows: Vec<(String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut set = DirtySet::default();
+        let mut by_kind: HashMap<&str, Vec<String>> = HashMap::new();
+        for (kind, id) in &rows {
+            by_kind.entry(kind.as_str()).or_default().push(id.clone());
+        }
+        if by_kind.contains_key("all") || by_kind.contains_key("evidence") {
+            set.all = true;
+        }
+        if !set.all {
+            self.expand_dirty(&by_kind, &mut set)?;
+        }
+        set.rows = rows;
+        Ok(set)
+    }
+
+    /// Forgets the dirty rows a pass has handled (in the pass's transaction).
+    pub fn clear_dirty(&self, rows: &[(String, String)]) -> Result<()> {
+        let mut st = self
+            .conn()
+            .prepare_cached("DELETE FROM move_dirty WHERE kind = ?1 AND id = ?2")?;
+        for (k, id) in rows {
+            st.execute([k, id])?;
+        }
+        Ok(())
+    }
+
+    /// Marks everything for re-detection (a new clock, new weights, a new build).
+    pub fn mark_all_dirty(&self) -> Result<()> {
+        self.conn()
+            .execute("INSERT OR IGNORE INTO move_dirty(kind, id) VALUES ('all', '')", [])?;
+        Ok(())
+    }
+
+    /// Queues detection units for a chunked pass (`unit` rows of `move_dirty`).
+    pub fn queue_units(&self, units: &[String]) -> Result<()> {
+        let mut st = self
+            .conn()
+            .prepare_cached("INSERT OR IGNORE INTO move_dirty(kind, id) VALUES ('unit', ?1)")?;
+        for u in units {
+            st.execute([u])?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` queued units.
+    pub fn queued_units(&self, limit: usize) -> Result<Vec<String>> {
+        self.strings(
+            "SELECT id FROM move_dirty WHERE kind = 'unit' ORDER BY id LIMIT ?1",
+            [limit as i64],
+        )
+    }
+
+    /// How many units are queued.
+    pub fn queued_count(&self) -> Result<usize> {
+        Ok(self
+            .conn()
+            .query_row("SELECT count(*) FROM move_dirty WHERE kind = 'unit'", [], |r| r.get::<_, i64>(0))?
+            as usize)
+    }
+
+    /// Takes units off the queue (in the transaction that stored their moves).
+    pub fn unqueue_units(&self, units: &[String]) -> Result<()> {
+        let mut st = self
+            .conn()
+            .prepare_cached("DELETE FROM move_dirty WHERE kind = 'unit' AND id = ?1")?;
+        for u in units {
+            st.execute([u])?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one write transaction taken up front (`BEGIN IMMEDIATE`): no other writer
+    /// slips in between what it reads and what it writes. Everything lands or nothing does.
+    pub fn immediately<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let tx = rusqlite::Transaction::new_unchecked(self.conn(), rusqlite::TransactionBehavior::Immediate)?;
+        let out = f()?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn strings(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<String>> {
+        let mut st = self.conn().prepare_cached(sql)?;
+        let rows = st.query_map(params, |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Units of stored moves whose `column` is `value`.
+    fn units_where(&self, column: &str, value: &str, out: &mut BTreeSet<String>) -> Result<()> {
+        let sql = format!("SELECT DISTINCT unit FROM ranked_moves WHERE {column} = ?1");
+        out.extend(self.strings(&sql, [value])?);
+        Ok(())
+    }
+
+    fn expand_dirty(&self, by_kind: &HashMap<&str, Vec<String>>, set: &mut DirtySet) -> Result<()> {
+        let ids = |k: &str| by_kind.get(k).map(|v| v.as_slice()).unwrap_or(&[]);
+        let units = &mut set.units;
+        let assoc_from = |from: &str, to: &str, id: &str| -> Result<Vec<String>> {
+            self.strings(
+                "SELECT from_id FROM associations WHERE from_type = ?1 AND to_type = ?2 AND to_id = ?3",
+                [from, to, id],
+            )
+        };
+        let assoc_to = |from: &str, id: &str, to: &str| -> Result<Vec<String>> {
+            self.strings(
+                "SELECT to_id FROM associations WHERE from_type = ?1 AND from_id = ?2 AND to_type = ?3",
+                [from, id, to],
+            )
+        };
+        for t in ids("thread") {
+            units.insert(format!("thread:{t}"));
+            for d in self.strings("SELECT id FROM drafts WHERE thread_id = ?1", [t])? {
+                units.insert(format!("draft:{d}"));
+            }
+        }
+        let mut contacts: BTreeSet<String> = ids("contact").iter().cloned().collect();
+        for e in ids("email") {
+            contacts.extend(self.strings("SELECT id FROM contacts WHERE email = ?1", [e])?);
+            self.units_where("email", e, units)?;
+        }
+        for e in ids("person") {
+            contacts.extend(self.strings("SELECT id FROM contacts WHERE email = ?1", [e])?);
+            self.units_where("email", e, units)?;
+            for t in self.strings(
+                "SELECT DISTINCT m.thread_id FROM message_addresses a JOIN messages m ON m.id = a.message_id WHERE a.email = ?1",
+                [e],
+            )? {
+                units.insert(format!("thread:{t}"));
+            }
+        }
+        let mut deals: BTreeSet<String> = ids("deal").iter().cloned().collect();
+        for n in ids("note") {
+            deals.extend(assoc_to("notes", n, "deals")?);
+        }
+        for c in &contacts {
+            units.insert(format!("contact:{c}"));
+            self.units_where("contact_id", c, units)?;
+            for d in assoc_from("deals", "contacts", c)? {
+                deals.insert(d);
+            }
+            for t in assoc_from("tasks", "contacts", c)? {
+                units.insert(format!("task:{t}"));
+            }
+        }
+        for d in &deals {
+            units.insert(format!("deal:{d}"));
+            self.units_where("deal_id", d, units)?;
+            for c in assoc_to("deals", d, "contacts")? {
+                self.units_where("contact_id", &c, units)?;
+            }
+            for c in assoc_to("deals", d, "companies")? {
+                self.units_where("company_id", &c, units)?;
+            }
+            for t in assoc_from("tasks", "deals", d)? {
+                units.insert(format!("task:{t}"));
+            }
+        }
+        for c in ids("company") {
+            self.units_where("company_id", c, units)?;
+        }
+        for t in ids("task") {
+            units.insert(format!("task:{t}"));
+        }
+        for d in ids("draft") {
+            units.insert(format!("draft:{d}"));
+            self.units_where("draft_id", d, units)?;
+        }
+        for k in ids("key") {
+            if let Some(u) = unit_of_key(k) {
+                units.insert(u);
+            }
+        }
+        set.states.extend(ids("state").iter().cloned());
+        Ok(())
+    }
+
+    /// Every detection unit of the mirror, and those of stored moves (which may be gone).
+    pub fn all_units(&self) -> Result<Vec<String>> {
+        let mut units: BTreeSet<String> = BTreeSet::new();
+        for (prefix, sql) in [
+            ("thread", "SELECT DISTINCT thread_id FROM messages"),
+            ("deal", "SELECT id FROM deals"),
+            ("contact", "SELECT id FROM contacts"),
+            ("task", "SELECT id FROM tasks"),
+            ("draft", "SELECT id FROM drafts"),
+        ] {
+            for id in self.strings(sql, [])? {
+                units.insert(format!("{prefix}:{id}"));
+            }
+        }
+        units.extend(self.strings("SELECT DISTINCT unit FROM ranked_moves", [])?);
+        Ok(units.into_iter().collect())
+    }
+
+    /// The revenue scale and typical deal over every open deal (see
+    /// [`crate::domain::entities::pipeline_scale`]).
+    pub fn pipeline_scale(&self) -> Result<(f64, f64)> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT d.amount, s.probability, s.is_closed FROM deals d LEFT JOIN stages s ON s.id = d.stage_id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, Option<f64>>(0)?,
+                r.get::<_, Option<f64>>(1)?,
+                r.get::<_, Option<bool>>(2)?,
+            ))
+        })?;
+        let mut open = Vec::new();
+        for row in rows {
+            let (amount, p, closed) = row?;
+            if closed != Some(true) {
+                open.push((amount, p.unwrap_or(0.0)));
+            }
+        }
+        Ok(pipeline_scale(&open))
+    }
+
+    fn in_chunks<T>(
+        &self,
+        ids: &BTreeSet<String>,
+        sql: &str,
+        mut f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let ids: Vec<&String> = ids.iter().collect();
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let q = sql.replace("(?)", &format!("({})", placeholders(chunk.len())));
+            let mut st = self.conn().prepare(&q)?;
+            let rows = st.query_map(params_from_iter(chunk), &mut f)?;
+            for r in rows {
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `(from_id, to_id)` of the associations from the given records to `to_type`.
+    fn links_of(&self, from_type: &str, ids: &BTreeSet<String>, to_type: &str) -> Result<HashMap<String, Vec<String>>> {
+        let sql = format!(
+            "SELECT from_id, to_id FROM associations WHERE from_type = '{from_type}' AND to_type = '{to_type}'
+             AND from_id IN (?) ORDER BY from_id, to_id"
+        );
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (from, to) in self.in_chunks(ids, &sql, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            map.entry(from).or_default().push(to);
+        }
+        for v in map.values_mut() {
+            v.sort();
+        }
+        Ok(map)
+    }
+
+    fn deals_by_id(&self, ids: &BTreeSet<String>) -> Result<Vec<Deal>> {
+        let mut deals = self.in_chunks(ids, "SELECT * FROM deals WHERE id IN (?)", deal_row)?;
+        let contacts = self.links_of("deals", ids, "contacts")?;
+        let companies = self.links_of("deals", ids, "companies")?;
+        for d in &mut deals {
+            d.contact_ids = contacts.get(&d.id).cloned().unwrap_or_default();
+            d.company_ids = companies.get(&d.id).cloned().unwrap_or_default();
+        }
+        Ok(deals)
+    }
+
+    /// The part of the mirror that detecting `units` reads, and the figures over the whole
+    /// mirror it needs (see [`MirrorContext`]). Units a draft's move depends on (its thread, the
+    /// move it was written for) are read too, so whether the draft is taken is decided right.
+    pub fn load_slice(&self, units: &HashSet<String>) -> Result<(Mirror, MirrorContext)> {
+        let mut threads = BTreeSet::new();
+        let mut deal_units = BTreeSet::new();
+        let mut contact_units = BTreeSet::new();
+        let mut task_units = BTreeSet::new();
+        let mut draft_units = BTreeSet::new();
+        let add = |u: &str,
+                       threads: &mut BTreeSet<String>,
+                       deal_units: &mut BTreeSet<String>,
+                       contact_units: &mut BTreeSet<String>,
+                       task_units: &mut BTreeSet<String>,
+                       draft_units: &mut BTreeSet<String>| {
+            if let Some((kind, id)) = u.split_once(':') {
+                let id = id.to_string();
+                match kind {
+                    "thread" => threads.insert(id),
+                    "deal" => deal_units.insert(id),
+                    "contact" => contact_units.insert(id),
+                    "task" => task_units.insert(id),
+                    "draft" => draft_units.insert(id),
+                    _ => false,
+                };
+            }
+        };
+        for u in units {
+            add(
+                u,
+                &mut threads,
+                &mut deal_units,
+                &mut contact_units,
+                &mut task_units,
+                &mut draft_units,
+            );
+        }
+        // Drafts with a move key: few (CaseyOS writes them), read whole and matched by unit.
+        let keyed: Vec<Draft> = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to, move_key FROM drafts
+                 WHERE move_key IS NOT NULL",
+            )?
+            .query_map([], draft_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let requested_drafts = self.in_chunks(
+            &draft_units,
+            "SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to, move_key FROM drafts WHERE id IN (?)",
+            draft_row,
+        )?;
+        for d in &requested_drafts {
+            if let Some(t) = &d.thread_id {
+                threads.insert(t.clone());
+            }
+            if let Some(u) = d.move_key.as_deref().and_then(unit_of_key) {
+                add(
+                    &u,
+                    &mut threads,
+                    &mut deal_units,
+                    &mut contact_units,
+                    &mut task_units,
+                    &mut draft_units,
+                );
+            }
+        }
+        let all_units: HashSet<String> = threads
+            .iter()
+            .map(|t| format!("thread:{t}"))
+            .chain(deal_units.iter().map(|d| format!("deal:{d}")))
+            .chain(contact_units.iter().map(|c| format!("contact:{c}")))
+            .chain(task_units.iter().map(|t| format!("task:{t}")))
+            .collect();
+        let messages = self.in_chunks(
+            &threads,
+            "SELECT id, thread_id, at, from_name, from_email, to_json, cc_json, subject, snippet, '' AS body,
+                    labels_json, message_id_header, outbound, automated FROM messages WHERE thread_id IN (?)
+             ORDER BY thread_id, at, id",
+            message_row,
+        )?;
+        let mut drafts: HashMap<String, Draft> = HashMap::new();
+        for d in requested_drafts {
+            drafts.insert(d.id.clone(), d);
+        }
+        for d in self.in_chunks(
+            &threads,
+            "SELECT id, thread_id, to_json, subject, body, updated_at, in_reply_to, move_key FROM drafts WHERE thread_id IN (?)",
+            draft_row,
+        )? {
+            drafts.insert(d.id.clone(), d);
+        }
+        for d in keyed {
+            if d.move_key.as_deref().and_then(unit_of_key).is_some_and(|u| all_units.contains(&u)) {
+                drafts.insert(d.id.clone(), d);
+            }
+        }
+        let mut drafts: Vec<Draft> = drafts.into_values().collect();
+        drafts.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.id.cmp(&b.id)));
+
+        let mut tasks: Vec<Task> = self.in_chunks(&task_units, "SELECT * FROM tasks WHERE id IN (?)", task_row)?;
+        let task_contacts = self.links_of("tasks", &task_units, "contacts")?;
+        let task_deals = self.links_of("tasks", &task_units, "deals")?;
+        for t in &mut tasks {
+            t.contact_ids = task_contacts.get(&t.id).cloned().unwrap_or_default();
+            t.deal_ids = task_deals.get(&t.id).cloned().unwrap_or_default();
+        }
+        let mut deal_ids = deal_units.clone();
+        for t in &tasks {
+            deal_ids.extend(t.deal_ids.iter().cloned());
+        }
+        let mut deals = self.deals_by_id(&deal_ids)?;
+
+        // People: by id (units, deals, tasks) and by every address the slice's mail names.
+        let mut contact_ids = contact_units.clone();
+        for d in deals.iter().filter(|d| deal_units.contains(&d.id)) {
+            contact_ids.extend(d.contact_ids.iter().cloned());
+        }
+        for t in &tasks {
+            contact_ids.extend(t.contact_ids.iter().cloned());
+        }
+        let mut emails: BTreeSet<String> = BTreeSet::new();
+        for m in &messages {
+            emails.insert(m.from.email.clone());
+            emails.extend(m.to.iter().chain(m.cc.iter()).map(|b| b.email.clone()));
+        }
+        for d in &drafts {
+            emails.extend(d.to.iter().map(|b| b.email.clone()));
+        }
+        let mut contacts: HashMap<String, Contact> = HashMap::new();
+        for c in self.in_chunks(&contact_ids, "SELECT * FROM contacts WHERE id IN (?)", contact_row)? {
+            contacts.insert(c.id.clone(), c);
+        }
+        for c in self.in_chunks(&emails, "SELECT * FROM contacts WHERE email IN (?)", contact_row)? {
+            contacts.insert(c.id.clone(), c);
+        }
+        // Every open deal a person or their company has (the best one carries the revenue).
+        let people: BTreeSet<String> = contacts.keys().cloned().collect();
+        let companies_of_people: BTreeSet<String> = contacts.values().filter_map(|c| c.company_id.clone()).collect();
+        let mut more_deals: BTreeSet<String> = BTreeSet::new();
+        for ds in self.links_to("deals", "contacts", &people)? {
+            more_deals.insert(ds);
+        }
+        for ds in self.links_to("deals", "companies", &companies_of_people)? {
+            more_deals.insert(ds);
+        }
+        let have: HashSet<String> = deals.iter().map(|d| d.id.clone()).collect();
+        let more_deals: BTreeSet<String> = more_deals.into_iter().filter(|d| !have.contains(d)).collect();
+        deals.extend(self.deals_by_id(&more_deals)?);
+        deals.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut company_ids = companies_of_people;
+        for d in &deals {
+            company_ids.extend(d.company_ids.iter().cloned());
+        }
+        let mut companies = self.in_chunks(&company_ids, "SELECT * FROM companies WHERE id IN (?)", company_row)?;
+        companies.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut contacts: Vec<Contact> = contacts.into_values().collect();
+        contacts.sort_by(|a, b| a.id.cmp(&b.id));
+        let stages = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, pipeline_id, label, display_order, probability, is_closed FROM stages ORDER BY pipeline_id, display_order",
+            )?
+            .query_map([], stage_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+
+        // Figures over the whole mirror.
+        emails.extend(contacts.iter().filter_map(|c| c.email.clone()));
+        let mut email_stats = HashMap::new();
+        for (email, last, emailed, replied) in self.in_chunks(
+            &emails,
+            "SELECT a.email,
+                    max(CASE WHEN (m.outbound = 1 AND a.role IN ('to', 'cc')) OR (m.outbound = 0 AND a.role = 'from') THEN m.at END),
+                    max(m.outbound = 1 AND a.role IN ('to', 'cc')),
+                    max(m.outbound = 0 AND a.role = 'from')
+             FROM message_addresses a JOIN messages m ON m.id = a.message_id
+             WHERE m.automated = 0 AND a.email IN (?) GROUP BY a.email",
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<bool>>(2)?,
+                    r.get::<_, Option<bool>>(3)?,
+                ))
+            },
+        )? {
+            email_stats.insert(
+                email,
+                EmailStats {
+                    last_exchange: parse_ts_opt(last),
+                    emailed: emailed.unwrap_or(false),
+                    replied: replied.unwrap_or(false),
+                },
+            );
+        }
+        let deal_set: BTreeSet<String> = deals.iter().map(|d| d.id.clone()).collect();
+        let mut last_note_by_deal = HashMap::new();
+        for (deal, at) in self.in_chunks(
+            &deal_set,
+            "SELECT a.to_id, max(n.at) FROM associations a JOIN notes n ON n.id = a.from_id
+             WHERE a.from_type = 'notes' AND a.to_type = 'deals' AND n.at IS NOT NULL AND a.to_id IN (?) GROUP BY a.to_id",
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+        )? {
+            if let Some(at) = parse_ts_opt(at) {
+                last_note_by_deal.insert(deal, at);
+            }
+        }
+        let (pipeline_max_value, typical_deal_amount) = self.pipeline_scale()?;
+        let mirror = Mirror {
+            operator_email: self.setting("operator_email")?,
+            contacts,
+            companies,
+            deals,
+            stages,
+            tasks,
+            notes: Vec::new(),
+            messages,
+            drafts,
+        };
+        let ctx = MirrorContext {
+            email_stats,
+            last_note_by_deal,
+            pipeline_max_value,
+            typical_deal_amount,
+        };
+        Ok((mirror, ctx))
+    }
+
+    /// Ids of records of `from_type` associated to any of `ids` of `to_type`.
+    fn links_to(&self, from_type: &str, to_type: &str, ids: &BTreeSet<String>) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT DISTINCT from_id FROM associations WHERE from_type = '{from_type}' AND to_type = '{to_type}' AND to_id IN (?)"
+        );
+        self.in_chunks(ids, &sql, |r| r.get::<_, String>(0))
+    }
+
+    /// The decision in force on one move, if any.
+    pub fn decision(&self, key: &str) -> Result<Option<Decision>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT state, reason, snooze_until, until_reply, decided_at FROM decisions
+                 WHERE move_key = ?1 AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([key], |r| {
+                let state: String = r.get(0)?;
+                let decided: String = r.get(4)?;
+                Ok(Decision {
+                    move_key: key.to_string(),
+                    state: super::state::state_row(&state, r.get(1)?, r.get(2)?, r.get(3)?),
+                    decided_at: parse_ts(&decided),
+                })
+            })
+            .optional()?)
+    }
+
+    /// Replaces the stored moves of `units` with `moves` (their states applied at `now`);
+    /// returns the moves never seen before (first sighting, for `recommendation_generated`).
+    pub fn replace_unit_moves(
+        &self,
+        units: &HashSet<String>,
+        moves: &mut [Move],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<usize>> {
+        let mut del = self.conn().prepare_cached("DELETE FROM ranked_moves WHERE unit = ?1")?;
+        for u in units {
+            del.execute([u])?;
+        }
+        let mut ins = self.conn().prepare_cached(
+            "INSERT OR REPLACE INTO ranked_moves(key, unit, kind, score, state, actionable, in_drafts, contact_id,
+               company_id, deal_id, thread_id, draft_id, task_id, email, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )?;
+        let mut known = self.conn().prepare_cached("SELECT 1 FROM moves WHERE key = ?1")?;
+        let mut seen = self.conn().prepare_cached(
+            "INSERT INTO moves(key, kind, title, aps, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT(key) DO UPDATE SET title = excluded.title, aps = excluded.aps, last_seen = excluded.last_seen",
+        )?;
+        let stamp = ts(now);
+        let mut new = Vec::new();
+        for (i, m) in moves.iter_mut().enumerate() {
+            let Some(unit) = unit_of_key(&m.key) else { continue };
+            m.state = effective_state(m, self.decision(&m.key)?.as_ref(), now);
+            let data = StoredMove {
+                title: m.title.clone(),
+                who: m.who.clone(),
+                why: m.why.clone(),
+                subject: m.subject.clone(),
+                action: m.action.clone(),
+                signal_at: m.signal_at,
+                last_inbound_at: m.last_inbound_at,
+                features: (*m.features).clone(),
+            };
+            let s = &m.subject;
+            ins.execute(params![
+                m.key,
+                unit,
+                m.kind.as_str(),
+                m.aps.score,
+                serde_json::to_string(&m.state)?,
+                m.state.is_actionable(),
+                s.draft_id.is_some() || m.kind == MoveKind::ApproveDraft,
+                s.contact_id,
+                s.company_id,
+                s.deal_id,
+                s.thread_id,
+                s.draft_id,
+                s.task_id,
+                s.email,
+                serde_json::to_string(&data)?,
+            ])?;
+            if !known.exists([&m.key])? {
+                new.push(i);
+            }
+            seen.execute(params![m.key, m.kind.as_str(), m.title, m.aps.score, stamp])?;
+        }
+        Ok(new)
+    }
+
+    /// Applies the decisions in force to stored moves `keys` (their state at `now`).
+    pub fn refresh_states(&self, keys: &BTreeSet<String>, now: DateTime<Utc>, w: &ApsWeights) -> Result<()> {
+        let mut up = self
+            .conn()
+            .prepare_cached("UPDATE ranked_moves SET state = ?2, actionable = ?3 WHERE key = ?1")?;
+        for k in keys {
+            let Some(m) = self.ranked_move(k, w)? else { continue };
+            let state = effective_state(&m, self.decision(k)?.as_ref(), now);
+            up.execute(params![k, serde_json::to_string(&state)?, state.is_actionable()])?;
+        }
+        Ok(())
+    }
+
+    /// Re-applies every decision at `now` (snoozes wake, new signals reopen).
+    pub fn refresh_all_states(&self, now: DateTime<Utc>, w: &ApsWeights) -> Result<()> {
+        let keys: BTreeSet<String> = self
+            .strings(
+                "SELECT DISTINCT r.key FROM ranked_moves r JOIN decisions d ON d.move_key = r.key",
+                [],
+            )?
+            .into_iter()
+            .collect();
+        self.refresh_states(&keys, now, w)
+    }
+}
