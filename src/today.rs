@@ -257,6 +257,38 @@ pub fn contexts(store: &Store, moves: &[Move], messages: usize) -> Result<HashMa
         .collect()
 }
 
+/// [`find`] over the stored ranking: by exact key, 1-based rank among actionable moves, or a
+/// unique part of a key; reads only the rows it needs.
+pub fn find_stored(
+    store: &Store,
+    query: &str,
+    w: &crate::domain::aps::ApsWeights,
+) -> Result<std::result::Result<Move, String>> {
+    if let Some(m) = store.ranked_move(query, w)? {
+        return Ok(Ok(m));
+    }
+    if let Ok(rank) = query.parse::<usize>() {
+        let found = if rank >= 1 {
+            store.ranked(RankedFilter::Actionable, rank - 1, 1, w)?.pop()
+        } else {
+            None
+        };
+        return Ok(found.ok_or_else(|| format!("there is no move ranked {rank}; see `casey moves`")));
+    }
+    let hits = store.ranked_keys_like(query, 1000)?;
+    Ok(match hits.as_slice() {
+        [one] => store
+            .ranked_move(one, w)?
+            .ok_or_else(|| format!("no move matches {query:?}; see `casey moves` for keys")),
+        [] => Err(format!("no move matches {query:?}; see `casey moves` for keys")),
+        many => Err(format!(
+            "{query:?} matches {} moves ({}, ...); give more of the key",
+            many.len(),
+            many.iter().take(3).map(String::as_str).collect::<Vec<_>>().join(", ")
+        )),
+    })
+}
+
 /// Finds a move by exact key, unique key prefix, or 1-based rank among actionable moves.
 pub fn find<'a>(moves: &'a [Move], query: &str) -> std::result::Result<&'a Move, String> {
     if let Some(m) = moves.iter().find(|m| m.key == query) {

@@ -8,7 +8,7 @@ use super::Context;
 use super::output;
 use crate::auth::Account;
 use crate::config::{Paths, describe_path};
-use crate::store::Store;
+use crate::store::{RankedFilter, Store};
 use crate::sync::demo;
 use crate::today;
 use crate::tui::app::Source;
@@ -69,15 +69,38 @@ pub fn tui(ctx: &Context, demo_data: bool, keep: bool) -> anyhow::Result<()> {
     ))
 }
 
+/// How old the stored ranking may be for a read command before it is re-timed to the clock.
+const FRESH: chrono::Duration = chrono::Duration::minutes(1);
+
+/// Brings the stored ranking up to date for a read command: the changes since the last pass,
+/// at the ranking's clock when that is under a minute old (else at now, which re-times it).
+/// A first build of a big mirror reports its progress on stderr.
+fn settle_for_reading(ctx: &Context, store: &Store) -> anyhow::Result<()> {
+    let at = today::reading_clock(store, ctx.clock.now(), FRESH)?;
+    let mut shown = false;
+    today::settle(store, &ctx.config, at, |done, total| {
+        if total >= 20_000 {
+            eprint!("\rupdating the moves: {done} of {total}");
+            shown = true;
+        }
+    })?;
+    if shown {
+        eprintln!();
+    }
+    Ok(())
+}
+
 /// `casey moves`.
 pub fn moves(ctx: &Context, json: bool, limit: Option<usize>, all: bool) -> anyhow::Result<()> {
     let store = open_store(ctx, ctx.demo, false)?;
-    let moves = today::moves(&store, &ctx.config, ctx.clock.now())?;
-    let shown: Vec<_> = moves
-        .iter()
-        .filter(|m| all || m.state.is_actionable())
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
+    settle_for_reading(ctx, &store)?;
+    let filter = if all {
+        RankedFilter::All
+    } else {
+        RankedFilter::Actionable
+    };
+    let moves = store.ranked(filter, 0, limit.unwrap_or(usize::MAX), &ctx.config.aps)?;
+    let shown: Vec<_> = moves.iter().collect();
     let out = if json {
         output::moves_json(&shown, &ctx.config.aps, ctx.clock.now())?
     } else {
@@ -89,8 +112,9 @@ pub fn moves(ctx: &Context, json: bool, limit: Option<usize>, all: bool) -> anyh
 /// `casey explain`.
 pub fn explain(ctx: &Context, query: &str, json: bool) -> anyhow::Result<()> {
     let store = open_store(ctx, ctx.demo, false)?;
-    let moves = today::moves(&store, &ctx.config, ctx.clock.now())?;
-    let m = today::find(&moves, query).map_err(anyhow::Error::msg)?;
+    settle_for_reading(ctx, &store)?;
+    let found = today::find_stored(&store, query, &ctx.config.aps)?.map_err(anyhow::Error::msg)?;
+    let m = &found;
     let out = if json {
         output::explain_json(m, &ctx.config.aps)?
     } else {
@@ -109,7 +133,8 @@ pub fn whats_up(ctx: &Context) -> anyhow::Result<()> {
             "Nothing mirrored yet. Connect accounts with `casey auth hubspot` and `casey auth google`, or try `casey demo`.\n",
         );
     }
-    let moves = today::moves(&store, &ctx.config, ctx.clock.now())?;
+    settle_for_reading(ctx, &store)?;
+    let moves = store.ranked(RankedFilter::Actionable, 0, usize::MAX, &ctx.config.aps)?;
     output::print(&output::whats_up(&moves, &counts, ctx.clock.now()))
 }
 

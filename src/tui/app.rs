@@ -100,6 +100,10 @@ pub enum Action {
     Tick(DateTime<Utc>),
     /// Fresh data from the mirror.
     Loaded(Box<Snapshot>),
+    /// A background pass re-timing the ranking is under way (with how far it got), or over.
+    Updating(Option<String>),
+    /// The background pass ended (or why it failed): the screen re-reads the ranking.
+    Updated(Result<(), String>),
     /// An effect failed.
     Failed(String),
     /// An effect succeeded with a message for the status line.
@@ -208,8 +212,10 @@ pub enum Effect {
         /// Move key.
         key: String,
     },
-    /// Re-detect from the mirror (moves age, snoozes wake, dates pass).
+    /// Re-time the ranking in the background (moves age, snoozes wake, dates pass).
     Reload,
+    /// Re-read the stored ranking (after a background pass).
+    Refresh,
     /// Leave.
     Quit,
 }
@@ -269,6 +275,8 @@ pub struct App {
     pub outbox_running: bool,
     /// The move whose send is in its undo window (the status line counts down).
     watched_send: Option<String>,
+    /// A background pass is re-timing the ranking: how far it got (the header says "updating").
+    pub updating: Option<String>,
 }
 
 /// How often an open TUI re-detects moves while idle.
@@ -314,6 +322,7 @@ impl App {
             sync: SyncState::default(),
             outbox_running: false,
             watched_send: None,
+            updating: None,
         };
         app.refresh_rows();
         app
@@ -507,6 +516,17 @@ impl App {
                 self.clamp_selection();
                 self.show_send_progress();
                 vec![]
+            }
+            Action::Updating(progress) => {
+                self.updating = progress;
+                vec![]
+            }
+            Action::Updated(result) => {
+                self.updating = None;
+                if let Err(why) = result {
+                    self.status = Some((Level::Error, format!("updating the moves failed: {why}")));
+                }
+                vec![Effect::Refresh]
             }
             Action::OutboxFinished(result) => self.outbox_finished(result),
             Action::ExecuteFailed { key, reason, refusal } => self.execute_failed(&key, reason, refusal),

@@ -26,12 +26,27 @@ pub const THREAD_TAIL: usize = 3;
 const NOT_CONNECTED: &str = "no account is connected yet: run `casey auth hubspot` and `casey auth google` \
                              (or set CASEYOS_HUBSPOT_TOKEN / CASEYOS_GOOGLE_REFRESH_TOKEN)";
 
-/// Reads everything the screen needs from the mirror.
+/// Moves the TUI holds: the top of the stored ranking (every state, so a decision just taken
+/// stays at hand for `u`). The list pages within this window.
+pub const WINDOW: usize = 2000;
+
+/// Moves whose detail context is read with each snapshot (the top of the list).
+const CONTEXTS: usize = 100;
+
+/// Reads what the screen shows from the stored ranking after bringing in the changes since the
+/// last pass (a key press re-detects only what it touched; no full detection here).
 pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::store::Result<Snapshot> {
-    let moves = today::refresh(store, config, clock.now())?;
+    today::settle_changes(store, config)?;
+    read_snapshot(store, config, clock)
+}
+
+/// The screen's data as stored now, without settling anything.
+pub fn read_snapshot(store: &Store, config: &Config, clock: &Clock) -> crate::store::Result<Snapshot> {
+    let moves = store.ranked(crate::store::RankedFilter::All, 0, WINDOW, &config.aps)?;
     let actionable: Vec<_> = moves
         .iter()
         .filter(|m| m.state.is_actionable())
+        .take(CONTEXTS)
         .cloned()
         .collect();
     let contexts = today::contexts(store, &actionable, THREAD_TAIL)?;
@@ -44,12 +59,42 @@ pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::sto
     })
 }
 
+/// Re-times the ranking to `clock` (outcomes recorded, time-driven rules, snoozes): on its own
+/// connection and thread when the mirror is a file, so the screen never waits for it; the
+/// end arrives as [`Action::Updated`], and the screen then re-reads the ranking.
+fn reload_in_background(
+    store: &mut Store,
+    config: &Config,
+    clock: &Clock,
+    tx: &mpsc::UnboundedSender<Action>,
+) -> Vec<Action> {
+    let Some(path) = store.path().map(|p| p.to_path_buf()) else {
+        let result = today::refresh_quietly(store, config, clock.now(), |_, _| {});
+        return vec![Action::Updated(result.map(|_| ()).map_err(|e| e.to_string()))];
+    };
+    let config = config.clone();
+    let clock = *clock;
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let progress_tx = tx.clone();
+        let result = Store::open(&path).and_then(|mut store| {
+            today::refresh_quietly(&mut store, &config, clock.now(), |done, total| {
+                let _ = progress_tx.send(Action::Updating(Some(format!("{done} of {total}"))));
+            })
+        });
+        // The screen re-reads on its own connection, so it also shows what keys did meanwhile.
+        let _ = tx.send(Action::Updated(result.map(|_| ()).map_err(|e| e.to_string())));
+    });
+    Vec::new()
+}
+
 /// Runs the TUI until the operator quits.
 pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock) -> anyhow::Result<()> {
     let keymap =
         Keymap::from_config(&config.keys).map_err(|(k, m)| anyhow::anyhow!("config key `keys.{k}`: {m}"))?;
     let theme = Theme::named(&config.theme.name, std::env::var_os("NO_COLOR").is_some());
-    let data = snapshot(&mut store, &config, &clock)?;
+    // The first frame comes from the stored ranking as it is; re-timing it runs behind.
+    let data = read_snapshot(&store, &config, &clock)?;
     let mut app = App::new(
         clock.now(),
         source,
@@ -72,6 +117,11 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
             config.general.sync_interval_minutes,
         )));
     }
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel();
+    app.update(Action::Updating(Some(String::new())));
+    for action in reload_in_background(&mut store, &config, &clock, &reload_tx) {
+        app.update(action);
+    }
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app.update(Action::Resize(size.width, size.height));
@@ -89,6 +139,7 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
             },
             _ = tick.tick() => Action::Tick(clock.now()),
             Some(action) = sync_rx.recv() => action,
+            Some(action) = reload_rx.recv() => action,
         };
         let mut queue = app.update(action);
         while !queue.is_empty() {
@@ -101,6 +152,13 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
                     && let Some(syncer) = &syncer
                 {
                     syncer.start(clock.now());
+                    continue;
+                }
+                if effect == Effect::Reload {
+                    queue.extend(app.update(Action::Updating(Some(String::new()))));
+                    for action in reload_in_background(&mut store, &config, &clock, &reload_tx) {
+                        queue.extend(app.update(action));
+                    }
                     continue;
                 }
                 if effect == Effect::RunOutbox {
@@ -228,7 +286,7 @@ fn apply(
         })),
         // `perform` reloads after every effect; nothing else to do. (A worker run is started
         // by the loop, never here.)
-        Effect::Reload | Effect::EditDraft { .. } | Effect::RunOutbox | Effect::Quit => Ok(None),
+        Effect::Reload | Effect::Refresh | Effect::EditDraft { .. } | Effect::RunOutbox | Effect::Quit => Ok(None),
     }
 }
 
@@ -239,9 +297,10 @@ fn find_move(
     now: chrono::DateTime<chrono::Utc>,
     key: &str,
 ) -> anyhow::Result<crate::domain::moves::Move> {
-    today::moves(store, config, now)?
-        .into_iter()
-        .find(|m| m.key == key)
+    let _ = now;
+    today::settle_changes(store, config)?;
+    store
+        .ranked_move(key, &config.aps)?
         .ok_or_else(|| anyhow::anyhow!("that move is gone after the last refresh; nothing was done"))
 }
 
@@ -269,10 +328,9 @@ fn edit_draft(
     key: &str,
     guard: &mut TerminalGuard,
 ) -> anyhow::Result<Option<String>> {
-    let moves = today::moves(store, config, clock.now())?;
-    let Some(draft_id) = moves
-        .iter()
-        .find(|m| m.key == key)
+    today::settle_changes(store, config)?;
+    let Some(draft_id) = store
+        .ranked_move(key, &config.aps)?
         .and_then(|m| m.subject.draft_id.clone())
     else {
         return Ok(Some("this move has no draft".into()));

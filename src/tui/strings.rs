@@ -29,6 +29,9 @@ pub const ALL_CLEAR: &[&str] = &[
 ];
 /// When the filter hides everything.
 pub const NO_MATCH: &str = "No move matches the filter. Esc clears it.";
+
+/// Header note while a background pass re-times the ranking.
+pub const UPDATING: &str = "updating…";
 /// Drafts view with nothing in it.
 pub const NO_DRAFTS: &str = "No drafts waiting. Replies and follow-ups you execute show up here first.";
 /// Outbox view with nothing in it.

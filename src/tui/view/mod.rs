@@ -76,6 +76,7 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     // Most important first; whatever does not fit the width is left out whole.
     let extras = [
         (format!(" · {open} open · {accepted} accepted"), theme.text),
+        updating_item(app, theme),
         sync_item(app, theme),
         outbox_item(app, theme),
         (format!(" · {mode}"), theme.dim),
@@ -97,6 +98,15 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// "updating…" while a background pass re-times the ranking (with its progress).
+fn updating_item(app: &App, theme: &Theme) -> (String, ratatui::style::Style) {
+    match app.updating.as_deref() {
+        None => (String::new(), theme.dim),
+        Some("") => (format!(" · {}", strings::UPDATING), theme.dim),
+        Some(p) => (format!(" · {} {p}", strings::UPDATING), theme.dim),
+    }
 }
 
 /// The sync state for the header: running (with progress), failed, or when it last worked.
