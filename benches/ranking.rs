@@ -289,6 +289,7 @@ fn app_with_moves(f: &Fixture, n: usize, select: usize) -> App {
         counts,
         outbox: Vec::new(),
         stats: Default::default(),
+        ranked: None,
     };
     let mut app = App::new(
         synth::now(),

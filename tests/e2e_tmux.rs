@@ -378,8 +378,10 @@ async fn a_revoked_google_sign_in_says_run_casey_auth_google_and_the_tui_keeps_w
     let screen = tokio::task::spawn_blocking(move || {
         let tmux = Tmux::start(dir.path(), &cmd);
         // The background sync fails; the screen says what to do, the mirror stays usable.
-        let screen = tmux.wait_for("the sign-in error", |s| {
-            s.contains("sign-in revoked or expired: run `casey auth google` again")
+        // The first frame comes from the stored ranking; the moves arrive once the
+        // background pass has settled it.
+        let screen = tmux.wait_for("the sign-in error and the moves", |s| {
+            s.contains("sign-in revoked or expired: run `casey auth google` again") && s.contains("Reply:")
         });
         assert!(
             screen.contains("Reply:"),

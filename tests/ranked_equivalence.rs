@@ -300,3 +300,11 @@ fn long_random_sequences_keep_the_ranking_equal() {
         run(seed, steps);
     }
 }
+
+#[test]
+fn an_in_memory_mirror_ranks_like_a_file() {
+    let mut store = Store::open_in_memory().unwrap();
+    let now = demo::anchor();
+    demo::load(&mut store, now).unwrap();
+    assert_same(&store, &Config::default(), now, "loading the demo in memory");
+}

@@ -244,6 +244,11 @@ impl Store {
     }
 
     fn configure(&mut self) -> Result<()> {
+        // Every write transaction takes the write lock up front: a transaction that read first
+        // and wrote later would fail outright ("database is locked") when another connection
+        // (a background sync, the outbox worker, a settle pass) wrote in between.
+        self.conn
+            .set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(())
@@ -292,20 +297,24 @@ impl Store {
         &self,
         f: impl FnOnce() -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
+        // Outermost: take the write lock up front (see `configure`); nested: a savepoint.
+        let outer = self.conn.is_autocommit();
         self.conn
-            .execute_batch("SAVEPOINT atomically")
+            .execute_batch(if outer { "BEGIN IMMEDIATE; SAVEPOINT atomically" } else { "SAVEPOINT atomically" })
             .map_err(|e| E::from(StoreError::from(e)))?;
         match f() {
             Ok(v) => {
                 self.conn
-                    .execute_batch("RELEASE atomically")
+                    .execute_batch(if outer { "RELEASE atomically; COMMIT" } else { "RELEASE atomically" })
                     .map_err(|e| E::from(StoreError::from(e)))?;
                 Ok(v)
             }
             Err(e) => {
-                if let Err(undo) = self
-                    .conn
-                    .execute_batch("ROLLBACK TO atomically; RELEASE atomically")
+                if let Err(undo) = self.conn.execute_batch(if outer {
+                    "ROLLBACK TO atomically; RELEASE atomically; COMMIT"
+                } else {
+                    "ROLLBACK TO atomically; RELEASE atomically"
+                })
                 {
                     tracing::error!("could not roll back a failed write: {undo}");
                 }

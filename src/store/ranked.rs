@@ -222,7 +222,7 @@ impl Store {
 
     /// Reads what changed since the last settle (the rows stay until [`Store::clear_dirty`]).
     pub fn dirty(&self) -> Result<DirtySet> {
-        let mut st = self.conn().prepare_cached("SELECT kind, id FROM move_dirty WHERE kind <> 'unit'")?;
+        let mut st = self.conn().prepare_cached("SELECT DISTINCT kind, id FROM move_dirty WHERE kind <> 'unit'")?;
         let rows: Vec<(String, String)> = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
@@ -255,7 +255,7 @@ impl Store {
     /// Marks everything for re-detection (a new clock, new weights, a new build).
     pub fn mark_all_dirty(&self) -> Result<()> {
         self.conn()
-            .execute("INSERT OR IGNORE INTO move_dirty(kind, id) VALUES ('all', '')", [])?;
+            .execute("INSERT INTO move_dirty(kind, id) SELECT 'all', '' WHERE NOT EXISTS (SELECT 1 FROM move_dirty WHERE kind = 'all')", [])?;
         Ok(())
     }
 
@@ -263,7 +263,10 @@ impl Store {
     pub fn queue_units(&self, units: &[String]) -> Result<()> {
         let mut st = self
             .conn()
-            .prepare_cached("INSERT OR IGNORE INTO move_dirty(kind, id) VALUES ('unit', ?1)")?;
+            .prepare_cached(
+                "INSERT INTO move_dirty(kind, id) SELECT 'unit', ?1
+                 WHERE NOT EXISTS (SELECT 1 FROM move_dirty WHERE kind = 'unit' AND id = ?1)",
+            )?;
         for u in units {
             st.execute([u])?;
         }
@@ -273,7 +276,7 @@ impl Store {
     /// Up to `limit` queued units.
     pub fn queued_units(&self, limit: usize) -> Result<Vec<String>> {
         self.strings(
-            "SELECT id FROM move_dirty WHERE kind = 'unit' ORDER BY id LIMIT ?1",
+            "SELECT DISTINCT id FROM move_dirty WHERE kind = 'unit' ORDER BY id LIMIT ?1",
             [limit as i64],
         )
     }
@@ -282,7 +285,7 @@ impl Store {
     pub fn queued_count(&self) -> Result<usize> {
         Ok(self
             .conn()
-            .query_row("SELECT count(*) FROM move_dirty WHERE kind = 'unit'", [], |r| r.get::<_, i64>(0))?
+            .query_row("SELECT count(DISTINCT id) FROM move_dirty WHERE kind = 'unit'", [], |r| r.get::<_, i64>(0))?
             as usize)
     }
 

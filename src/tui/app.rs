@@ -157,6 +157,8 @@ pub struct Snapshot {
     pub outbox: Vec<OutboxEntry>,
     /// The Stats view's numbers (last [`crate::stats::DEFAULT_DAYS`] days).
     pub stats: crate::stats::Stats,
+    /// Counts over the whole stored ranking, when `moves` is only its top (a big mirror).
+    pub ranked: Option<crate::store::RankedCounts>,
 }
 
 /// Work for the runtime.
@@ -353,7 +355,10 @@ impl App {
             .iter()
             .filter(|m| m.state == MoveState::Accepted)
             .count();
-        self.counts = (open, accepted);
+        self.counts = match self.data.ranked.filter(|r| r.total > self.data.moves.len()) {
+            Some(r) => (r.open, r.accepted),
+            None => (open, accepted),
+        };
     }
 
     fn compute_rows(&self) -> Vec<usize> {

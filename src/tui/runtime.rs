@@ -35,8 +35,14 @@ const CONTEXTS: usize = 100;
 
 /// Reads what the screen shows from the stored ranking after bringing in the changes since the
 /// last pass (a key press re-detects only what it touched; no full detection here).
+///
+/// A fixed clock (`--now`, tests) is the ranking's clock: the ranking is settled at it. On the
+/// wall clock, re-timing is the background pass's job ([`Effect::Reload`]).
 pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::store::Result<Snapshot> {
-    today::settle_changes(store, config)?;
+    match clock {
+        Clock::Fixed(at) => today::settle(store, config, *at, |_, _| {})?,
+        Clock::System => today::settle_changes(store, config)?,
+    };
     read_snapshot(store, config, clock)
 }
 
@@ -56,6 +62,7 @@ pub fn read_snapshot(store: &Store, config: &Config, clock: &Clock) -> crate::st
         counts: store.counts()?,
         outbox: store.outbox(200)?,
         stats: crate::stats::Stats::compute(store, clock.now(), crate::stats::DEFAULT_DAYS)?,
+        ranked: Some(store.ranked_counts()?),
     })
 }
 

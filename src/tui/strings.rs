@@ -32,6 +32,9 @@ pub const NO_MATCH: &str = "No move matches the filter. Esc clears it.";
 
 /// Header note while a background pass re-times the ranking.
 pub const UPDATING: &str = "updating…";
+
+/// The list while the first pass builds the ranking.
+pub const UPDATING_LIST: &str = "Updating the moves… they appear here in a moment.";
 /// Drafts view with nothing in it.
 pub const NO_DRAFTS: &str = "No drafts waiting. Replies and follow-ups you execute show up here first.";
 /// Outbox view with nothing in it.

@@ -36,122 +36,188 @@ CREATE INDEX ranked_moves_email ON ranked_moves(email);
 
 -- What changed since the last settle: (kind, id) of a record, an address, a move key, or
 -- ('all', '') for a full re-detection (this migration, a config change, a new clock).
+-- No unique key on purpose: a constraint here could fail a sync's write (an outer statement's
+-- conflict clause overrides a trigger's OR IGNORE); the triggers skip rows already there.
 CREATE TABLE move_dirty (
     kind TEXT NOT NULL,
-    id   TEXT NOT NULL,
-    PRIMARY KEY (kind, id)
-) WITHOUT ROWID;
+    id   TEXT NOT NULL
+);
+CREATE INDEX move_dirty_key ON move_dirty(kind, id);
 INSERT INTO move_dirty(kind, id) VALUES ('all', '');
 
 CREATE INDEX IF NOT EXISTS drafts_thread ON drafts(thread_id);
 CREATE INDEX IF NOT EXISTS drafts_move_key ON drafts(move_key);
 CREATE INDEX IF NOT EXISTS associations_from ON associations(from_type, from_id, to_type);
 
+-- Each change marks what it touched, unless already marked.
 CREATE TRIGGER dirty_message_ins AFTER INSERT ON messages
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('thread', NEW.thread_id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'thread', NEW.thread_id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'thread' AND x.id = NEW.thread_id);
+END;
+
 CREATE TRIGGER dirty_message_upd AFTER UPDATE ON messages
 BEGIN
-    INSERT OR IGNORE INTO move_dirty VALUES ('thread', NEW.thread_id);
-    INSERT OR IGNORE INTO move_dirty VALUES ('thread', OLD.thread_id);
-    INSERT OR IGNORE INTO move_dirty SELECT 'email', email FROM message_addresses WHERE message_id = NEW.id;
+    INSERT INTO move_dirty SELECT 'thread', NEW.thread_id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'thread' AND x.id = NEW.thread_id);
+    INSERT INTO move_dirty SELECT 'thread', OLD.thread_id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'thread' AND x.id = OLD.thread_id);
+    INSERT INTO move_dirty SELECT DISTINCT 'email', a.email FROM message_addresses a WHERE a.message_id = NEW.id
+        AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'email' AND x.id = a.email);
 END;
+
 CREATE TRIGGER dirty_message_del AFTER DELETE ON messages
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('thread', OLD.thread_id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'thread', OLD.thread_id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'thread' AND x.id = OLD.thread_id);
+END;
+
 CREATE TRIGGER dirty_address_ins AFTER INSERT ON message_addresses
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('email', NEW.email); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'email', NEW.email WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'email' AND x.id = NEW.email);
+END;
+
 CREATE TRIGGER dirty_address_del AFTER DELETE ON message_addresses
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('email', OLD.email); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'email', OLD.email WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'email' AND x.id = OLD.email);
+END;
 
 CREATE TRIGGER dirty_contact_ins AFTER INSERT ON contacts
 BEGIN
-    INSERT OR IGNORE INTO move_dirty VALUES ('contact', NEW.id);
-    INSERT OR IGNORE INTO move_dirty SELECT 'person', NEW.email WHERE NEW.email IS NOT NULL;
+    INSERT INTO move_dirty SELECT 'contact', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'contact' AND x.id = NEW.id);
+    INSERT INTO move_dirty SELECT 'person', NEW.email WHERE NEW.email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'person' AND x.id = NEW.email);
 END;
+
 CREATE TRIGGER dirty_contact_upd AFTER UPDATE ON contacts
 BEGIN
-    INSERT OR IGNORE INTO move_dirty VALUES ('contact', NEW.id);
-    INSERT OR IGNORE INTO move_dirty SELECT 'person', NEW.email
-        WHERE NEW.email IS NOT NULL AND NEW.email IS NOT OLD.email;
-    INSERT OR IGNORE INTO move_dirty SELECT 'person', OLD.email
-        WHERE OLD.email IS NOT NULL AND NEW.email IS NOT OLD.email;
+    INSERT INTO move_dirty SELECT 'contact', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'contact' AND x.id = NEW.id);
+    INSERT INTO move_dirty SELECT 'person', NEW.email WHERE NEW.email IS NOT NULL AND NEW.email IS NOT OLD.email AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'person' AND x.id = NEW.email);
+    INSERT INTO move_dirty SELECT 'person', OLD.email WHERE OLD.email IS NOT NULL AND NEW.email IS NOT OLD.email AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'person' AND x.id = OLD.email);
 END;
+
 CREATE TRIGGER dirty_contact_del AFTER DELETE ON contacts
 BEGIN
-    INSERT OR IGNORE INTO move_dirty VALUES ('contact', OLD.id);
-    INSERT OR IGNORE INTO move_dirty SELECT 'person', OLD.email WHERE OLD.email IS NOT NULL;
+    INSERT INTO move_dirty SELECT 'contact', OLD.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'contact' AND x.id = OLD.id);
+    INSERT INTO move_dirty SELECT 'person', OLD.email WHERE OLD.email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'person' AND x.id = OLD.email);
 END;
 
 CREATE TRIGGER dirty_company_ins AFTER INSERT ON companies
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('company', NEW.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'company', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'company' AND x.id = NEW.id);
+END;
+
 CREATE TRIGGER dirty_company_upd AFTER UPDATE ON companies
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('company', NEW.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'company', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'company' AND x.id = NEW.id);
+END;
+
 CREATE TRIGGER dirty_company_del AFTER DELETE ON companies
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('company', OLD.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'company', OLD.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'company' AND x.id = OLD.id);
+END;
 
 CREATE TRIGGER dirty_deal_ins AFTER INSERT ON deals
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('deal', NEW.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'deal', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'deal' AND x.id = NEW.id);
+END;
+
 CREATE TRIGGER dirty_deal_upd AFTER UPDATE ON deals
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('deal', NEW.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'deal', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'deal' AND x.id = NEW.id);
+END;
+
 CREATE TRIGGER dirty_deal_del AFTER DELETE ON deals
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('deal', OLD.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'deal', OLD.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'deal' AND x.id = OLD.id);
+END;
 
 CREATE TRIGGER dirty_task_ins AFTER INSERT ON tasks
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('task', NEW.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'task', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'task' AND x.id = NEW.id);
+END;
+
 CREATE TRIGGER dirty_task_upd AFTER UPDATE ON tasks
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('task', NEW.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'task', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'task' AND x.id = NEW.id);
+END;
+
 CREATE TRIGGER dirty_task_del AFTER DELETE ON tasks
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('task', OLD.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'task', OLD.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'task' AND x.id = OLD.id);
+END;
 
 CREATE TRIGGER dirty_note_ins AFTER INSERT ON notes
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('note', NEW.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'note', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'note' AND x.id = NEW.id);
+END;
+
 CREATE TRIGGER dirty_note_upd AFTER UPDATE ON notes
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('note', NEW.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'note', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'note' AND x.id = NEW.id);
+END;
+
 CREATE TRIGGER dirty_note_del AFTER DELETE ON notes
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('note', OLD.id); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'note', OLD.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'note' AND x.id = OLD.id);
+END;
 
 CREATE TRIGGER dirty_assoc_ins AFTER INSERT ON associations
 BEGIN
-    INSERT OR IGNORE INTO move_dirty VALUES (CASE NEW.from_type WHEN 'companies' THEN 'company' ELSE substr(NEW.from_type, 1, length(NEW.from_type) - 1) END, NEW.from_id);
-    INSERT OR IGNORE INTO move_dirty VALUES (CASE NEW.to_type WHEN 'companies' THEN 'company' ELSE substr(NEW.to_type, 1, length(NEW.to_type) - 1) END, NEW.to_id);
+    INSERT INTO move_dirty SELECT (CASE NEW.from_type WHEN 'companies' THEN 'company' ELSE substr(NEW.from_type, 1, length(NEW.from_type) - 1) END), NEW.from_id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = (CASE NEW.from_type WHEN 'companies' THEN 'company' ELSE substr(NEW.from_type, 1, length(NEW.from_type) - 1) END) AND x.id = NEW.from_id);
+    INSERT INTO move_dirty SELECT (CASE NEW.to_type WHEN 'companies' THEN 'company' ELSE substr(NEW.to_type, 1, length(NEW.to_type) - 1) END), NEW.to_id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = (CASE NEW.to_type WHEN 'companies' THEN 'company' ELSE substr(NEW.to_type, 1, length(NEW.to_type) - 1) END) AND x.id = NEW.to_id);
 END;
+
 CREATE TRIGGER dirty_assoc_del AFTER DELETE ON associations
 BEGIN
-    INSERT OR IGNORE INTO move_dirty VALUES (CASE OLD.from_type WHEN 'companies' THEN 'company' ELSE substr(OLD.from_type, 1, length(OLD.from_type) - 1) END, OLD.from_id);
-    INSERT OR IGNORE INTO move_dirty VALUES (CASE OLD.to_type WHEN 'companies' THEN 'company' ELSE substr(OLD.to_type, 1, length(OLD.to_type) - 1) END, OLD.to_id);
+    INSERT INTO move_dirty SELECT (CASE OLD.from_type WHEN 'companies' THEN 'company' ELSE substr(OLD.from_type, 1, length(OLD.from_type) - 1) END), OLD.from_id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = (CASE OLD.from_type WHEN 'companies' THEN 'company' ELSE substr(OLD.from_type, 1, length(OLD.from_type) - 1) END) AND x.id = OLD.from_id);
+    INSERT INTO move_dirty SELECT (CASE OLD.to_type WHEN 'companies' THEN 'company' ELSE substr(OLD.to_type, 1, length(OLD.to_type) - 1) END), OLD.to_id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = (CASE OLD.to_type WHEN 'companies' THEN 'company' ELSE substr(OLD.to_type, 1, length(OLD.to_type) - 1) END) AND x.id = OLD.to_id);
 END;
 
 CREATE TRIGGER dirty_draft_ins AFTER INSERT ON drafts
 BEGIN
-    INSERT OR IGNORE INTO move_dirty VALUES ('draft', NEW.id);
-    INSERT OR IGNORE INTO move_dirty SELECT 'thread', NEW.thread_id WHERE NEW.thread_id IS NOT NULL;
-    INSERT OR IGNORE INTO move_dirty SELECT 'key', NEW.move_key WHERE NEW.move_key IS NOT NULL;
+    INSERT INTO move_dirty SELECT 'draft', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'draft' AND x.id = NEW.id);
+    INSERT INTO move_dirty SELECT 'thread', NEW.thread_id WHERE NEW.thread_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'thread' AND x.id = NEW.thread_id);
+    INSERT INTO move_dirty SELECT 'key', NEW.move_key WHERE NEW.move_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'key' AND x.id = NEW.move_key);
 END;
+
 CREATE TRIGGER dirty_draft_upd AFTER UPDATE ON drafts
 BEGIN
-    INSERT OR IGNORE INTO move_dirty VALUES ('draft', NEW.id);
-    INSERT OR IGNORE INTO move_dirty SELECT 'thread', NEW.thread_id WHERE NEW.thread_id IS NOT NULL;
-    INSERT OR IGNORE INTO move_dirty SELECT 'thread', OLD.thread_id WHERE OLD.thread_id IS NOT NULL;
-    INSERT OR IGNORE INTO move_dirty SELECT 'key', NEW.move_key WHERE NEW.move_key IS NOT NULL;
-    INSERT OR IGNORE INTO move_dirty SELECT 'key', OLD.move_key WHERE OLD.move_key IS NOT NULL;
+    INSERT INTO move_dirty SELECT 'draft', NEW.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'draft' AND x.id = NEW.id);
+    INSERT INTO move_dirty SELECT 'thread', NEW.thread_id WHERE NEW.thread_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'thread' AND x.id = NEW.thread_id);
+    INSERT INTO move_dirty SELECT 'thread', OLD.thread_id WHERE OLD.thread_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'thread' AND x.id = OLD.thread_id);
+    INSERT INTO move_dirty SELECT 'key', NEW.move_key WHERE NEW.move_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'key' AND x.id = NEW.move_key);
+    INSERT INTO move_dirty SELECT 'key', OLD.move_key WHERE OLD.move_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'key' AND x.id = OLD.move_key);
 END;
+
 CREATE TRIGGER dirty_draft_del AFTER DELETE ON drafts
 BEGIN
-    INSERT OR IGNORE INTO move_dirty VALUES ('draft', OLD.id);
-    INSERT OR IGNORE INTO move_dirty SELECT 'thread', OLD.thread_id WHERE OLD.thread_id IS NOT NULL;
-    INSERT OR IGNORE INTO move_dirty SELECT 'key', OLD.move_key WHERE OLD.move_key IS NOT NULL;
+    INSERT INTO move_dirty SELECT 'draft', OLD.id WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'draft' AND x.id = OLD.id);
+    INSERT INTO move_dirty SELECT 'thread', OLD.thread_id WHERE OLD.thread_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'thread' AND x.id = OLD.thread_id);
+    INSERT INTO move_dirty SELECT 'key', OLD.move_key WHERE OLD.move_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'key' AND x.id = OLD.move_key);
 END;
 
 CREATE TRIGGER dirty_stage_ins AFTER INSERT ON stages
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('all', ''); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'all', '' WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'all' AND x.id = '');
+END;
+
 CREATE TRIGGER dirty_stage_upd AFTER UPDATE ON stages
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('all', ''); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'all', '' WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'all' AND x.id = '');
+END;
+
 CREATE TRIGGER dirty_stage_del AFTER DELETE ON stages
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('all', ''); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'all', '' WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'all' AND x.id = '');
+END;
 
 CREATE TRIGGER dirty_decision_ins AFTER INSERT ON decisions
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('state', NEW.move_key); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'state', NEW.move_key WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'state' AND x.id = NEW.move_key);
+END;
+
 CREATE TRIGGER dirty_decision_upd AFTER UPDATE ON decisions
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('state', NEW.move_key); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'state', NEW.move_key WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'state' AND x.id = NEW.move_key);
+END;
 
 CREATE TRIGGER dirty_outcome_ins AFTER INSERT ON outcomes
-BEGIN INSERT OR IGNORE INTO move_dirty VALUES ('evidence', ''); END;
+BEGIN
+    INSERT INTO move_dirty SELECT 'evidence', '' WHERE NOT EXISTS (SELECT 1 FROM move_dirty x WHERE x.kind = 'evidence' AND x.id = '');
+END;

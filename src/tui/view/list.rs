@@ -37,7 +37,10 @@ pub(super) fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) 
     let rows = app.row_indices();
     let title = match app.view {
         View::Drafts => format!(" Drafts awaiting approval ({}) ", rows.len()),
-        _ => format!(" {} ({}) ", strings::TODAYS_MOVES, rows.len()),
+        _ => match app.data.ranked.filter(|r| r.actionable > rows.len() && app.filter.is_empty()) {
+            Some(r) => format!(" {} (top {} of {}) ", strings::TODAYS_MOVES, rows.len(), r.actionable),
+            None => format!(" {} ({}) ", strings::TODAYS_MOVES, rows.len()),
+        },
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -48,6 +51,8 @@ pub(super) fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) 
     if rows.is_empty() {
         let text: Vec<Line> = if !app.filter.is_empty() {
             vec![Line::from(Span::styled(strings::NO_MATCH, theme.dim))]
+        } else if app.updating.is_some() {
+            vec![Line::from(Span::styled(strings::UPDATING_LIST, theme.dim))]
         } else if app.view == View::Drafts {
             vec![Line::from(Span::styled(strings::NO_DRAFTS, theme.dim))]
         } else {
