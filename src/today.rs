@@ -1,6 +1,6 @@
 //! Today's Moves: detection over the mirror plus the operator's stored decisions.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -24,13 +24,19 @@ const DETECTION_VERSION: &str = "1";
 /// background pass, big enough that the per-chunk queries stay few.
 const CHUNK: usize = 500;
 
+/// Top moves re-detected when the clock moves on, so the texts on screen tell the right age.
+const RETEXT: usize = 200;
+
 /// What a settle pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Settled {
     /// Detection units re-detected.
     pub units: usize,
-    /// Everything was re-detected (first build, a new clock, new weights or revenue scale).
+    /// Everything was re-detected (first build, new weights, revenue scale or evidence, a
+    /// clock set back).
     pub full: bool,
+    /// The clock moved on: scores re-timed, time-driven moves re-detected.
+    pub retimed: bool,
 }
 
 fn fingerprint(config: &Config) -> String {
@@ -82,6 +88,18 @@ pub fn settle(
     store: &Store,
     config: &Config,
     at: DateTime<Utc>,
+    progress: impl FnMut(usize, usize),
+) -> Result<Settled> {
+    settle_with(store, config, at, RETEXT, progress)
+}
+
+/// [`settle`], re-detecting the top `retext` moves when the clock moved on (0: only what time
+/// makes appear or go; the equivalence tests check the wake-ups alone that way).
+pub fn settle_with(
+    store: &Store,
+    config: &Config,
+    at: DateTime<Utc>,
+    retext: usize,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Settled> {
     let evidence = store.learning_evidence(at, config.moves.outcome_window_days)?;
@@ -93,14 +111,30 @@ pub fn settle(
         let ev = evidence_print(&evidence);
         let scale = format!("{:?}", store.pipeline_scale()?);
         let stamp = crate::store::ts(at);
+        let ranked = store.ranked_clock()?;
         let full = store.setting("moves_fingerprint")?.as_deref() != Some(fp.as_str())
-            || store.setting("moves_ranked_at")?.as_deref() != Some(stamp.as_str())
+            || ranked.is_none_or(|r| at < r)
             || store.setting("moves_evidence")?.as_deref() != Some(ev.as_str())
             || store.setting("moves_scale")?.as_deref() != Some(scale.as_str());
+        let mut timed: BTreeSet<String> = BTreeSet::new();
         if full {
             store.mark_all_dirty()?;
+        } else if ranked.is_some_and(|r| r < at) {
+            // Only the clock moved: scores re-timed from the stored features, the units whose
+            // moves time makes appear or go re-detected, and the top of the list too (its
+            // "wrote 3h ago" texts).
+            store.rescore_all(at, &config.aps)?;
+            store.set_setting("moves_ranked_at", &stamp)?;
+            timed.extend(store.woken_units(at)?);
+            timed.extend(store.top_units(retext)?);
+            store.draft_dependents(&mut timed)?;
+            store.refresh_all_states(at, &config.aps)?;
+            report.retimed = true;
         }
-        let dirty = store.dirty()?;
+        let mut dirty = store.dirty()?;
+        if !dirty.all {
+            dirty.units.extend(timed);
+        }
         if dirty.all {
             report.full = true;
             store.queue_units(&store.all_units()?)?;
@@ -163,8 +197,8 @@ fn redetect(
         return Ok(());
     }
     let (mirror, ctx) = store.load_slice(units)?;
-    let mut moves = detect_units(&mirror, &ctx, units, evidence, at, &config.moves, &config.aps);
-    let new = store.replace_unit_moves(units, &mut moves, at)?;
+    let (mut moves, wakes) = detect_units(&mirror, &ctx, units, evidence, at, &config.moves, &config.aps);
+    let new = store.replace_unit_moves(units, &mut moves, &wakes, at)?;
     for i in new {
         let m = &moves[i];
         store.telemetry("recommendation_generated", Some(&m.key), &recommendation_payload(m), at)?;

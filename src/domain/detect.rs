@@ -85,7 +85,7 @@ pub fn detect_moves_learned(
     cfg: &DetectConfig,
     w: &ApsWeights,
 ) -> Vec<Move> {
-    let mut out = detect_with(m, MirrorIndex::new(m), learned, now, cfg, w);
+    let (mut out, _) = detect_with(m, MirrorIndex::new(m), learned, now, cfg, w);
     rank(&mut out);
     out
 }
@@ -101,10 +101,33 @@ pub fn detect_units(
     now: DateTime<Utc>,
     cfg: &DetectConfig,
     w: &ApsWeights,
-) -> Vec<Move> {
-    let mut out = detect_with(m, MirrorIndex::with_context(m, ctx), learned, now, cfg, w);
+) -> (Vec<Move>, HashMap<String, DateTime<Utc>>) {
+    let (mut out, mut wakes) = detect_with(m, MirrorIndex::with_context(m, ctx), learned, now, cfg, w);
     out.retain(|mv| unit_of_key(&mv.key).is_some_and(|u| units.contains(&u)));
-    out
+    wakes.retain(|u, _| units.contains(u));
+    (out, wakes)
+}
+
+/// Brings the time-dependent features of a move detected earlier to `now` (ages, days to the
+/// close date, days overdue or inactive, days since the form), exactly as detection at `now`
+/// computes them. What makes a move appear or go at a time is not covered: detection reports
+/// those instants as wake-ups (see [`detect_units`]).
+pub fn retime_features(
+    f: &mut super::aps::Features,
+    signal_at: DateTime<Utc>,
+    close_at: Option<DateTime<Utc>>,
+    form_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
+    let days = |t: DateTime<Utc>| hours_between(t, now) / 24.0;
+    f.age_hours = hours_between(signal_at, now).max(0.0);
+    match f.kind {
+        MoveKind::ClosingSoon => f.days_to_close = close_at.map(|c| (-days(c)).ceil()),
+        MoveKind::OverdueTask => f.overdue_days = Some(days(signal_at).floor()),
+        MoveKind::StaleDeal => f.inactive_days = Some(days(signal_at).floor()),
+        _ => {}
+    }
+    f.form_days_ago = form_at.filter(|t| *t <= now).map(|t| days(t).floor());
 }
 
 /// The detection unit a move key belongs to: the record whose changes can change the move
@@ -128,7 +151,7 @@ fn detect_with<'a>(
     now: DateTime<Utc>,
     cfg: &'a DetectConfig,
     w: &'a ApsWeights,
-) -> Vec<Move> {
+) -> (Vec<Move>, HashMap<String, DateTime<Utc>>) {
     let by_move = m
         .drafts
         .iter()
@@ -143,6 +166,7 @@ fn detect_with<'a>(
         w,
         learned,
         out: Vec::new(),
+        wakes: HashMap::new(),
     };
     d.threads();
     d.deals();
@@ -150,7 +174,7 @@ fn detect_with<'a>(
     d.tasks();
     // Last: a draft not taken by the move it was written for becomes a move of its own.
     d.drafts();
-    d.out
+    (d.out, d.wakes)
 }
 
 struct Detector<'a> {
@@ -163,6 +187,20 @@ struct Detector<'a> {
     w: &'a ApsWeights,
     learned: &'a Evidence,
     out: Vec<Move>,
+    /// Per detection unit, the next instant at which time alone may change its moves (one
+    /// appears or goes): a settle pass re-detects the unit once the clock passes it.
+    wakes: HashMap<String, DateTime<Utc>>,
+}
+
+/// Keeps the earliest wake-up of `unit` (see [`Detector::wake`]).
+fn wake(wakes: &mut HashMap<String, DateTime<Utc>>, now: DateTime<Utc>, unit: &str, at: DateTime<Utc>) {
+    if at + Duration::seconds(1) < now {
+        return;
+    }
+    let e = wakes.entry(unit.to_string()).or_insert(at);
+    if at < *e {
+        *e = at;
+    }
 }
 
 /// A subject without its `Re:`/`Fwd:` prefixes, for titles (the thread is shown elsewhere).
@@ -193,6 +231,12 @@ fn quote(s: &str, cols: usize) -> String {
 impl<'a> Detector<'a> {
     fn days(&self, t: DateTime<Utc>) -> f64 {
         hours_between(t, self.now) / 24.0
+    }
+
+    /// Notes that `unit`'s moves may change at `at` by time alone. Instants up to a second in
+    /// the past still count (timestamps carry milliseconds; ages are counted in seconds).
+    fn wake(&mut self, unit: &str, at: DateTime<Utc>) {
+        wake(&mut self.wakes, self.now, unit, at);
     }
 
     fn drafts_by_thread(&self) -> HashMap<&'a str, &'a Draft> {
@@ -226,6 +270,19 @@ impl<'a> Detector<'a> {
             };
             let last_inbound = msgs.iter().rev().find(|m| !m.outbound).map(|m| m.at);
             let draft = drafts.get(tid).copied();
+            let unit = format!("thread:{tid}");
+            if !last.outbound {
+                wake(&mut self.wakes, self.now, &unit, last.at + Duration::days(self.cfg.reply_max_age_days));
+            } else {
+                wake(&mut self.wakes, self.now, &unit, last.at + Duration::days(self.cfg.follow_up_max_days));
+                let n = self.cfg.follow_up_business_days;
+                if let Some(due) = (1..=n * 2 + 7)
+                    .map(|k| last.at + Duration::days(k))
+                    .find(|t| business_days_between(last.at, *t) >= n)
+                {
+                    wake(&mut self.wakes, self.now, &unit, due);
+                }
+            }
             if !last.outbound {
                 if self.days(last.at) > self.cfg.reply_max_age_days as f64 {
                     continue;
@@ -401,6 +458,18 @@ impl<'a> Detector<'a> {
                 }
             }
             let last = last.or(d.created_at);
+            let unit = format!("deal:{}", d.id);
+            if let Some(last) = last {
+                self.wake(&unit, last + Duration::days(self.cfg.stale_deal_days));
+            }
+            if let Some(close) = d.close_date {
+                self.wake(&unit, close - Duration::days(self.cfg.closing_soon_days));
+                self.wake(&unit, close + Duration::days(self.cfg.closing_past_max_days));
+            }
+            if let Some(entered) = d.stage_entered_at {
+                self.wake(&unit, entered);
+                self.wake(&unit, entered + Duration::days(self.cfg.stage_changed_days));
+            }
             if let Some(last) = last {
                 let inactive = self.days(last);
                 if inactive >= self.cfg.stale_deal_days as f64 {
@@ -512,6 +581,11 @@ impl<'a> Detector<'a> {
             if self.ix.emailed.contains(email) {
                 continue;
             }
+            let unit = format!("contact:{}", ct.id);
+            for t in [ct.created_at, ct.recent_conversion_at].into_iter().flatten() {
+                self.wake(&unit, t);
+                self.wake(&unit, t + Duration::days(self.cfg.new_lead_days));
+            }
             let stage_is_lead = ct
                 .lifecycle_stage
                 .as_deref()
@@ -554,6 +628,9 @@ impl<'a> Detector<'a> {
         let mut tasks: Vec<_> = self.m.tasks.iter().filter(|t| t.is_open()).collect();
         tasks.sort_by(|a, b| a.id.cmp(&b.id));
         for t in tasks {
+            if let Some(due) = t.due_at {
+                self.wake(&format!("task:{}", t.id), due);
+            }
             let Some(due) = t.due_at.filter(|d| *d < self.now) else {
                 continue;
             };

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::mirror::{company_row, contact_row, deal_row, draft_row, message_row, stage_row, task_row};
 use super::{Result, Store, parse_ts, parse_ts_opt, ts};
 use crate::domain::aps::{self, ApsWeights, Features};
-use crate::domain::detect::{Decision, effective_state, unit_of_key};
+use crate::domain::detect::{Decision, effective_state, retime_features, unit_of_key};
 use crate::domain::entities::{
     Contact, Deal, Draft, EmailStats, Mirror, MirrorContext, Task, pipeline_scale,
 };
@@ -36,6 +36,12 @@ struct StoredMove {
     signal_at: DateTime<Utc>,
     last_inbound_at: Option<DateTime<Utc>>,
     features: Features,
+    /// The deal's close date (for `closing_soon`), to re-time the features.
+    #[serde(default)]
+    close_at: Option<DateTime<Utc>>,
+    /// The person's last form submission, to re-time the features.
+    #[serde(default)]
+    form_at: Option<DateTime<Utc>>,
 }
 
 /// Which rows of the stored ranking to read.
@@ -84,13 +90,16 @@ impl DirtySet {
     }
 }
 
-fn stored_row(r: &rusqlite::Row<'_>, w: &ApsWeights) -> rusqlite::Result<Move> {
+fn stored_row(r: &rusqlite::Row<'_>, w: &ApsWeights, at: Option<DateTime<Utc>>) -> rusqlite::Result<Move> {
     let key: String = r.get(0)?;
     let kind: String = r.get(1)?;
     let state: String = r.get(2)?;
     let data: String = r.get(3)?;
     let bad = |e: serde_json::Error| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e));
-    let s: StoredMove = serde_json::from_str(&data).map_err(bad)?;
+    let mut s: StoredMove = serde_json::from_str(&data).map_err(bad)?;
+    if let Some(at) = at {
+        retime_features(&mut s.features, s.signal_at, s.close_at, s.form_at, at);
+    }
     let state: MoveState = serde_json::from_str(&state).map_err(bad)?;
     let kind = MoveKind::parse(&kind).unwrap_or(s.features.kind);
     let aps = aps::score(&s.features, w);
@@ -125,9 +134,10 @@ impl Store {
             "SELECT key, kind, state, data FROM ranked_moves WHERE {} ORDER BY score DESC, key LIMIT ?1 OFFSET ?2",
             filter_sql(filter)
         );
+        let at = self.ranked_clock()?;
         let mut st = self.conn().prepare_cached(&sql)?;
         let rows = st.query_map(params![limit.min(i64::MAX as usize) as i64, offset as i64], |r| {
-            stored_row(r, w)
+            stored_row(r, w, at)
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -146,9 +156,10 @@ impl Store {
             filter_sql(filter)
         );
         let needle = needle.to_lowercase();
+        let at = self.ranked_clock()?;
         let mut st = self.conn().prepare_cached(&sql)?;
         let mut out = Vec::new();
-        let rows = st.query_map([&needle], |r| stored_row(r, w))?;
+        let rows = st.query_map([&needle], |r| stored_row(r, w, at))?;
         for m in rows {
             let m = m?;
             let hit = m.title.to_lowercase().contains(&needle)
@@ -167,11 +178,75 @@ impl Store {
 
     /// One stored move by key.
     pub fn ranked_move(&self, key: &str, w: &ApsWeights) -> Result<Option<Move>> {
+        let at = self.ranked_clock()?;
         Ok(self
             .conn()
             .prepare_cached("SELECT key, kind, state, data FROM ranked_moves WHERE key = ?1")?
-            .query_row([key], |r| stored_row(r, w))
+            .query_row([key], |r| stored_row(r, w, at))
             .optional()?)
+    }
+
+    /// The clock the stored ranking was settled at.
+    pub fn ranked_clock(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.setting("moves_ranked_at")?.map(|s| parse_ts(&s)))
+    }
+
+    /// Units of the top `n` actionable moves.
+    pub fn top_units(&self, n: usize) -> Result<Vec<String>> {
+        self.strings(
+            "SELECT unit FROM ranked_moves WHERE actionable = 1 ORDER BY score DESC, key LIMIT ?1",
+            [n as i64],
+        )
+    }
+
+    /// Units whose moves time alone may have changed by `at` (see `move_wake`).
+    pub fn woken_units(&self, at: DateTime<Utc>) -> Result<Vec<String>> {
+        self.strings("SELECT unit FROM move_wake WHERE at <= ?1", [ts(at)])
+    }
+
+    /// Scores every stored move at `at` from its stored features (re-timed): exact, and far
+    /// cheaper than detecting again. Moves that time makes appear or go are the wake-ups'.
+    pub fn rescore_all(&self, at: DateTime<Utc>, w: &ApsWeights) -> Result<usize> {
+        let mut read = self.conn().prepare_cached("SELECT key, data, score FROM ranked_moves")?;
+        let rows = read.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?)))?;
+        let mut up = self.conn().prepare_cached("UPDATE ranked_moves SET score = ?2 WHERE key = ?1")?;
+        let mut n = 0;
+        for row in rows {
+            let (key, data, old) = row?;
+            let mut s: StoredMove = serde_json::from_str(&data)?;
+            retime_features(&mut s.features, s.signal_at, s.close_at, s.form_at, at);
+            let score = aps::score(&s.features, w).score;
+            if score.to_bits() != old.to_bits() {
+                up.execute(params![key, score])?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Units that depend on `units` through a draft: drafts in their threads and drafts written
+    /// for their moves (whether a draft is a move of its own depends on those moves).
+    pub fn draft_dependents(&self, units: &mut BTreeSet<String>) -> Result<()> {
+        let keyed: Vec<(String, String)> = self
+            .conn()
+            .prepare_cached("SELECT id, move_key FROM drafts WHERE move_key IS NOT NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut more = Vec::new();
+        for (id, key) in keyed {
+            if unit_of_key(&key).is_some_and(|u| units.contains(&u)) {
+                more.push(format!("draft:{id}"));
+            }
+        }
+        for u in units.iter() {
+            if let Some(t) = u.strip_prefix("thread:") {
+                for d in self.strings("SELECT id FROM drafts WHERE thread_id = ?1", [t])? {
+                    more.push(format!("draft:{d}"));
+                }
+            }
+        }
+        units.extend(more);
+        Ok(())
     }
 
     /// Stored moves whose key starts with or contains `query` (at most `limit`).
@@ -401,6 +476,7 @@ impl Store {
             }
         }
         set.states.extend(ids("state").iter().cloned());
+        self.draft_dependents(units)?;
         Ok(())
     }
 
@@ -752,12 +828,24 @@ impl Store {
         &self,
         units: &HashSet<String>,
         moves: &mut [Move],
+        wakes: &HashMap<String, DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Vec<usize>> {
         let mut del = self.conn().prepare_cached("DELETE FROM ranked_moves WHERE unit = ?1")?;
+        let mut unwake = self.conn().prepare_cached("DELETE FROM move_wake WHERE unit = ?1")?;
         for u in units {
             del.execute([u])?;
+            unwake.execute([u])?;
         }
+        let mut wake = self
+            .conn()
+            .prepare_cached("INSERT OR REPLACE INTO move_wake(unit, at) VALUES (?1, ?2)")?;
+        for (u, at) in wakes {
+            wake.execute(params![u, ts(*at)])?;
+        }
+        let mut form = self
+            .conn()
+            .prepare_cached("SELECT recent_conversion_at FROM contacts WHERE id = ?1")?;
         let mut ins = self.conn().prepare_cached(
             "INSERT OR REPLACE INTO ranked_moves(key, unit, kind, score, state, actionable, in_drafts, contact_id,
                company_id, deal_id, thread_id, draft_id, task_id, email, data)
@@ -782,6 +870,16 @@ impl Store {
                 signal_at: m.signal_at,
                 last_inbound_at: m.last_inbound_at,
                 features: (*m.features).clone(),
+                close_at: (m.kind == MoveKind::ClosingSoon)
+                    .then(|| m.signal_at + chrono::Duration::days(m.features.closing_window_days as i64)),
+                form_at: match &m.subject.contact_id {
+                    Some(c) => form
+                        .query_row([c], |r| r.get::<_, Option<String>>(0))
+                        .optional()?
+                        .flatten()
+                        .map(|t| parse_ts(&t)),
+                    None => None,
+                },
             };
             let s = &m.subject;
             ins.execute(params![

@@ -34,6 +34,14 @@ CREATE INDEX ranked_moves_deal ON ranked_moves(deal_id);
 CREATE INDEX ranked_moves_draft ON ranked_moves(draft_id);
 CREATE INDEX ranked_moves_email ON ranked_moves(email);
 
+-- Per detection unit, the next instant at which time alone may change its moves (a follow-up
+-- falls due, a deal goes stale, a lead ages out): re-timing the ranking re-detects these only.
+CREATE TABLE move_wake (
+    unit TEXT PRIMARY KEY,
+    at   TEXT NOT NULL
+);
+CREATE INDEX move_wake_at ON move_wake(at);
+
 -- What changed since the last settle: (kind, id) of a record, an address, a move key, or
 -- ('all', '') for a full re-detection (this migration, a config change, a new clock).
 -- No unique key on purpose: a constraint here could fail a sync's write (an outer statement's
