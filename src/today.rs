@@ -109,27 +109,38 @@ pub fn settle_with(
     let queued = immediate(store, || {
         let fp = fingerprint(config);
         let ev = evidence_print(&evidence);
-        let scale = format!("{:?}", store.pipeline_scale()?);
+        let (max, typical) = store.pipeline_scale()?;
+        let scale = crate::store::Basis::scale_text(max, typical);
         let stamp = crate::store::ts(at);
         let ranked = store.ranked_clock()?;
         let full = store.setting("moves_fingerprint")?.as_deref() != Some(fp.as_str())
             || ranked.is_none_or(|r| at < r)
             || store.setting("moves_evidence")?.as_deref() != Some(ev.as_str())
-            || store.setting("moves_scale")?.as_deref() != Some(scale.as_str());
+            || store.basis()?.is_none();
+        let clock_moved = ranked.is_some_and(|r| r < at);
+        let rescaled = store.setting("moves_scale")?.as_deref() != Some(scale.as_str());
         let mut timed: BTreeSet<String> = BTreeSet::new();
         if full {
             store.mark_all_dirty()?;
-        } else if ranked.is_some_and(|r| r < at) {
-            // Only the clock moved: scores re-timed from the stored features, the units whose
-            // moves time makes appear or go re-detected, and the top of the list too (its
-            // "wrote 3h ago" texts).
-            store.rescore_all(at, &config.aps)?;
+        } else if clock_moved || rescaled {
+            // Only the clock or the revenue scale moved: every score is brought to them from
+            // the stored features; the units whose moves time makes appear or go are
+            // re-detected, and the top of the list too (its "wrote 3h ago" texts).
             store.set_setting("moves_ranked_at", &stamp)?;
-            timed.extend(store.woken_units(at)?);
-            timed.extend(store.top_units(retext)?);
-            store.draft_dependents(&mut timed)?;
-            store.refresh_all_states(at, &config.aps)?;
-            report.retimed = true;
+            store.set_setting("moves_scale", &scale)?;
+            let basis = crate::store::Basis {
+                at,
+                pipeline_max_value: max,
+                typical_deal_amount: typical,
+            };
+            store.rescore_all(&basis, &config.aps)?;
+            if clock_moved {
+                timed.extend(store.woken_units(at)?);
+                timed.extend(store.top_units(retext)?);
+                store.draft_dependents(&mut timed)?;
+                store.refresh_all_states(at, &config.aps)?;
+                report.retimed = true;
+            }
         }
         let mut dirty = store.dirty()?;
         if !dirty.all {
@@ -201,7 +212,12 @@ fn redetect(
     let new = store.replace_unit_moves(units, &mut moves, &wakes, at)?;
     for i in new {
         let m = &moves[i];
-        store.telemetry("recommendation_generated", Some(&m.key), &recommendation_payload(m), at)?;
+        store.telemetry(
+            "recommendation_generated",
+            Some(&m.key),
+            &recommendation_payload(m),
+            at,
+        )?;
     }
     Ok(())
 }
@@ -318,7 +334,11 @@ pub fn find_stored(
         many => Err(format!(
             "{query:?} matches {} moves ({}, ...); give more of the key",
             many.len(),
-            many.iter().take(3).map(String::as_str).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .take(3)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     })
 }

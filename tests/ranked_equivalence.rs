@@ -44,16 +44,25 @@ fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Ut
     match rng.below(13) {
         0 | 1 => {
             // A new message in an existing thread, either way.
-            let Some(old) = pick(rng, &mirror.messages).cloned() else { return "no messages".into() };
+            let Some(old) = pick(rng, &mirror.messages).cloned() else {
+                return "no messages".into();
+            };
             let outbound = rng.chance(0.5);
-            let person = if old.outbound { old.to.first().cloned() } else { Some(old.from.clone()) }
-                .unwrap_or(Mailbox {
-                    name: None,
-                    email: "someone@example.test".into(),
-                });
+            let person = if old.outbound {
+                old.to.first().cloned()
+            } else {
+                Some(old.from.clone())
+            }
+            .unwrap_or(Mailbox {
+                name: None,
+                email: "someone@example.test".into(),
+            });
             let me = Mailbox {
                 name: Some("Me".into()),
-                email: mirror.operator_email.clone().unwrap_or_else(|| "me@example.test".into()),
+                email: mirror
+                    .operator_email
+                    .clone()
+                    .unwrap_or_else(|| "me@example.test".into()),
             };
             let (from, to) = if outbound { (me, person) } else { (person, me) };
             let msg = Message {
@@ -80,7 +89,9 @@ fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Ut
         }
         2 => {
             // A contact changes: lifecycle, company, sometimes the address.
-            let Some(mut c) = pick(rng, &mirror.contacts).cloned() else { return "no contacts".into() };
+            let Some(mut c) = pick(rng, &mirror.contacts).cloned() else {
+                return "no contacts".into();
+            };
             c.lifecycle_stage = Some(["lead", "customer", "opportunity"][rng.below(3)].into());
             if rng.chance(0.3) {
                 c.company_id = pick(rng, &mirror.companies).map(|co| co.id.clone());
@@ -102,7 +113,9 @@ fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Ut
         }
         3 | 4 => {
             // A deal changes: amount, stage, close date, people.
-            let Some(mut d) = pick(rng, &mirror.deals).cloned() else { return "no deals".into() };
+            let Some(mut d) = pick(rng, &mirror.deals).cloned() else {
+                return "no deals".into();
+            };
             match rng.below(4) {
                 0 => d.amount = Some(1_000.0 * (1 + rng.below(200)) as f64),
                 1 => {
@@ -126,7 +139,9 @@ fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Ut
         5 => {
             // A note on a deal, or a task changes.
             if rng.chance(0.5) {
-                let Some(d) = pick(rng, &mirror.deals) else { return "no deals".into() };
+                let Some(d) = pick(rng, &mirror.deals) else {
+                    return "no deals".into();
+                };
                 let note = Note {
                     id: format!("note-step-{n}"),
                     body: "spoke".into(),
@@ -142,7 +157,9 @@ fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Ut
                     .unwrap();
                 format!("note on deal {}", d.id)
             } else {
-                let Some(mut t) = pick(rng, &mirror.tasks).cloned() else { return "no tasks".into() };
+                let Some(mut t) = pick(rng, &mirror.tasks).cloned() else {
+                    return "no tasks".into();
+                };
                 t.status = ["NOT_STARTED", "COMPLETED", "IN_PROGRESS"][rng.below(3)].into();
                 t.due_at = Some(*now + Duration::hours(rng.below(96) as i64 - 48));
                 store
@@ -158,23 +175,39 @@ fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Ut
             // Deletions: a contact or a deal gone from HubSpot, a message gone from Gmail.
             match rng.below(3) {
                 0 => {
-                    let Some(c) = pick(rng, &mirror.contacts) else { return "no contacts".into() };
-                    let present: HashSet<String> =
-                        mirror.contacts.iter().filter(|x| x.id != c.id).map(|x| x.id.clone()).collect();
+                    let Some(c) = pick(rng, &mirror.contacts) else {
+                        return "no contacts".into();
+                    };
+                    let present: HashSet<String> = mirror
+                        .contacts
+                        .iter()
+                        .filter(|x| x.id != c.id)
+                        .map(|x| x.id.clone())
+                        .collect();
                     store
                         .remove_missing("contacts", &present, *now + Duration::days(3650))
                         .unwrap();
                     format!("contact {} deleted", c.id)
                 }
                 1 => {
-                    let Some(d) = pick(rng, &mirror.deals) else { return "no deals".into() };
-                    let present: HashSet<String> =
-                        mirror.deals.iter().filter(|x| x.id != d.id).map(|x| x.id.clone()).collect();
-                    store.remove_missing("deals", &present, *now + Duration::days(3650)).unwrap();
+                    let Some(d) = pick(rng, &mirror.deals) else {
+                        return "no deals".into();
+                    };
+                    let present: HashSet<String> = mirror
+                        .deals
+                        .iter()
+                        .filter(|x| x.id != d.id)
+                        .map(|x| x.id.clone())
+                        .collect();
+                    store
+                        .remove_missing("deals", &present, *now + Duration::days(3650))
+                        .unwrap();
                     format!("deal {} deleted", d.id)
                 }
                 _ => {
-                    let Some(m) = pick(rng, &mirror.messages) else { return "no messages".into() };
+                    let Some(m) = pick(rng, &mirror.messages) else {
+                        return "no messages".into();
+                    };
                     store.remove_messages(std::slice::from_ref(&m.id)).unwrap();
                     format!("message {} deleted", m.id)
                 }
@@ -182,8 +215,12 @@ fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Ut
         }
         7 | 8 => {
             // A decision on a listed move.
-            let moves = store.ranked(RankedFilter::Actionable, 0, 200, &config.aps).unwrap();
-            let Some(m) = pick(rng, &moves) else { return "no moves".into() };
+            let moves = store
+                .ranked(RankedFilter::Actionable, 0, 200, &config.aps)
+                .unwrap();
+            let Some(m) = pick(rng, &moves) else {
+                return "no moves".into();
+            };
             let state = match rng.below(5) {
                 0 => MoveState::Accepted,
                 1 => MoveState::Skipped { reason: None },
@@ -208,13 +245,19 @@ fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Ut
             // `x`: a draft written from the template for a move that needs one; or a Gmail
             // draft removed.
             if rng.chance(0.6) {
-                let moves = store.ranked(RankedFilter::Actionable, 0, 500, &config.aps).unwrap();
+                let moves = store
+                    .ranked(RankedFilter::Actionable, 0, 500, &config.aps)
+                    .unwrap();
                 let writable: Vec<_> = moves.into_iter().filter(actions::writes_draft).collect();
-                let Some(m) = pick(rng, &writable) else { return "nothing to draft".into() };
+                let Some(m) = pick(rng, &writable) else {
+                    return "nothing to draft".into();
+                };
                 actions::write_draft(store, config, m, *now).unwrap();
                 format!("draft for {}", m.key)
             } else {
-                let Some(d) = pick(rng, &mirror.drafts) else { return "no drafts".into() };
+                let Some(d) = pick(rng, &mirror.drafts) else {
+                    return "no drafts".into();
+                };
                 store
                     .apply_batch(&MirrorBatch {
                         removed_drafts: vec![d.id.clone()],
@@ -238,7 +281,9 @@ fn assert_same(store: &Store, config: &Config, now: DateTime<Utc>, what: &str) -
     // checked alone; even ones also refresh the top of the list, as the product does.
     let retext = if now.timestamp() / 3600 % 2 == 0 { 200 } else { 0 };
     let settled = today::settle_with(store, config, now, retext, |_, _| {}).unwrap();
-    let stored = store.ranked(RankedFilter::All, 0, usize::MAX, &config.aps).unwrap();
+    let stored = store
+        .ranked(RankedFilter::All, 0, usize::MAX, &config.aps)
+        .unwrap();
     let fresh = today::moves_from_scratch(store, config, now).unwrap();
     let keys = |ms: &[caseyos::domain::Move]| ms.iter().map(|m| m.key.clone()).collect::<Vec<_>>();
     assert_eq!(keys(&stored), keys(&fresh), "after {what}: keys and order");
@@ -285,7 +330,10 @@ fn run(seed: u64, steps: usize) {
     eprintln!("seed {seed}: {incremental} incremental passes ({retimed} re-timed), {full} full");
     assert!(retimed > 0, "seed {seed}: the clock never moved on");
     // Most steps touch a few records: they must be checked through the incremental path.
-    assert!(incremental * 2 > steps, "seed {seed}: only {incremental} of {steps} passes were incremental");
+    assert!(
+        incremental * 2 > steps,
+        "seed {seed}: only {incremental} of {steps} passes were incremental"
+    );
 }
 
 #[test]

@@ -447,3 +447,53 @@ fn drafts_view_footer_offers_discard() {
     );
     insta::assert_snapshot!("drafts_footer", footer);
 }
+
+#[test]
+fn a_background_pass_shows_updating_in_the_header_and_an_empty_list_says_so() {
+    let mut app = demo_app();
+    app.update(Action::Updating(Some("1200 of 60000".into())));
+    let header = render_lines(&app, W, H)[0].clone();
+    assert!(header.contains("updating… 1200 of 60000"), "{header}");
+    insta::assert_snapshot!("updating_header", header);
+
+    // A mirror whose ranking is still being built: the list says the moves are coming.
+    let store = Store::open_in_memory().unwrap();
+    let mut store = store;
+    let (_, config, clock) = demo_store();
+    let snap = snapshot(&mut store, &config, &clock).unwrap();
+    let mut empty = app_over(snap, Source::Live);
+    empty.data.counts.contacts = 100_000;
+    empty.update(Action::Updating(Some(String::new())));
+    let screen = render(&empty);
+    assert!(screen.contains("Updating the moves"), "{screen}");
+    insta::assert_snapshot!("updating_list", screen);
+
+    // When the pass ends the header is quiet again and the screen re-reads the ranking.
+    let effects = app.update(Action::Updated(Ok(())));
+    assert!(matches!(effects.as_slice(), [caseyos::tui::app::Effect::Refresh]));
+    assert!(!render_lines(&app, W, H)[0].contains("updating"));
+}
+
+#[test]
+fn a_big_mirror_shows_the_top_of_the_stored_ranking_with_whole_counts() {
+    let mut app = demo_app();
+    let loaded = app.data.moves.len();
+    let open = app.data.moves.iter().filter(|m| m.state.is_actionable()).count();
+    // As the runtime reads a mirror with more moves than its window: counts over them all.
+    app.data.ranked = Some(caseyos::store::RankedCounts {
+        total: 61_000,
+        actionable: 60_859,
+        open: 60_850,
+        accepted: 9,
+        drafts: 2_400,
+    });
+    app.update(Action::Resize(W, H));
+    let lines = render_lines(&app, W, H);
+    assert!(lines[0].contains("60850 open · 9 accepted"), "{}", lines[0]);
+    assert!(
+        lines[2].contains(&format!("Today's Moves (top {open} of 60859)")),
+        "{} ({loaded} loaded)",
+        lines[2]
+    );
+    insta::assert_snapshot!("top_of_a_big_ranking", lines[..4].join("\n"));
+}

@@ -106,6 +106,24 @@ impl Sizes {
         tasks: 5_000,
         notes: 10_000,
     };
+
+    /// Every count multiplied by `factor` (rounded, at least 1; messages stay ≥ threads), e.g.
+    /// `Sizes::ISSUE.scaled(0.1)` is 10k contacts and 30k messages in 10k threads.
+    #[allow(dead_code)] // used by examples/synth_mirror.rs, not by every bench
+    pub fn scaled(self, factor: f64) -> Sizes {
+        let f = |n: usize| ((n as f64 * factor).round() as usize).max(1);
+        let threads = f(self.threads);
+        Sizes {
+            contacts: f(self.contacts),
+            companies: f(self.companies),
+            deals: f(self.deals),
+            messages: f(self.messages).max(threads),
+            threads,
+            drafts: f(self.drafts),
+            tasks: f(self.tasks),
+            notes: f(self.notes),
+        }
+    }
 }
 
 const FIRST: &[&str] = &[

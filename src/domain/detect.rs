@@ -272,9 +272,19 @@ impl<'a> Detector<'a> {
             let draft = drafts.get(tid).copied();
             let unit = format!("thread:{tid}");
             if !last.outbound {
-                wake(&mut self.wakes, self.now, &unit, last.at + Duration::days(self.cfg.reply_max_age_days));
+                wake(
+                    &mut self.wakes,
+                    self.now,
+                    &unit,
+                    last.at + Duration::days(self.cfg.reply_max_age_days),
+                );
             } else {
-                wake(&mut self.wakes, self.now, &unit, last.at + Duration::days(self.cfg.follow_up_max_days));
+                wake(
+                    &mut self.wakes,
+                    self.now,
+                    &unit,
+                    last.at + Duration::days(self.cfg.follow_up_max_days),
+                );
                 let n = self.cfg.follow_up_business_days;
                 if let Some(due) = (1..=n * 2 + 7)
                     .map(|k| last.at + Duration::days(k))

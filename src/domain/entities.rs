@@ -332,7 +332,11 @@ pub fn pipeline_scale(open: &[(Option<f64>, f64)]) -> (f64, f64) {
     let typical_deal_amount = amounts.get(amounts.len() / 2).copied().unwrap_or(10_000.0);
     let pipeline_max_value = open
         .iter()
-        .map(|(a, p)| a.filter(|a| a.is_finite() && *a > 0.0).unwrap_or(typical_deal_amount) * p)
+        .map(|(a, p)| {
+            a.filter(|a| a.is_finite() && *a > 0.0)
+                .unwrap_or(typical_deal_amount)
+                * p
+        })
         .fold(0.0_f64, f64::max);
     // With no open deal at all, one typical deal is the scale.
     let pipeline_max_value = if pipeline_max_value > 0.0 {

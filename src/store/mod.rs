@@ -25,7 +25,7 @@ pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
 pub use outbox::{Finish, Job, NewJob};
 pub use outcomes::Recommendation;
-pub use ranked::{DirtySet, RankedCounts, RankedFilter};
+pub use ranked::{Basis, DirtySet, RankedCounts, RankedFilter};
 pub use state::{AuditEntry, Counts, OutboxEntry, UndoOutcome};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.
@@ -154,19 +154,16 @@ pub(crate) fn write_cursors(tx: &rusqlite::Transaction<'_>, cursors: &[(&str, &s
 /// Result alias for store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// Reads the schema and the first row of every table and index, so a file whose pages were
-/// overwritten is refused at open instead of failing half-way through a command.
+/// Reads the schema and the first row of every table, so a file whose pages were overwritten
+/// is refused at open instead of failing half-way through a command. (`PRAGMA quick_check`
+/// reads every page: seconds on a seller's mirror; `casey doctor` still runs the full check.)
 fn probe(conn: &Connection) -> rusqlite::Result<()> {
-    let objects: Vec<(String, String)> = conn
-        .prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%'")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
+        .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    for (kind, name) in objects {
-        let sql = if kind == "table" {
-            format!("SELECT 1 FROM \"{}\" LIMIT 1", name.replace('"', "\"\""))
-        } else {
-            format!("SELECT 1 FROM sqlite_master WHERE name = '{}' AND 1", name.replace('\'', "''"))
-        };
+    for name in tables {
+        let sql = format!("SELECT 1 FROM \"{}\" LIMIT 1", name.replace('"', "\"\""));
         conn.prepare(&sql)?.exists([])?;
     }
     Ok(())
@@ -300,12 +297,20 @@ impl Store {
         // Outermost: take the write lock up front (see `configure`); nested: a savepoint.
         let outer = self.conn.is_autocommit();
         self.conn
-            .execute_batch(if outer { "BEGIN IMMEDIATE; SAVEPOINT atomically" } else { "SAVEPOINT atomically" })
+            .execute_batch(if outer {
+                "BEGIN IMMEDIATE; SAVEPOINT atomically"
+            } else {
+                "SAVEPOINT atomically"
+            })
             .map_err(|e| E::from(StoreError::from(e)))?;
         match f() {
             Ok(v) => {
                 self.conn
-                    .execute_batch(if outer { "RELEASE atomically; COMMIT" } else { "RELEASE atomically" })
+                    .execute_batch(if outer {
+                        "RELEASE atomically; COMMIT"
+                    } else {
+                        "RELEASE atomically"
+                    })
                     .map_err(|e| E::from(StoreError::from(e)))?;
                 Ok(v)
             }
@@ -314,8 +319,7 @@ impl Store {
                     "ROLLBACK TO atomically; RELEASE atomically; COMMIT"
                 } else {
                     "ROLLBACK TO atomically; RELEASE atomically"
-                })
-                {
+                }) {
                     tracing::error!("could not roll back a failed write: {undo}");
                 }
                 Err(e)

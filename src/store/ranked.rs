@@ -90,16 +90,66 @@ impl DirtySet {
     }
 }
 
-fn stored_row(r: &rusqlite::Row<'_>, w: &ApsWeights, at: Option<DateTime<Utc>>) -> rusqlite::Result<Move> {
+/// What stored features are brought to when read: the ranking's clock and revenue scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Basis {
+    /// The clock the ranking is settled at.
+    pub at: DateTime<Utc>,
+    /// Revenue scale (largest expected value among open deals).
+    pub pipeline_max_value: f64,
+    /// Median open deal amount.
+    pub typical_deal_amount: f64,
+}
+
+impl Basis {
+    /// The settings text of the scale.
+    pub fn scale_text(max: f64, typical: f64) -> String {
+        format!("{max:?} {typical:?}")
+    }
+
+    /// Brings features detected at another clock or scale to this basis.
+    pub fn apply(&self, s: &mut StoredFeatures<'_>) {
+        retime_features(s.features, s.signal_at, s.close_at, s.form_at, self.at);
+        let f = &mut *s.features;
+        f.pipeline_max_value = self.pipeline_max_value;
+        f.typical_deal_amount = self.typical_deal_amount;
+        if let Some(d) = f.deal.as_mut().filter(|d| d.amount_assumed) {
+            d.amount = self.typical_deal_amount;
+        }
+    }
+}
+
+/// The parts of a stored move a [`Basis`] re-times.
+pub struct StoredFeatures<'a> {
+    features: &'a mut Features,
+    signal_at: DateTime<Utc>,
+    close_at: Option<DateTime<Utc>>,
+    form_at: Option<DateTime<Utc>>,
+}
+
+impl StoredMove {
+    fn rebase(&mut self, basis: Option<&Basis>) {
+        if let Some(b) = basis {
+            b.apply(&mut StoredFeatures {
+                features: &mut self.features,
+                signal_at: self.signal_at,
+                close_at: self.close_at,
+                form_at: self.form_at,
+            });
+        }
+    }
+}
+
+fn stored_row(r: &rusqlite::Row<'_>, w: &ApsWeights, at: Option<Basis>) -> rusqlite::Result<Move> {
     let key: String = r.get(0)?;
     let kind: String = r.get(1)?;
     let state: String = r.get(2)?;
     let data: String = r.get(3)?;
-    let bad = |e: serde_json::Error| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e));
+    let bad = |e: serde_json::Error| {
+        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+    };
     let mut s: StoredMove = serde_json::from_str(&data).map_err(bad)?;
-    if let Some(at) = at {
-        retime_features(&mut s.features, s.signal_at, s.close_at, s.form_at, at);
-    }
+    s.rebase(at.as_ref());
     let state: MoveState = serde_json::from_str(&state).map_err(bad)?;
     let kind = MoveKind::parse(&kind).unwrap_or(s.features.kind);
     let aps = aps::score(&s.features, w);
@@ -129,12 +179,18 @@ fn filter_sql(f: RankedFilter) -> &'static str {
 
 impl Store {
     /// Stored moves in rank order (score, then key), `limit` from `offset`.
-    pub fn ranked(&self, filter: RankedFilter, offset: usize, limit: usize, w: &ApsWeights) -> Result<Vec<Move>> {
+    pub fn ranked(
+        &self,
+        filter: RankedFilter,
+        offset: usize,
+        limit: usize,
+        w: &ApsWeights,
+    ) -> Result<Vec<Move>> {
         let sql = format!(
             "SELECT key, kind, state, data FROM ranked_moves WHERE {} ORDER BY score DESC, key LIMIT ?1 OFFSET ?2",
             filter_sql(filter)
         );
-        let at = self.ranked_clock()?;
+        let at = self.basis()?;
         let mut st = self.conn().prepare_cached(&sql)?;
         let rows = st.query_map(params![limit.min(i64::MAX as usize) as i64, offset as i64], |r| {
             stored_row(r, w, at)
@@ -156,7 +212,7 @@ impl Store {
             filter_sql(filter)
         );
         let needle = needle.to_lowercase();
-        let at = self.ranked_clock()?;
+        let at = self.basis()?;
         let mut st = self.conn().prepare_cached(&sql)?;
         let mut out = Vec::new();
         let rows = st.query_map([&needle], |r| stored_row(r, w, at))?;
@@ -178,12 +234,29 @@ impl Store {
 
     /// One stored move by key.
     pub fn ranked_move(&self, key: &str, w: &ApsWeights) -> Result<Option<Move>> {
-        let at = self.ranked_clock()?;
+        let at = self.basis()?;
         Ok(self
             .conn()
             .prepare_cached("SELECT key, kind, state, data FROM ranked_moves WHERE key = ?1")?
             .query_row([key], |r| stored_row(r, w, at))
             .optional()?)
+    }
+
+    /// The clock and scale the stored ranking is settled at (what stored features are read at).
+    pub fn basis(&self) -> Result<Option<Basis>> {
+        let Some(at) = self.ranked_clock()? else {
+            return Ok(None);
+        };
+        let scale = self.setting("moves_scale")?.unwrap_or_default();
+        let mut parts = scale.split(' ').map(|p| p.parse::<f64>());
+        match (parts.next(), parts.next()) {
+            (Some(Ok(pipeline_max_value)), Some(Ok(typical_deal_amount))) => Ok(Some(Basis {
+                at,
+                pipeline_max_value,
+                typical_deal_amount,
+            })),
+            _ => Ok(None),
+        }
     }
 
     /// The clock the stored ranking was settled at.
@@ -204,17 +277,28 @@ impl Store {
         self.strings("SELECT unit FROM move_wake WHERE at <= ?1", [ts(at)])
     }
 
-    /// Scores every stored move at `at` from its stored features (re-timed): exact, and far
-    /// cheaper than detecting again. Moves that time makes appear or go are the wake-ups'.
-    pub fn rescore_all(&self, at: DateTime<Utc>, w: &ApsWeights) -> Result<usize> {
-        let mut read = self.conn().prepare_cached("SELECT key, data, score FROM ranked_moves")?;
-        let rows = read.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?)))?;
-        let mut up = self.conn().prepare_cached("UPDATE ranked_moves SET score = ?2 WHERE key = ?1")?;
+    /// Scores every stored move at `basis` from its stored features (re-timed, re-scaled):
+    /// exact, and far cheaper than detecting again. Moves that time makes appear or go are the
+    /// wake-ups'.
+    pub fn rescore_all(&self, basis: &Basis, w: &ApsWeights) -> Result<usize> {
+        let mut read = self
+            .conn()
+            .prepare_cached("SELECT key, data, score FROM ranked_moves")?;
+        let rows = read.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, f64>(2)?,
+            ))
+        })?;
+        let mut up = self
+            .conn()
+            .prepare_cached("UPDATE ranked_moves SET score = ?2 WHERE key = ?1")?;
         let mut n = 0;
         for row in rows {
             let (key, data, old) = row?;
             let mut s: StoredMove = serde_json::from_str(&data)?;
-            retime_features(&mut s.features, s.signal_at, s.close_at, s.form_at, at);
+            s.rebase(Some(basis));
             let score = aps::score(&s.features, w).score;
             if score.to_bits() != old.to_bits() {
                 up.execute(params![key, score])?;
@@ -297,7 +381,9 @@ impl Store {
 
     /// Reads what changed since the last settle (the rows stay until [`Store::clear_dirty`]).
     pub fn dirty(&self) -> Result<DirtySet> {
-        let mut st = self.conn().prepare_cached("SELECT DISTINCT kind, id FROM move_dirty WHERE kind <> 'unit'")?;
+        let mut st = self
+            .conn()
+            .prepare_cached("SELECT DISTINCT kind, id FROM move_dirty WHERE kind <> 'unit'")?;
         let rows: Vec<(String, String)> = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
@@ -336,12 +422,10 @@ impl Store {
 
     /// Queues detection units for a chunked pass (`unit` rows of `move_dirty`).
     pub fn queue_units(&self, units: &[String]) -> Result<()> {
-        let mut st = self
-            .conn()
-            .prepare_cached(
-                "INSERT INTO move_dirty(kind, id) SELECT 'unit', ?1
+        let mut st = self.conn().prepare_cached(
+            "INSERT INTO move_dirty(kind, id) SELECT 'unit', ?1
                  WHERE NOT EXISTS (SELECT 1 FROM move_dirty WHERE kind = 'unit' AND id = ?1)",
-            )?;
+        )?;
         for u in units {
             st.execute([u])?;
         }
@@ -358,10 +442,11 @@ impl Store {
 
     /// How many units are queued.
     pub fn queued_count(&self) -> Result<usize> {
-        Ok(self
-            .conn()
-            .query_row("SELECT count(DISTINCT id) FROM move_dirty WHERE kind = 'unit'", [], |r| r.get::<_, i64>(0))?
-            as usize)
+        Ok(self.conn().query_row(
+            "SELECT count(DISTINCT id) FROM move_dirty WHERE kind = 'unit'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
     }
 
     /// Takes units off the queue (in the transaction that stored their moves).
@@ -541,13 +626,20 @@ impl Store {
     }
 
     /// `(from_id, to_id)` of the associations from the given records to `to_type`.
-    fn links_of(&self, from_type: &str, ids: &BTreeSet<String>, to_type: &str) -> Result<HashMap<String, Vec<String>>> {
+    fn links_of(
+        &self,
+        from_type: &str,
+        ids: &BTreeSet<String>,
+        to_type: &str,
+    ) -> Result<HashMap<String, Vec<String>>> {
         let sql = format!(
             "SELECT from_id, to_id FROM associations WHERE from_type = '{from_type}' AND to_type = '{to_type}'
              AND from_id IN (?) ORDER BY from_id, to_id"
         );
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for (from, to) in self.in_chunks(ids, &sql, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        for (from, to) in self.in_chunks(ids, &sql, |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })? {
             map.entry(from).or_default().push(to);
         }
         for v in map.values_mut() {
@@ -577,11 +669,11 @@ impl Store {
         let mut task_units = BTreeSet::new();
         let mut draft_units = BTreeSet::new();
         let add = |u: &str,
-                       threads: &mut BTreeSet<String>,
-                       deal_units: &mut BTreeSet<String>,
-                       contact_units: &mut BTreeSet<String>,
-                       task_units: &mut BTreeSet<String>,
-                       draft_units: &mut BTreeSet<String>| {
+                   threads: &mut BTreeSet<String>,
+                   deal_units: &mut BTreeSet<String>,
+                   contact_units: &mut BTreeSet<String>,
+                   task_units: &mut BTreeSet<String>,
+                   draft_units: &mut BTreeSet<String>| {
             if let Some((kind, id)) = u.split_once(':') {
                 let id = id.to_string();
                 match kind {
@@ -659,14 +751,19 @@ impl Store {
             drafts.insert(d.id.clone(), d);
         }
         for d in keyed {
-            if d.move_key.as_deref().and_then(unit_of_key).is_some_and(|u| all_units.contains(&u)) {
+            if d.move_key
+                .as_deref()
+                .and_then(unit_of_key)
+                .is_some_and(|u| all_units.contains(&u))
+            {
                 drafts.insert(d.id.clone(), d);
             }
         }
         let mut drafts: Vec<Draft> = drafts.into_values().collect();
         drafts.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.id.cmp(&b.id)));
 
-        let mut tasks: Vec<Task> = self.in_chunks(&task_units, "SELECT * FROM tasks WHERE id IN (?)", task_row)?;
+        let mut tasks: Vec<Task> =
+            self.in_chunks(&task_units, "SELECT * FROM tasks WHERE id IN (?)", task_row)?;
         let task_contacts = self.links_of("tasks", &task_units, "contacts")?;
         let task_deals = self.links_of("tasks", &task_units, "deals")?;
         for t in &mut tasks {
@@ -696,7 +793,11 @@ impl Store {
             emails.extend(d.to.iter().map(|b| b.email.clone()));
         }
         let mut contacts: HashMap<String, Contact> = HashMap::new();
-        for c in self.in_chunks(&contact_ids, "SELECT * FROM contacts WHERE id IN (?)", contact_row)? {
+        for c in self.in_chunks(
+            &contact_ids,
+            "SELECT * FROM contacts WHERE id IN (?)",
+            contact_row,
+        )? {
             contacts.insert(c.id.clone(), c);
         }
         for c in self.in_chunks(&emails, "SELECT * FROM contacts WHERE email IN (?)", contact_row)? {
@@ -704,7 +805,8 @@ impl Store {
         }
         // Every open deal a person or their company has (the best one carries the revenue).
         let people: BTreeSet<String> = contacts.keys().cloned().collect();
-        let companies_of_people: BTreeSet<String> = contacts.values().filter_map(|c| c.company_id.clone()).collect();
+        let companies_of_people: BTreeSet<String> =
+            contacts.values().filter_map(|c| c.company_id.clone()).collect();
         let mut more_deals: BTreeSet<String> = BTreeSet::new();
         for ds in self.links_to("deals", "contacts", &people)? {
             more_deals.insert(ds);
@@ -720,7 +822,11 @@ impl Store {
         for d in &deals {
             company_ids.extend(d.company_ids.iter().cloned());
         }
-        let mut companies = self.in_chunks(&company_ids, "SELECT * FROM companies WHERE id IN (?)", company_row)?;
+        let mut companies = self.in_chunks(
+            &company_ids,
+            "SELECT * FROM companies WHERE id IN (?)",
+            company_row,
+        )?;
         companies.sort_by(|a, b| a.id.cmp(&b.id));
         let mut contacts: Vec<Contact> = contacts.into_values().collect();
         contacts.sort_by(|a, b| a.id.cmp(&b.id));
@@ -831,8 +937,12 @@ impl Store {
         wakes: &HashMap<String, DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Vec<usize>> {
-        let mut del = self.conn().prepare_cached("DELETE FROM ranked_moves WHERE unit = ?1")?;
-        let mut unwake = self.conn().prepare_cached("DELETE FROM move_wake WHERE unit = ?1")?;
+        let mut del = self
+            .conn()
+            .prepare_cached("DELETE FROM ranked_moves WHERE unit = ?1")?;
+        let mut unwake = self
+            .conn()
+            .prepare_cached("DELETE FROM move_wake WHERE unit = ?1")?;
         for u in units {
             del.execute([u])?;
             unwake.execute([u])?;
@@ -913,7 +1023,9 @@ impl Store {
             .conn()
             .prepare_cached("UPDATE ranked_moves SET state = ?2, actionable = ?3 WHERE key = ?1")?;
         for k in keys {
-            let Some(m) = self.ranked_move(k, w)? else { continue };
+            let Some(m) = self.ranked_move(k, w)? else {
+                continue;
+            };
             let state = effective_state(&m, self.decision(k)?.as_ref(), now);
             up.execute(params![k, serde_json::to_string(&state)?, state.is_actionable()])?;
         }

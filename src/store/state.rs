@@ -106,7 +106,12 @@ impl Counts {
     }
 }
 
-pub(super) fn state_row(state: &str, reason: Option<String>, until: Option<String>, until_reply: bool) -> MoveState {
+pub(super) fn state_row(
+    state: &str,
+    reason: Option<String>,
+    until: Option<String>,
+    until_reply: bool,
+) -> MoveState {
     match state {
         "accepted" => MoveState::Accepted,
         "skipped" => MoveState::Skipped { reason },

@@ -355,10 +355,16 @@ impl App {
             .iter()
             .filter(|m| m.state == MoveState::Accepted)
             .count();
-        self.counts = match self.data.ranked.filter(|r| r.total > self.data.moves.len()) {
+        self.counts = match self.beyond_window() {
             Some(r) => (r.open, r.accepted),
             None => (open, accepted),
         };
+    }
+
+    /// Counts over the whole stored ranking when `data.moves` holds only its top (a big
+    /// mirror); `None` when every move is loaded.
+    pub fn beyond_window(&self) -> Option<crate::store::RankedCounts> {
+        self.data.ranked.filter(|r| r.total > self.data.moves.len())
     }
 
     fn compute_rows(&self) -> Vec<usize> {

@@ -263,7 +263,7 @@ fn apply(
             Ok(None)
         }
         Effect::WriteDraft { key } => {
-            let m = find_move(store, config, now, &key)?;
+            let m = find_move(store, config, &key)?;
             if !actions::writes_draft(&m) {
                 // The screen was older than the mirror: never approve what was not seen.
                 return Err(anyhow::anyhow!(
@@ -276,7 +276,7 @@ fn apply(
             ))
         }
         Effect::DiscardDraft { key } => {
-            let m = find_move(store, config, now, &key)?;
+            let m = find_move(store, config, &key)?;
             Ok(Some(actions::discard_draft(
                 store,
                 config,
@@ -293,18 +293,14 @@ fn apply(
         })),
         // `perform` reloads after every effect; nothing else to do. (A worker run is started
         // by the loop, never here.)
-        Effect::Reload | Effect::Refresh | Effect::EditDraft { .. } | Effect::RunOutbox | Effect::Quit => Ok(None),
+        Effect::Reload | Effect::Refresh | Effect::EditDraft { .. } | Effect::RunOutbox | Effect::Quit => {
+            Ok(None)
+        }
     }
 }
 
-/// The move `key` as detected from the mirror now.
-fn find_move(
-    store: &Store,
-    config: &Config,
-    now: chrono::DateTime<chrono::Utc>,
-    key: &str,
-) -> anyhow::Result<crate::domain::moves::Move> {
-    let _ = now;
+/// The move `key` as the stored ranking has it once pending changes are settled.
+fn find_move(store: &Store, config: &Config, key: &str) -> anyhow::Result<crate::domain::moves::Move> {
     today::settle_changes(store, config)?;
     store
         .ranked_move(key, &config.aps)?
@@ -321,7 +317,7 @@ fn execute(
     key: &str,
 ) -> anyhow::Result<Option<String>> {
     let now = clock.now();
-    let m = find_move(store, config, now, key)?;
+    let m = find_move(store, config, key)?;
     let writes = actions::writes_draft(&m);
     let said = actions::execute(store, config, &m, source == Source::Demo, now)?;
     Ok((writes || said.starts_with("already")).then_some(said))

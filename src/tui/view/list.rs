@@ -37,8 +37,16 @@ pub(super) fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) 
     let rows = app.row_indices();
     let title = match app.view {
         View::Drafts => format!(" Drafts awaiting approval ({}) ", rows.len()),
-        _ => match app.data.ranked.filter(|r| r.actionable > rows.len() && app.filter.is_empty()) {
-            Some(r) => format!(" {} (top {} of {}) ", strings::TODAYS_MOVES, rows.len(), r.actionable),
+        _ => match app
+            .beyond_window()
+            .filter(|r| r.actionable > rows.len() && app.filter.is_empty())
+        {
+            Some(r) => format!(
+                " {} (top {} of {}) ",
+                strings::TODAYS_MOVES,
+                rows.len(),
+                r.actionable
+            ),
             None => format!(" {} ({}) ", strings::TODAYS_MOVES, rows.len()),
         },
     };
