@@ -290,6 +290,8 @@ fn app_with_moves(f: &Fixture, n: usize, select: usize) -> App {
         outbox: Vec::new(),
         stats: Default::default(),
         ranked: None,
+        counts_read: true,
+        stats_read: true,
     };
     let mut app = App::new(
         synth::now(),

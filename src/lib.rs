@@ -8,7 +8,8 @@
 //! tui            app (state machine: update(Action) -> Vec<Effect>), keymap, view (pure
 //!                render fns), runtime (terminal events + effects), terminal (restore guard)
 //! actions        what decisions and executions write: decision, outbox, audit, telemetry
-//! today          Today's Moves: detection over the mirror + stored decisions
+//! today          Today's Moves kept in the mirror: settle passes re-detect the units a
+//!                change marked dirty (or re-time from stored features), readers read rows
 //! sync           bringing data into the mirror: the bundled demo set, HubSpot, Gmail
 //! outbox         outbound actions: send rules, the worker (claim, reconcile, park, retry)
 //! auth           sign-ins (OAuth + PKCE, OS keyring) and access tokens for the clients
@@ -18,7 +19,8 @@
 //! stats          numbers for `casey stats` and the Stats view, computed from telemetry,
 //!                outcomes and the outbox
 //! telemetry      the local event log: event names, API call latency and errors
-//! store          the SQLite mirror: schema, embedded migrations, one method per query
+//! store          the SQLite mirror: schema, embedded migrations, one method per query;
+//!                ranked (the stored ranking, dirty marks, slices read for detection)
 //! config         embedded defaults → user file → CASEYOS_* env; typed and validated
 //! domain         entities, moves, move detection, the APS, outcomes, learning, backtest,
 //!                text sanitizing, time; no I/O

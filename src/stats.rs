@@ -34,7 +34,7 @@
 //!   included; `last_success` = the later of the latest error-free call ever recorded and the
 //!   latest successful sync ([`Store::last_sync`]), not limited to the window.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// An outcome counts while the execution it follows stands: a `done` decision on its move that
 /// `u` has not taken back.
@@ -45,7 +45,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::params;
 use serde::Serialize;
 
-use crate::store::{Store, StoreError, parse_ts, parse_ts_opt, ts};
+use crate::store::{Store, StoreError, parse_ts_opt, ts};
 use crate::telemetry as ev;
 
 /// Days covered when none is asked for.
@@ -219,14 +219,6 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-/// The bucket index (0–9) of a score.
-fn bucket_of(aps: f64) -> usize {
-    if !aps.is_finite() || aps <= 0.0 {
-        return 0;
-    }
-    ((aps / 10.0).floor() as usize).min(9)
-}
-
 impl Stats {
     /// Computes the stats of the last `days` days (clamped to 1..=[`MAX_DAYS`]) at `now`.
     pub fn compute(store: &Store, now: DateTime<Utc>, days: u32) -> Result<Stats, StoreError> {
@@ -254,75 +246,91 @@ impl Stats {
         Ok(stats)
     }
 
-    /// Per-day counts, totals, acceptance and the APS histogram.
+    /// Per-day counts, totals, acceptance and the APS histogram, counted in SQL (a big mirror
+    /// records tens of thousands of first sightings; none is read into memory).
     fn moves(&mut self, store: &Store, from: &str, to: &str) -> Result<(), StoreError> {
-        let mut st = store.conn().prepare_cached(
-            "SELECT event, move_key, payload, at FROM telemetry
-             WHERE at >= ?1 AND at <= ?2 AND event IN (?3, ?4, ?5, ?6, ?7, 'recommendation_undone')",
+        let conn = store.conn();
+        let events = params![
+            from,
+            to,
+            ev::RECOMMENDATION_GENERATED,
+            ev::RECOMMENDATION_ACCEPTED,
+            ev::RECOMMENDATION_DISMISSED,
+            ev::RECOMMENDATION_SNOOZED,
+            ev::ACTION_EXECUTED
+        ];
+        // Times are stored as UTC RFC 3339 text: the first ten characters are the UTC day.
+        let mut st = conn.prepare_cached(
+            "SELECT event, substr(at, 1, 10), count(*) FROM telemetry
+             WHERE at >= ?1 AND at <= ?2 AND event IN (?3, ?4, ?5, ?6, ?7, 'recommendation_undone')
+             GROUP BY event, substr(at, 1, 10)",
         )?;
-        let rows = st.query_map(
-            params![
-                from,
-                to,
-                ev::RECOMMENDATION_GENERATED,
-                ev::RECOMMENDATION_ACCEPTED,
-                ev::RECOMMENDATION_DISMISSED,
-                ev::RECOMMENDATION_SNOOZED,
-                ev::ACTION_EXECUTED
-            ],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            },
-        )?;
-        let mut buckets = [0u64; 10];
-        let (mut taken, mut decided) = (HashSet::new(), HashSet::new());
+        let rows = st.query_map(events, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
         let first = self.daily.first().map(|d| d.date).unwrap_or_default();
         for row in rows {
-            let (event, key, payload, at) = row?;
-            let index = (parse_ts(&at).date_naive() - first).num_days();
-            let day = usize::try_from(index).ok().and_then(|i| self.daily.get_mut(i));
+            let (event, date, n) = row?;
+            let n = n.max(0) as u64;
+            let index = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").map(|d| (d - first).num_days());
+            let day = index
+                .ok()
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| self.daily.get_mut(i));
             let Some(day) = day else { continue };
-            let key = key.unwrap_or_default();
-            match event.as_str() {
-                ev::RECOMMENDATION_GENERATED => {
-                    day.generated += 1;
-                    self.totals.generated += 1;
-                    let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
-                    if let Some(aps) = payload.get("aps").and_then(serde_json::Value::as_f64) {
-                        buckets[bucket_of(aps)] += 1;
-                    }
+            let (per_day, total) = match event.as_str() {
+                ev::RECOMMENDATION_GENERATED => (&mut day.generated, &mut self.totals.generated),
+                ev::RECOMMENDATION_ACCEPTED => (&mut day.accepted, &mut self.totals.accepted),
+                ev::RECOMMENDATION_DISMISSED => (&mut day.skipped, &mut self.totals.skipped),
+                ev::RECOMMENDATION_SNOOZED => (&mut day.snoozed, &mut self.totals.snoozed),
+                ev::ACTION_EXECUTED => (&mut day.executed, &mut self.totals.executed),
+                _ => {
+                    self.totals.undone += n;
+                    continue;
                 }
-                ev::RECOMMENDATION_ACCEPTED => {
-                    day.accepted += 1;
-                    self.totals.accepted += 1;
-                    taken.insert(key.clone());
-                    decided.insert(key);
-                }
-                ev::RECOMMENDATION_DISMISSED => {
-                    day.skipped += 1;
-                    self.totals.skipped += 1;
-                    decided.insert(key);
-                }
-                ev::RECOMMENDATION_SNOOZED => {
-                    day.snoozed += 1;
-                    self.totals.snoozed += 1;
-                }
-                ev::ACTION_EXECUTED => {
-                    day.executed += 1;
-                    self.totals.executed += 1;
-                    taken.insert(key.clone());
-                    decided.insert(key);
-                }
-                _ => self.totals.undone += 1,
-            }
+            };
+            *per_day += n;
+            *total += n;
         }
-        self.decided_taken = taken.len() as u64;
-        self.decided = decided.len() as u64;
+        // The APS of each first sighting, in tens (a score of 0 or less is the first bucket):
+        // from its column, or from the payload of an event written without it.
+        let mut buckets = [0u64; 10];
+        let mut st = conn.prepare_cached(
+            "SELECT min(9, max(0, CAST(coalesce(aps, json_extract(payload, '$.aps')) / 10 AS INTEGER))), count(*)
+             FROM telemetry
+             WHERE at >= ?1 AND at <= ?2 AND event = ?3
+               AND (aps IS NOT NULL OR json_type(payload, '$.aps') IN ('integer', 'real'))
+             GROUP BY 1",
+        )?;
+        let rows = st.query_map(params![from, to, ev::RECOMMENDATION_GENERATED], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (bucket, n) = row?;
+            buckets[bucket.clamp(0, 9) as usize] += n.max(0) as u64;
+        }
+        let distinct = |events: &str| -> Result<u64, StoreError> {
+            let n: i64 = conn.query_row(
+                &format!(
+                    "SELECT count(DISTINCT coalesce(move_key, '')) FROM telemetry
+                     WHERE at >= ?1 AND at <= ?2 AND event IN ({events})"
+                ),
+                params![from, to],
+                |r| r.get(0),
+            )?;
+            Ok(n.max(0) as u64)
+        };
+        let (accepted, dismissed, executed) = (
+            ev::RECOMMENDATION_ACCEPTED,
+            ev::RECOMMENDATION_DISMISSED,
+            ev::ACTION_EXECUTED,
+        );
+        self.decided_taken = distinct(&format!("'{accepted}', '{executed}'"))?;
+        self.decided = distinct(&format!("'{accepted}', '{executed}', '{dismissed}'"))?;
         self.acceptance_rate = ratio(self.decided_taken, self.decided);
         self.aps = buckets
             .iter()
@@ -461,6 +469,7 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn nearest_rank_percentiles() {
@@ -475,14 +484,32 @@ mod tests {
 
     #[test]
     fn scores_fall_in_ten_point_buckets_and_100_in_the_last() {
-        assert_eq!(bucket_of(0.0), 0);
-        assert_eq!(bucket_of(9.99), 0);
-        assert_eq!(bucket_of(10.0), 1);
-        assert_eq!(bucket_of(89.9), 8);
-        assert_eq!(bucket_of(90.0), 9);
-        assert_eq!(bucket_of(100.0), 9);
-        assert_eq!(bucket_of(f64::NAN), 0);
-        assert_eq!(bucket_of(-3.0), 0);
+        let store = Store::open_in_memory().unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let scores = [
+            json!(0.0),
+            json!(9.99),
+            json!(10),
+            json!(89.9),
+            json!(90.0),
+            json!(100),
+            json!(-3.0),
+            json!("high"),
+        ];
+        for (i, aps) in scores.iter().enumerate() {
+            let payload = json!({ "aps": aps });
+            let key = format!("k{i}");
+            store
+                .telemetry(ev::RECOMMENDATION_GENERATED, Some(&key), &payload, now)
+                .unwrap();
+        }
+        let s = Stats::compute(&store, now, 1).unwrap();
+        let counts: Vec<u64> = s.aps.iter().map(|b| b.count).collect();
+        // 0, 9.99 and -3 in the first; a score that is not a number in none.
+        assert_eq!(counts, [3, 1, 0, 0, 0, 0, 0, 0, 1, 2]);
+        assert_eq!(s.totals.generated, 8);
     }
 
     #[test]

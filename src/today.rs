@@ -1,11 +1,22 @@
-//! Today's Moves: detection over the mirror plus the operator's stored decisions.
+//! Today's Moves: detection over the mirror plus the operator's stored decisions, kept in the
+//! mirror's `ranked_moves` table.
+//!
+//! A change to the mirror marks what it touched (`move_dirty`, by triggers, in the change's own
+//! transaction). [`settle`] brings the stored ranking to a clock: the dirty detection units
+//! (`thread:`, `deal:`, `contact:`, `task:`, `draft:`) are re-detected from a slice read with
+//! indexed queries; a later clock re-scores every move from its stored features and re-detects
+//! only the units whose wake-up time passed (a follow-up falls due, a deal goes stale) and the
+//! top of the list (its "3h ago" texts); a new configuration, learning evidence or detection
+//! version re-detects everything, in resumable chunks. Readers (the CLI, the TUI) read rows of
+//! the table and never detect.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::domain::detect::{detect_moves_learned, detect_units, effective_state};
+use crate::domain::Mirror;
+use crate::domain::detect::{detect_moves_learned, detect_units, effective_state, unit_of_key};
 use crate::domain::moves::{Move, MoveContext};
 use crate::domain::outcomes::detect_outcomes;
 use crate::store::{RankedFilter, Result, Store};
@@ -243,7 +254,7 @@ pub fn record_outcomes(store: &mut Store, config: &Config, now: DateTime<Utc>) -
     if executions.is_empty() {
         return Ok(0);
     }
-    let mirror = store.load_mirror()?;
+    let mirror = outcome_slice(store, &executions)?;
     let recorded = store.recorded_outcomes()?;
     let sources = store.outcome_sources()?;
     let pass = detect_outcomes(
@@ -258,6 +269,36 @@ pub fn record_outcomes(store: &mut Store, config: &Config, now: DateTime<Utc>) -
         return Ok(0);
     }
     store.apply_outcome_pass(&pass, now)
+}
+
+/// What outcome detection reads for `executions`: their detection units and what their watches
+/// name (thread, deal, person), as [`Store::load_slice`] reads them, plus every message the
+/// slice's people sent (a reply may arrive in a new thread). Never the whole mirror.
+pub fn outcome_slice(store: &Store, executions: &[crate::domain::outcomes::Execution]) -> Result<Mirror> {
+    let mut units: HashSet<String> = HashSet::new();
+    for ex in executions {
+        units.extend(unit_of_key(&ex.move_key));
+        if let Some(w) = &ex.watch {
+            units.extend(w.thread_id.as_ref().map(|t| format!("thread:{t}")));
+            units.extend(w.deal_id.as_ref().map(|d| format!("deal:{d}")));
+            units.extend(w.contact_id.as_ref().map(|c| format!("contact:{c}")));
+        }
+    }
+    let (mut mirror, _) = store.load_slice(&units)?;
+    let senders: std::collections::BTreeSet<String> =
+        mirror.contacts.iter().filter_map(|c| c.email.clone()).collect();
+    let have: HashSet<String> = mirror.messages.iter().map(|m| m.id.clone()).collect();
+    let more = store.messages_from(&senders)?;
+    mirror
+        .messages
+        .extend(more.into_iter().filter(|m| !have.contains(&m.id)));
+    mirror.messages.sort_by(|a, b| {
+        a.thread_id
+            .cmp(&b.thread_id)
+            .then(a.at.cmp(&b.at))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(mirror)
 }
 
 /// The `recommendation_generated` payload: type, score, each part's value and the score's

@@ -11,6 +11,7 @@ use caseyos::actions;
 use caseyos::config::Config;
 use caseyos::domain::MoveState;
 use caseyos::domain::entities::{Mailbox, Message, MessageRecord, Note};
+use caseyos::domain::outcomes::detect_outcomes;
 use caseyos::store::{MirrorBatch, RankedFilter, Store};
 use caseyos::sync::demo;
 use caseyos::today;
@@ -299,6 +300,23 @@ fn assert_same(store: &Store, config: &Config, now: DateTime<Utc>, what: &str) -
         );
         assert_eq!(s.subject, f.subject, "after {what}: records of {}", s.key);
         assert_eq!(s.title, f.title, "after {what}: title of {}", s.key);
+    }
+    // Outcomes of executed moves: read from the slice they name, as from the whole mirror.
+    let executions = store.executions().unwrap();
+    if !executions.is_empty() {
+        let recorded = store.recorded_outcomes().unwrap();
+        let sources = store.outcome_sources().unwrap();
+        let days = config.moves.outcome_window_days;
+        let slice = today::outcome_slice(store, &executions).unwrap();
+        let whole = store.load_mirror().unwrap();
+        let from_slice = detect_outcomes(&slice, &executions, &recorded, now, days, &sources);
+        let from_whole = detect_outcomes(&whole, &executions, &recorded, now, days, &sources);
+        assert_eq!(
+            format!("{from_slice:?}"),
+            format!("{from_whole:?}"),
+            "after {what}: outcomes of {} executions",
+            executions.len()
+        );
     }
     settled
 }

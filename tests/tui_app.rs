@@ -547,7 +547,9 @@ fn every_key_on_an_empty_list_is_harmless() {
         for k in &keys {
             let fx = app.update(Action::Key(*k));
             assert!(
-                fx.iter().all(|e| matches!(e, Effect::Sync | Effect::Undo { .. })),
+                // (Tab onto Stats asks for their numbers: a read, nothing else.)
+                fx.iter()
+                    .all(|e| matches!(e, Effect::Sync | Effect::Undo { .. } | Effect::Refresh)),
                 "{k:?} on an empty list gave {fx:?}"
             );
             assert_eq!(app.selected, 0);
@@ -1459,13 +1461,21 @@ fn filter_is_only_available_in_move_lists() {
 fn tab_and_backtab_cycle_the_views() {
     let mut app = demo();
     let forward = [View::Drafts, View::Outbox, View::Stats, View::Moves];
+    // Arriving on Stats asks for a read that computes them; the other views need nothing.
+    let effects_on = |v: View| {
+        if v == View::Stats {
+            vec![Effect::Refresh]
+        } else {
+            vec![]
+        }
+    };
     for v in forward {
-        assert_eq!(key(&mut app, KeyCode::Tab), vec![]);
+        assert_eq!(key(&mut app, KeyCode::Tab), effects_on(v));
         assert_eq!(app.view, v);
     }
     let backward = [View::Stats, View::Outbox, View::Drafts, View::Moves];
     for v in backward {
-        assert_eq!(key(&mut app, KeyCode::BackTab), vec![]);
+        assert_eq!(key(&mut app, KeyCode::BackTab), effects_on(v));
         assert_eq!(app.view, v);
     }
     assert_eq!(View::ALL.map(View::title), ["Moves", "Drafts", "Outbox", "Stats"]);
@@ -2496,4 +2506,91 @@ fn s_on_a_draft_only_on_this_machine_drops_it_without_an_undo_entry() {
     );
     assert_eq!(ch(&mut app, 'u'), vec![], "nothing to take back");
     assert_eq!(status(&app).0, Level::Warn);
+}
+
+// ----- reading the mirror by need (a big mirror: issue 13) -----
+
+#[test]
+fn the_selected_moves_context_is_asked_for_once_with_the_next_few() {
+    let mut app = demo();
+    // The first frame's read brought no context for the selected move: asked for with the
+    // moves after it, once.
+    ch(&mut app, 'j');
+    let keys = app.contexts_wanted().expect("the selected move's context");
+    assert_eq!(
+        keys.first(),
+        selected_key(&app).as_ref(),
+        "the selected move first"
+    );
+    let rows = row_keys(&app);
+    assert_eq!(
+        keys[..],
+        rows[1..rows.len().min(1 + 11)],
+        "and the next ones on the list"
+    );
+    assert_eq!(app.contexts_wanted(), None, "asked for once");
+    ch(&mut app, 'k');
+    let above = app.contexts_wanted().expect("the move above, not asked for yet");
+    assert_eq!(above, vec![rows[0].clone()]);
+    // When they arrive, moving onto a move that has one asks for nothing.
+    let found = keys
+        .iter()
+        .chain(&above)
+        .map(|k| (k.clone(), Default::default()))
+        .collect();
+    app.update(Action::Contexts(found));
+    ch(&mut app, 'j');
+    assert_eq!(app.contexts_wanted(), None);
+}
+
+#[test]
+fn scrolling_near_the_end_of_the_window_reads_more_of_the_ranking() {
+    let mut snap = snapshot();
+    let loaded = snap.moves.len();
+    snap.ranked = Some(caseyos::store::RankedCounts {
+        total: loaded + 5_000,
+        actionable: loaded + 4_000,
+        open: loaded + 4_000,
+        accepted: 0,
+        drafts: 0,
+    });
+    let mut app = app_with(Source::Demo, SafetyMode::DraftOnly, Keymap::defaults(), snap);
+    assert_eq!(app.wants().window, caseyos::tui::app::WINDOW);
+    let effects = ch(&mut app, 'G');
+    assert!(effects.contains(&Effect::Refresh), "{effects:?}");
+    assert_eq!(app.wants().window, 2 * caseyos::tui::app::WINDOW);
+
+    // Everything loaded: the end of the list is the end.
+    let mut small = demo();
+    assert!(!ch(&mut small, 'G').contains(&Effect::Refresh));
+    assert_eq!(small.wants().window, caseyos::tui::app::WINDOW);
+}
+
+#[test]
+fn stats_are_computed_when_their_view_is_shown_and_kept_across_reads_without_them() {
+    let mut app = demo();
+    assert!(!app.wants().stats);
+    let mut effects = Vec::new();
+    while app.view != View::Stats {
+        effects = key(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(effects, vec![Effect::Refresh]);
+    assert!(app.wants().stats);
+
+    // A read that computed them replaces them; one that did not keeps them.
+    let mut with = snapshot();
+    with.stats.totals.generated = 7;
+    with.stats_read = true;
+    with.counts_read = true;
+    with.counts.contacts = 58;
+    app.update(Action::Loaded(Box::new(with)));
+    let mut without = snapshot();
+    without.counts.outbox_pending = 2;
+    app.update(Action::Loaded(Box::new(without)));
+    assert_eq!(app.data.stats.totals.generated, 7);
+    assert_eq!(app.data.counts.contacts, 58, "the mirror's counts are kept");
+    assert_eq!(
+        app.data.counts.outbox_pending, 2,
+        "the outbox count is always fresh"
+    );
 }

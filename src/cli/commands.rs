@@ -75,7 +75,7 @@ const FRESH: chrono::Duration = chrono::Duration::minutes(1);
 /// Brings the stored ranking up to date for a read command: the changes since the last pass,
 /// at the ranking's clock when that is under a minute old (else at now, which re-times it).
 /// A first build of a big mirror reports its progress on stderr.
-fn settle_for_reading(ctx: &Context, store: &Store) -> anyhow::Result<()> {
+pub(super) fn settle_for_reading(ctx: &Context, store: &Store) -> anyhow::Result<()> {
     let at = today::reading_clock(store, ctx.clock.now(), FRESH)?;
     let mut shown = false;
     today::settle(store, &ctx.config, at, |done, total| {
@@ -134,8 +134,9 @@ pub fn whats_up(ctx: &Context) -> anyhow::Result<()> {
         );
     }
     settle_for_reading(ctx, &store)?;
-    let moves = store.ranked(RankedFilter::Actionable, 0, usize::MAX, &ctx.config.aps)?;
-    output::print(&output::whats_up(&moves, &counts, ctx.clock.now()))
+    let top = store.ranked(RankedFilter::Actionable, 0, 1, &ctx.config.aps)?;
+    let summary = store.ranked_summary()?;
+    output::print(&output::whats_up(&summary, top.first(), &counts, ctx.clock.now()))
 }
 
 /// `casey config path`.

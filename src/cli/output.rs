@@ -9,7 +9,7 @@ use crate::domain::aps::{ApsWeights, what_would_move};
 use crate::domain::moves::{Move, MoveContext, MoveKind, MoveState};
 use crate::domain::text::{sanitize_line, truncate_cols};
 use crate::domain::time::short_age;
-use crate::store::Counts;
+use crate::store::{Counts, RankedSummary};
 
 /// Writes to stdout; a closed pipe (`casey moves | head`) is not an error.
 pub fn print(s: &str) -> anyhow::Result<()> {
@@ -176,21 +176,17 @@ pub fn explain_text(m: &Move, ctx: &MoveContext, weights: &ApsWeights, now: Date
 }
 
 /// `casey whats-up`.
-pub fn whats_up(moves: &[Move], counts: &Counts, now: DateTime<Utc>) -> String {
-    let open: Vec<&Move> = moves.iter().filter(|m| m.state.is_actionable()).collect();
-    let of = |k: MoveKind| open.iter().filter(|m| m.kind == k).count();
-    let replies: Vec<&&Move> = open.iter().filter(|m| m.kind == MoveKind::ReplyInbound).collect();
-    let oldest = replies.iter().map(|m| m.signal_at).min();
+pub fn whats_up(sum: &RankedSummary, top: Option<&Move>, counts: &Counts, now: DateTime<Utc>) -> String {
+    let of = |k: MoveKind| sum.by_kind.get(&k).copied().unwrap_or(0);
     let mut s = String::new();
     s.push_str(&format!(
         "{} replies waiting{}\n",
-        replies.len(),
-        oldest
+        of(MoveKind::ReplyInbound),
+        sum.oldest_reply
             .map(|t| format!(" (oldest {})", short_age(t, now)))
             .unwrap_or_default()
     ));
-    let drafts = open.iter().filter(|m| m.subject.draft_id.is_some()).count();
-    s.push_str(&format!("{drafts} drafts awaiting approval\n"));
+    s.push_str(&format!("{} drafts awaiting approval\n", sum.with_draft));
     s.push_str(&format!(
         "{} follow-ups due · {} overdue tasks · {} deals closing soon · {} stale deals · {} new leads\n",
         of(MoveKind::FollowUp),
@@ -199,16 +195,16 @@ pub fn whats_up(moves: &[Move], counts: &Counts, now: DateTime<Utc>) -> String {
         of(MoveKind::StaleDeal),
         of(MoveKind::NewLead)
     ));
-    let accepted = open.iter().filter(|m| m.state == MoveState::Accepted).count();
     s.push_str(&format!(
-        "{} moves open ({accepted} accepted) · outbox {} pending\n",
-        open.len(),
-        counts.outbox_pending
+        "{} moves open ({} accepted) · outbox {} pending\n",
+        sum.actionable, sum.accepted, counts.outbox_pending
     ));
-    if let Some(top) = open.first() {
+    if let Some(top) = top {
         s.push_str(&format!(
             "top move: {:.0}  {} — {}\n",
-            top.aps.score, top.who, top.title
+            top.aps.score,
+            sanitize_line(&top.who),
+            sanitize_line(&top.title)
         ));
     }
     s

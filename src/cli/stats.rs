@@ -11,7 +11,8 @@ use crate::stats::{Stats, millis, percent};
 pub fn run(ctx: &Context, json: bool, days: u32) -> anyhow::Result<()> {
     let mut store = open_store(ctx, ctx.demo, false)?;
     // As the TUI does when it opens: moves seen for the first time now are counted too.
-    crate::today::refresh(&mut store, &ctx.config, ctx.clock.now())?;
+    crate::today::record_outcomes(&mut store, &ctx.config, ctx.clock.now())?;
+    super::commands::settle_for_reading(ctx, &store)?;
     let stats = Stats::compute(&store, ctx.clock.now(), days)?;
     if json {
         return output::print(&format!("{}\n", serde_json::to_string_pretty(&stats)?));

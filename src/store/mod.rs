@@ -25,7 +25,7 @@ pub use health::{SYNC_ERROR_MAX, SyncRecord};
 pub use mirror::MirrorBatch;
 pub use outbox::{Finish, Job, NewJob};
 pub use outcomes::Recommendation;
-pub use ranked::{Basis, DirtySet, RankedCounts, RankedFilter};
+pub use ranked::{Basis, DirtySet, RankedCounts, RankedFilter, RankedSummary};
 pub use state::{AuditEntry, Counts, OutboxEntry, UndoOutcome};
 
 /// Embedded migrations; index + 1 is the schema version each one produces.

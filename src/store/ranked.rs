@@ -2,7 +2,7 @@
 //! settled (`move_dirty`, filled by triggers in the same transaction as each change), and the
 //! slices of the mirror that re-detecting a few units reads (indexed queries only).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params, params_from_iter};
@@ -88,6 +88,30 @@ impl DirtySet {
     pub fn is_empty(&self) -> bool {
         !self.all && self.units.is_empty() && self.states.is_empty()
     }
+}
+
+/// One group of [`Store::ranked_groups`].
+struct Group {
+    actionable: bool,
+    in_drafts: bool,
+    kind: Option<MoveKind>,
+    state: Option<MoveState>,
+    n: usize,
+}
+
+/// Counts over the actionable moves of the stored ranking (`casey whats-up`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RankedSummary {
+    /// Open or accepted moves.
+    pub actionable: usize,
+    /// Accepted ones.
+    pub accepted: usize,
+    /// Actionable moves carrying a draft.
+    pub with_draft: usize,
+    /// Actionable moves per kind.
+    pub by_kind: BTreeMap<MoveKind, usize>,
+    /// When the longest-waiting reply arrived.
+    pub oldest_reply: Option<DateTime<Utc>>,
 }
 
 /// What stored features are brought to when read: the ranking's clock and revenue scale.
@@ -344,23 +368,68 @@ impl Store {
 
     /// Counts over the stored ranking.
     pub fn ranked_counts(&self) -> Result<RankedCounts> {
-        Ok(self.conn().query_row(
-            "SELECT count(*), coalesce(sum(actionable), 0),
-                    coalesce(sum(actionable AND state LIKE '{\"state\":\"open\"%'), 0),
-                    coalesce(sum(actionable AND state LIKE '{\"state\":\"accepted\"%'), 0),
-                    coalesce(sum(actionable AND in_drafts), 0)
-             FROM ranked_moves",
+        let mut c = RankedCounts::default();
+        for g in self.ranked_groups()? {
+            c.total += g.n;
+            if !g.actionable {
+                continue;
+            }
+            c.actionable += g.n;
+            if g.in_drafts {
+                c.drafts += g.n;
+            }
+            match g.state {
+                Some(MoveState::Open) => c.open += g.n,
+                Some(MoveState::Accepted) => c.accepted += g.n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// Stored moves counted by (actionable, in the Drafts view, kind, state), read from the
+    /// covering index alone: a few dozen groups instead of a test per row.
+    fn ranked_groups(&self) -> Result<Vec<Group>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT actionable, in_drafts, kind, state, count(*) FROM ranked_moves
+             GROUP BY actionable, in_drafts, kind, state",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(Group {
+                actionable: r.get(0)?,
+                in_drafts: r.get(1)?,
+                kind: MoveKind::parse(&r.get::<_, String>(2)?),
+                state: serde_json::from_str(&r.get::<_, String>(3)?).ok(),
+                n: r.get::<_, i64>(4)? as usize,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// What `casey whats-up` counts, over the whole stored ranking in SQL (no move is read).
+    pub fn ranked_summary(&self) -> Result<RankedSummary> {
+        let mut out = RankedSummary::default();
+        for g in self.ranked_groups()?.into_iter().filter(|g| g.actionable) {
+            out.actionable += g.n;
+            if g.state == Some(MoveState::Accepted) {
+                out.accepted += g.n;
+            }
+            // In the Drafts view: carries a draft (an approve_draft move always does).
+            if g.in_drafts {
+                out.with_draft += g.n;
+            }
+            if let Some(k) = g.kind {
+                *out.by_kind.entry(k).or_default() += g.n;
+            }
+        }
+        // Stored as UTC RFC 3339 with milliseconds: the text sorts as the time does.
+        let oldest: Option<String> = self.conn().query_row(
+            "SELECT min(signal_at) FROM ranked_moves WHERE actionable = 1 AND kind = 'reply_inbound'",
             [],
-            |r| {
-                Ok(RankedCounts {
-                    total: r.get::<_, i64>(0)? as usize,
-                    actionable: r.get::<_, i64>(1)? as usize,
-                    open: r.get::<_, i64>(2)? as usize,
-                    accepted: r.get::<_, i64>(3)? as usize,
-                    drafts: r.get::<_, i64>(4)? as usize,
-                })
-            },
-        )?)
+            |r| r.get(0),
+        )?;
+        out.oldest_reply = parse_ts_opt(oldest);
+        Ok(out)
     }
 
     /// Actionable moves ranked above `key` (its 0-based place on Today's Moves), if it is there.
@@ -838,8 +907,28 @@ impl Store {
             .query_map([], stage_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
 
-        // Figures over the whole mirror.
-        emails.extend(contacts.iter().filter_map(|c| c.email.clone()));
+        // Figures over the whole mirror, for the addresses a move can be about: senders of
+        // mail written by people, the first recipient of our mail and of drafts, the people in
+        // the slice. Not every address on the slice's mail: the operator's own, a teammate on
+        // copy and a notification sender are on a large share of all messages, and reading
+        // their figures would scan the mailbox for every slice.
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        for m in messages.iter().filter(|m| !m.automated) {
+            if m.outbound {
+                wanted.extend(m.to.iter().chain(m.cc.iter()).next().map(|b| b.email.clone()));
+            } else {
+                wanted.insert(m.from.email.clone());
+            }
+        }
+        for d in &drafts {
+            wanted.extend(d.to.first().map(|b| b.email.clone()));
+        }
+        let operator = self.setting("operator_email")?;
+        if let Some(me) = &operator {
+            wanted.remove(me);
+        }
+        wanted.extend(contacts.iter().filter_map(|c| c.email.clone()));
+        let emails = wanted;
         let mut email_stats = HashMap::new();
         for (email, last, emailed, replied) in self.in_chunks(
             &emails,
@@ -881,7 +970,7 @@ impl Store {
         }
         let (pipeline_max_value, typical_deal_amount) = self.pipeline_scale()?;
         let mirror = Mirror {
-            operator_email: self.setting("operator_email")?,
+            operator_email: operator,
             contacts,
             companies,
             deals,
@@ -898,6 +987,16 @@ impl Store {
             typical_deal_amount,
         };
         Ok((mirror, ctx))
+    }
+
+    /// Every message sent from one of `emails` (bodies left out, as in [`Store::load_slice`]).
+    pub fn messages_from(&self, emails: &BTreeSet<String>) -> Result<Vec<crate::domain::entities::Message>> {
+        self.in_chunks(
+            emails,
+            "SELECT id, thread_id, at, from_name, from_email, to_json, cc_json, subject, snippet, '' AS body,
+                    labels_json, message_id_header, outbound, automated FROM messages WHERE from_email IN (?)",
+            message_row,
+        )
     }
 
     /// Ids of records of `from_type` associated to any of `ids` of `to_type`.
@@ -958,8 +1057,8 @@ impl Store {
             .prepare_cached("SELECT recent_conversion_at FROM contacts WHERE id = ?1")?;
         let mut ins = self.conn().prepare_cached(
             "INSERT OR REPLACE INTO ranked_moves(key, unit, kind, score, state, actionable, in_drafts, contact_id,
-               company_id, deal_id, thread_id, draft_id, task_id, email, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+               company_id, deal_id, thread_id, draft_id, task_id, email, signal_at, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
         let mut known = self.conn().prepare_cached("SELECT 1 FROM moves WHERE key = ?1")?;
         let mut seen = self.conn().prepare_cached(
@@ -1007,6 +1106,7 @@ impl Store {
                 s.draft_id,
                 s.task_id,
                 s.email,
+                ts(m.signal_at),
                 serde_json::to_string(&data)?,
             ])?;
             if !known.exists([&m.key])? {

@@ -362,10 +362,13 @@ impl Store {
         payload: &serde_json::Value,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO telemetry(event, move_key, payload, at) VALUES (?1, ?2, ?3, ?4)",
-            params![event, move_key, payload.to_string(), ts(at)],
-        )?;
+        // A first sighting's score also goes in its own column (the Stats histogram).
+        let aps = payload.get("aps").and_then(serde_json::Value::as_f64);
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO telemetry(event, move_key, payload, at, aps) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![event, move_key, payload.to_string(), ts(at), aps])?;
         Ok(())
     }
 
@@ -457,17 +460,23 @@ impl Store {
         Ok(n as usize)
     }
 
+    /// Outbox entries not finished: waiting, running, to confirm or parked.
+    pub fn outbox_pending(&self) -> Result<usize> {
+        let n: i64 = self.conn().query_row(
+            "SELECT count(*) FROM outbox WHERE state IN ('queued', 'running', 'uncertain', 'parked')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
     /// Row counts.
     pub fn counts(&self) -> Result<Counts> {
         let n = |table: &str| -> Result<usize> {
             let sql = format!("SELECT count(*) FROM {table}");
             Ok(self.conn().query_row(&sql, [], |r| r.get::<_, i64>(0))? as usize)
         };
-        let outbox_pending: i64 = self.conn().query_row(
-            "SELECT count(*) FROM outbox WHERE state IN ('queued', 'running', 'uncertain', 'parked')",
-            [],
-            |r| r.get(0),
-        )?;
+        let outbox_pending = self.outbox_pending()?;
         Ok(Counts {
             contacts: n("contacts")?,
             companies: n("companies")?,
@@ -476,7 +485,7 @@ impl Store {
             messages: n("messages")?,
             drafts: n("drafts")?,
             tasks: n("tasks")?,
-            outbox_pending: outbox_pending as usize,
+            outbox_pending,
         })
     }
 }

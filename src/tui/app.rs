@@ -104,6 +104,8 @@ pub enum Action {
     Updating(Option<String>),
     /// The background pass ended (or why it failed): the screen re-reads the ranking.
     Updated(Result<(), String>),
+    /// Detail contexts read for [`App::contexts_wanted`].
+    Contexts(HashMap<String, MoveContext>),
     /// An effect failed.
     Failed(String),
     /// An effect succeeded with a message for the status line.
@@ -159,6 +161,28 @@ pub struct Snapshot {
     pub stats: crate::stats::Stats,
     /// Counts over the whole stored ranking, when `moves` is only its top (a big mirror).
     pub ranked: Option<crate::store::RankedCounts>,
+    /// `counts` were read whole (otherwise only `outbox_pending` is new: the rest is kept).
+    pub counts_read: bool,
+    /// `stats` were computed (otherwise the app keeps the ones it has).
+    pub stats_read: bool,
+}
+
+/// Moves the TUI reads at first: the top of the stored ranking, in every state (so a decision
+/// just taken stays at hand for `u`). Scrolling near its end reads the next ones.
+pub const WINDOW: usize = 500;
+
+/// Moves after the selected one whose detail context is read with it.
+pub const CONTEXTS_AHEAD: usize = 10;
+
+/// What the screen needs from the next read of the mirror.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Want {
+    /// How many moves from the top of the ranking.
+    pub window: usize,
+    /// The Stats view is shown: compute its numbers.
+    pub stats: bool,
+    /// Moves whose detail context to read (`None`: the top of the list).
+    pub contexts: Option<Vec<String>>,
 }
 
 /// Work for the runtime.
@@ -216,8 +240,9 @@ pub enum Effect {
     },
     /// Re-time the ranking in the background (moves age, snoozes wake, dates pass).
     Reload,
-    /// Re-read the stored ranking (after a background pass).
+    /// Re-read the stored ranking (after a background pass, a longer window, the Stats view).
     Refresh,
+
     /// Leave.
     Quit,
 }
@@ -279,6 +304,11 @@ pub struct App {
     watched_send: Option<String>,
     /// A background pass is re-timing the ranking: how far it got (the header says "updating").
     pub updating: Option<String>,
+    /// How many moves from the top of the ranking the screen reads ([`WINDOW`] and more as
+    /// the operator scrolls towards its end).
+    pub window: usize,
+    /// Contexts asked for and not yet arrived.
+    contexts_pending: std::collections::HashSet<String>,
 }
 
 /// How often an open TUI re-detects moves while idle.
@@ -325,6 +355,8 @@ impl App {
             outbox_running: false,
             watched_send: None,
             updating: None,
+            window: WINDOW,
+            contexts_pending: Default::default(),
         };
         app.refresh_rows();
         app
@@ -456,6 +488,65 @@ impl App {
 
     /// The state machine.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        self.step(action)
+    }
+
+    /// What the next read of the mirror must bring (the runtime asks before each).
+    pub fn wants(&self) -> Want {
+        Want {
+            window: self.window,
+            stats: self.view == View::Stats,
+            contexts: Some(self.context_keys()),
+        }
+    }
+
+    /// The selected move and the next few on the list: their contexts are read together.
+    fn context_keys(&self) -> Vec<String> {
+        if !matches!(self.view, View::Moves | View::Drafts) {
+            return Vec::new();
+        }
+        self.rows
+            .iter()
+            .skip(self.selected)
+            .take(CONTEXTS_AHEAD + 1)
+            .map(|&i| self.data.moves[i].key.clone())
+            .collect()
+    }
+
+    /// The moves whose detail context the screen lacks, when the selected one is among them
+    /// (it and the next few, asked for once): the runtime reads them before it draws and
+    /// answers with [`Action::Contexts`].
+    pub fn contexts_wanted(&mut self) -> Option<Vec<String>> {
+        let key = self.selected_move().map(|m| m.key.clone())?;
+        if self.data.contexts.contains_key(&key) || self.contexts_pending.contains(&key) {
+            return None;
+        }
+        let keys: Vec<String> = self
+            .context_keys()
+            .into_iter()
+            .filter(|k| !self.data.contexts.contains_key(k) && !self.contexts_pending.contains(k))
+            .collect();
+        self.contexts_pending.extend(keys.iter().cloned());
+        Some(keys)
+    }
+
+    /// Reads more of the ranking when the selection nears the end of what is loaded.
+    fn window_wanted(&mut self) -> Vec<Effect> {
+        let n = self.row_count();
+        let page = self.list_rows().max(1);
+        let near_end = self.selected + 2 * page >= n;
+        if matches!(self.view, View::Moves | View::Drafts)
+            && self.filter.is_empty()
+            && near_end
+            && self.beyond_window().is_some()
+        {
+            self.window += WINDOW;
+            return vec![Effect::Refresh];
+        }
+        vec![]
+    }
+
+    fn step(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Key(k) => self.key(k),
             Action::Resize(w, h) => {
@@ -511,7 +602,17 @@ impl App {
             Action::Loaded(snapshot) => {
                 let selected_key = self.selected_move().map(|m| m.key.clone());
                 let selected_entry = self.selected_entry().map(|e| e.idempotency_key.clone());
-                self.data = *snapshot;
+                let mut snapshot = *snapshot;
+                if !snapshot.stats_read {
+                    snapshot.stats = std::mem::take(&mut self.data.stats);
+                }
+                if !snapshot.counts_read {
+                    let pending = snapshot.counts.outbox_pending;
+                    snapshot.counts = self.data.counts.clone();
+                    snapshot.counts.outbox_pending = pending;
+                }
+                self.contexts_pending.clear();
+                self.data = snapshot;
                 self.loaded_at = self.now;
                 self.refresh_rows();
                 if let Some(k) = selected_key
@@ -526,6 +627,13 @@ impl App {
                 }
                 self.clamp_selection();
                 self.show_send_progress();
+                vec![]
+            }
+            Action::Contexts(found) => {
+                for k in found.keys() {
+                    self.contexts_pending.remove(k);
+                }
+                self.data.contexts.extend(found);
                 vec![]
             }
             Action::Updating(progress) => {

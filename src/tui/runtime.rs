@@ -26,44 +26,115 @@ pub const THREAD_TAIL: usize = 3;
 const NOT_CONNECTED: &str = "no account is connected yet: run `casey auth hubspot` and `casey auth google` \
                              (or set CASEYOS_HUBSPOT_TOKEN / CASEYOS_GOOGLE_REFRESH_TOKEN)";
 
-/// Moves the TUI holds: the top of the stored ranking (every state, so a decision just taken
-/// stays at hand for `u`). The list pages within this window.
-pub const WINDOW: usize = 2000;
-
-/// Moves whose detail context is read with each snapshot (the top of the list).
-const CONTEXTS: usize = 100;
+pub use super::app::WINDOW;
+use super::app::{CONTEXTS_AHEAD, Want};
 
 /// Reads what the screen shows from the stored ranking after bringing in the changes since the
 /// last pass (a key press re-detects only what it touched; no full detection here).
 ///
 /// A fixed clock (`--now`, tests) is the ranking's clock: the ranking is settled at it. On the
 /// wall clock, re-timing is the background pass's job ([`Effect::Reload`]).
+///
+/// Everything at once, as the screen has it once each move was visited: the Stats and the
+/// detail context of every actionable move in the window (tests and benches; the runtime reads
+/// by need).
 pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::store::Result<Snapshot> {
+    let everything = Want {
+        window: WINDOW,
+        stats: true,
+        contexts: None,
+    };
+    let mut s = settled_snapshot(store, config, clock, &everything, true)?;
+    let open: Vec<_> = s
+        .moves
+        .iter()
+        .filter(|m| m.state.is_actionable())
+        .cloned()
+        .collect();
+    s.contexts = today::contexts(store, &open, THREAD_TAIL)?;
+    Ok(s)
+}
+
+/// [`snapshot`] of what `want` names; `whole` also re-reads the mirror's counts (they change
+/// with a sync, not with a key).
+fn settled_snapshot(
+    store: &mut Store,
+    config: &Config,
+    clock: &Clock,
+    want: &Want,
+    whole: bool,
+) -> crate::store::Result<Snapshot> {
     match clock {
         Clock::Fixed(at) => today::settle(store, config, *at, |_, _| {})?,
         Clock::System => today::settle_changes(store, config)?,
     };
-    read_snapshot(store, config, clock)
+    read_snapshot(store, config, clock, want, whole)
 }
 
-/// The screen's data as stored now, without settling anything.
-pub fn read_snapshot(store: &Store, config: &Config, clock: &Clock) -> crate::store::Result<Snapshot> {
-    let moves = store.ranked(crate::store::RankedFilter::All, 0, WINDOW, &config.aps)?;
-    let actionable: Vec<_> = moves
+/// The screen's data as stored now, without settling anything: the window of the ranking, the
+/// contexts `want` names, the outbox, the Stats only when they are shown, and the mirror's
+/// counts when `whole`.
+pub fn read_snapshot(
+    store: &Store,
+    config: &Config,
+    clock: &Clock,
+    want: &Want,
+    whole: bool,
+) -> crate::store::Result<Snapshot> {
+    let moves = store.ranked(crate::store::RankedFilter::All, 0, want.window, &config.aps)?;
+    let keys: Vec<String> = match &want.contexts {
+        Some(keys) => keys.clone(),
+        None => moves
+            .iter()
+            .filter(|m| m.state.is_actionable())
+            .take(CONTEXTS_AHEAD + 1)
+            .map(|m| m.key.clone())
+            .collect(),
+    };
+    let wanted: Vec<_> = keys
         .iter()
-        .filter(|m| m.state.is_actionable())
-        .take(CONTEXTS)
+        .filter_map(|k| moves.iter().find(|m| &m.key == k))
         .cloned()
         .collect();
-    let contexts = today::contexts(store, &actionable, THREAD_TAIL)?;
+    let contexts = today::contexts(store, &wanted, THREAD_TAIL)?;
+    let counts = if whole {
+        store.counts()?
+    } else {
+        crate::store::Counts {
+            outbox_pending: store.outbox_pending()?,
+            ..Default::default()
+        }
+    };
     Ok(Snapshot {
         moves,
         contexts,
-        counts: store.counts()?,
+        counts,
         outbox: store.outbox(200)?,
-        stats: crate::stats::Stats::compute(store, clock.now(), crate::stats::DEFAULT_DAYS)?,
+        stats: if want.stats {
+            crate::stats::Stats::compute(store, clock.now(), crate::stats::DEFAULT_DAYS)?
+        } else {
+            Default::default()
+        },
         ranked: Some(store.ranked_counts()?),
+        counts_read: whole,
+        stats_read: want.stats,
     })
+}
+
+/// The detail contexts of `keys` (moves in the window of the stored ranking).
+fn read_contexts(store: &Store, config: &Config, keys: &[String]) -> Vec<Action> {
+    let mut found = Vec::new();
+    for k in keys {
+        match store.ranked_move(k, &config.aps) {
+            Ok(Some(m)) => found.push(m),
+            Ok(None) => {}
+            Err(e) => return vec![Action::Failed(e.to_string())],
+        }
+    }
+    match today::contexts(store, &found, THREAD_TAIL) {
+        Ok(map) => vec![Action::Contexts(map)],
+        Err(e) => vec![Action::Failed(e.to_string())],
+    }
 }
 
 /// Re-times the ranking to `clock` (outcomes recorded, time-driven rules, snoozes): on its own
@@ -101,7 +172,12 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
         Keymap::from_config(&config.keys).map_err(|(k, m)| anyhow::anyhow!("config key `keys.{k}`: {m}"))?;
     let theme = Theme::named(&config.theme.name, std::env::var_os("NO_COLOR").is_some());
     // The first frame comes from the stored ranking as it is; re-timing it runs behind.
-    let data = read_snapshot(&store, &config, &clock)?;
+    let first = Want {
+        window: WINDOW,
+        stats: false,
+        contexts: None,
+    };
+    let data = read_snapshot(&store, &config, &clock, &first, true)?;
     let mut app = App::new(
         clock.now(),
         source,
@@ -149,6 +225,11 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
             Some(action) = reload_rx.recv() => action,
         };
         let mut queue = app.update(action);
+        if !queue.is_empty() {
+            // What the key did shows at once (decisions are applied to the screen before the
+            // store); the effects' work follows.
+            guard.terminal.draw(|f| view::draw(f, &app, &theme))?;
+        }
         while !queue.is_empty() {
             let effects = std::mem::take(&mut queue);
             for effect in effects {
@@ -176,7 +257,8 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
                     }
                     continue;
                 }
-                let reply = perform(&mut store, &config, &clock, source, effect, &mut guard);
+                let want = app.wants();
+                let reply = perform(&mut store, &config, &clock, source, effect, &want, &mut guard);
                 for action in reply {
                     queue.extend(app.update(action));
                 }
@@ -184,6 +266,12 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
         }
         if app.quitting {
             break;
+        }
+        // The detail pane of the selection, read for it alone (with the next few moves).
+        if let Some(keys) = app.contexts_wanted() {
+            for action in read_contexts(&store, &config, &keys) {
+                app.update(action);
+            }
         }
     }
     Ok(())
@@ -195,9 +283,12 @@ fn perform(
     clock: &Clock,
     source: Source,
     effect: Effect,
+    want: &Want,
     guard: &mut TerminalGuard,
 ) -> Vec<Action> {
     let mut out = Vec::new();
+    // A re-read after a background pass or a sync brings the mirror's counts too.
+    let whole = effect == Effect::Refresh;
     let result = match effect {
         Effect::EditDraft { key } => edit_draft(store, config, clock, &key, guard),
         Effect::Execute { key, .. } => match execute(store, config, clock, source, &key) {
@@ -223,7 +314,7 @@ fn perform(
         Ok(None) => {}
         Err(e) => out.push(Action::Failed(e.to_string())),
     }
-    match snapshot(store, config, clock) {
+    match settled_snapshot(store, config, clock, want, whole) {
         Ok(s) => out.push(Action::Loaded(Box::new(s))),
         Err(e) => out.push(Action::Failed(e.to_string())),
     }

@@ -152,11 +152,23 @@ impl App {
         let n = self.row_count();
         let page = self.list_rows().max(1);
         match cmd {
-            Command::Down => self.selected = (self.selected + 1).min(n.saturating_sub(1)),
+            Command::Down => {
+                self.selected = (self.selected + 1).min(n.saturating_sub(1));
+                self.clamp_selection();
+                return self.window_wanted();
+            }
             Command::Up => self.selected = self.selected.saturating_sub(1),
             Command::Top => self.selected = 0,
-            Command::Bottom => self.selected = n.saturating_sub(1),
-            Command::PageDown => self.selected = (self.selected + page).min(n.saturating_sub(1)),
+            Command::Bottom => {
+                self.selected = n.saturating_sub(1);
+                self.clamp_selection();
+                return self.window_wanted();
+            }
+            Command::PageDown => {
+                self.selected = (self.selected + page).min(n.saturating_sub(1));
+                self.clamp_selection();
+                return self.window_wanted();
+            }
             Command::PageUp => self.selected = self.selected.saturating_sub(page),
             Command::Detail => {
                 if self.selected_move().is_some() {
@@ -181,6 +193,11 @@ impl App {
                 self.refresh_rows();
                 self.selected = 0;
                 self.offset = 0;
+                // The Stats view's numbers are computed when it is shown, not with every read.
+                if self.view == View::Stats {
+                    self.clamp_selection();
+                    return vec![Effect::Refresh];
+                }
             }
             Command::Quit => {
                 self.quitting = true;

@@ -1,0 +1,101 @@
+//! Phase timings on a mirror (BENCHMARKS.md, "Where the time goes"): what opening, settling,
+//! reading the ranking, a slice, the Stats and one decision cost, one line each.
+//!
+//!     cargo run --release --example profile_scale -- DATA_DIR
+//!
+//! Run it against a copy: it records one decision. DATA_DIR holds `casey.db` (for instance
+//! one written by `examples/synth_mirror.rs`, settled once by `casey moves`). The clock is the
+//! synthetic mirror's, 2026-11-20T15:00:00Z.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use caseyos::Clock;
+use caseyos::config::Config;
+use caseyos::domain::MoveState;
+use caseyos::store::{RankedFilter, Store};
+use caseyos::tui::app::Want;
+use caseyos::tui::runtime::read_snapshot;
+
+/// Runs `f`, printing how long it took.
+fn time<T>(name: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let t = Instant::now();
+    let out = f()?;
+    eprintln!("{name:<28} {:>8.1} ms", t.elapsed().as_secs_f64() * 1000.0);
+    Ok(out)
+}
+
+fn main() -> anyhow::Result<()> {
+    let dir = std::env::args()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("usage: profile_scale DATA_DIR"))?;
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z")?.with_timezone(&chrono::Utc);
+    let config = Config::default();
+    let clock = Clock::Fixed(now);
+    let mut store = time("open", || {
+        Ok(Store::open(&std::path::Path::new(&dir).join("casey.db"))?)
+    })?;
+    let units = time("all units", || Ok(store.all_units()?))?;
+    let chunk: HashSet<String> = units
+        .iter()
+        .step_by((units.len() / 500).max(1))
+        .take(500)
+        .cloned()
+        .collect();
+    let ev = time("learning evidence", || Ok(store.learning_evidence(now, 14)?))?;
+    time("pipeline scale", || Ok(store.pipeline_scale()?))?;
+    let (mirror, ctx) = time("load a slice of 500 units", || Ok(store.load_slice(&chunk)?))?;
+    time("detect the slice", || {
+        Ok(caseyos::domain::detect::detect_units(
+            &mirror,
+            &ctx,
+            &chunk,
+            &ev,
+            now,
+            &config.moves,
+            &config.aps,
+        ))
+    })?;
+    time("settle (nothing to do)", || {
+        Ok(caseyos::today::settle(&store, &config, now, |_, _| {})?)
+    })?;
+    time("ranked window (500)", || {
+        Ok(store.ranked(RankedFilter::All, 0, 500, &config.aps)?)
+    })?;
+    time("ranked counts", || Ok(store.ranked_counts()?))?;
+    time("ranked summary", || Ok(store.ranked_summary()?))?;
+    time("mirror counts", || Ok(store.counts()?))?;
+    time("stats", || {
+        Ok(caseyos::stats::Stats::compute(
+            &store,
+            now,
+            caseyos::stats::DEFAULT_DAYS,
+        )?)
+    })?;
+    time("record outcomes", || {
+        Ok(caseyos::today::record_outcomes(&mut store, &config, now)?)
+    })?;
+    let want = Want {
+        window: caseyos::tui::app::WINDOW,
+        stats: false,
+        contexts: None,
+    };
+    time("TUI first read", || {
+        Ok(read_snapshot(&store, &config, &clock, &want, true)?)
+    })?;
+    let top = store.ranked(RankedFilter::Actionable, 0, 1, &config.aps)?;
+    let key = top
+        .first()
+        .map(|m| m.key.clone())
+        .ok_or_else(|| anyhow::anyhow!("no moves in {dir}"))?;
+    time("a: decide", || {
+        Ok(caseyos::actions::decide(&store, &key, &MoveState::Accepted, now)?)
+    })?;
+    time("a: settle", || {
+        Ok(caseyos::today::settle(&store, &config, now, |_, _| {})?)
+    })?;
+    time("a: TUI read", || {
+        Ok(read_snapshot(&store, &config, &clock, &want, false)?)
+    })?;
+    Ok(())
+}
