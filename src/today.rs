@@ -368,20 +368,22 @@ pub fn find_stored(
     }
     let hits = store.ranked_keys_like(query, 1000)?;
     Ok(match hits.as_slice() {
-        [one] => store
-            .ranked_move(one, w)?
-            .ok_or_else(|| format!("no move matches {query:?}; see `casey moves` for keys")),
-        [] => Err(format!("no move matches {query:?}; see `casey moves` for keys")),
-        many => Err(format!(
-            "{query:?} matches {} moves ({}, ...); give more of the key",
-            many.len(),
-            many.iter()
-                .take(3)
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        [one] => store.ranked_move(one, w)?.ok_or_else(|| no_match(query)),
+        [] => Err(no_match(query)),
+        many => Err(ambiguous(query, many.iter().map(String::as_str), many.len())),
     })
+}
+
+fn no_match(query: &str) -> String {
+    format!("no move matches {query:?}; see `casey moves` for keys")
+}
+
+fn ambiguous<'a>(query: &str, keys: impl Iterator<Item = &'a str>, n: usize) -> String {
+    let first: Vec<&str> = keys.take(3).collect();
+    format!(
+        "{query:?} matches {n} moves ({}, ...); give more of the key",
+        first.join(", ")
+    )
 }
 
 /// Finds a move by exact key, unique key prefix, or 1-based rank among actionable moves.
@@ -403,15 +405,7 @@ pub fn find<'a>(moves: &'a [Move], query: &str) -> std::result::Result<&'a Move,
         .collect();
     match hits.as_slice() {
         [one] => Ok(one),
-        [] => Err(format!("no move matches {query:?}; see `casey moves` for keys")),
-        many => Err(format!(
-            "{query:?} matches {} moves ({}, ...); give more of the key",
-            many.len(),
-            many.iter()
-                .take(3)
-                .map(|m| m.key.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        [] => Err(no_match(query)),
+        many => Err(ambiguous(query, many.iter().map(|m| m.key.as_str()), many.len())),
     }
 }

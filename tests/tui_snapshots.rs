@@ -496,4 +496,9 @@ fn a_big_mirror_shows_the_top_of_the_stored_ranking_with_whole_counts() {
         lines[2]
     );
     insta::assert_snapshot!("top_of_a_big_ranking", lines[..4].join("\n"));
+
+    // A decision shows in the whole-ranking counts at once, before the store is re-read.
+    press(&mut app, KeyCode::Char('a'));
+    let header = render_lines(&app, W, H)[0].clone();
+    assert!(header.contains("60849 open · 10 accepted"), "{header}");
 }

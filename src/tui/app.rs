@@ -309,6 +309,8 @@ pub struct App {
     pub window: usize,
     /// Contexts asked for and not yet arrived.
     contexts_pending: std::collections::HashSet<String>,
+    /// (open, accepted) among the loaded moves when they were read.
+    window_base: (usize, usize),
 }
 
 /// How often an open TUI re-detects moves while idle.
@@ -357,7 +359,9 @@ impl App {
             updating: None,
             window: WINDOW,
             contexts_pending: Default::default(),
+            window_base: (0, 0),
         };
+        app.note_window_base();
         app.refresh_rows();
         app
     }
@@ -387,10 +391,23 @@ impl App {
             .iter()
             .filter(|m| m.state == MoveState::Accepted)
             .count();
+        // Over the whole ranking: its stored counts, moved by the decisions taken on the
+        // screen since it was read (the screen shows them before the store has them).
+        let (base_open, base_accepted) = self.window_base;
+        let moved = |stored: usize, now: usize, base: usize| (stored + now).saturating_sub(base);
         self.counts = match self.beyond_window() {
-            Some(r) => (r.open, r.accepted),
+            Some(r) => (
+                moved(r.open, open, base_open),
+                moved(r.accepted, accepted, base_accepted),
+            ),
             None => (open, accepted),
         };
+    }
+
+    /// Notes the (open, accepted) counts of the loaded moves as read from the store.
+    fn note_window_base(&mut self) {
+        let count = |s: MoveState| self.data.moves.iter().filter(|m| m.state == s).count();
+        self.window_base = (count(MoveState::Open), count(MoveState::Accepted));
     }
 
     /// Counts over the whole stored ranking when `data.moves` holds only its top (a big
@@ -614,6 +631,7 @@ impl App {
                 self.contexts_pending.clear();
                 self.data = snapshot;
                 self.loaded_at = self.now;
+                self.note_window_base();
                 self.refresh_rows();
                 if let Some(k) = selected_key
                     && let Some(pos) = self.rows.iter().position(|&i| self.data.moves[i].key == k)
