@@ -48,6 +48,17 @@ pub struct Settled {
     pub full: bool,
     /// The clock moved on: scores re-timed, time-driven moves re-detected.
     pub retimed: bool,
+    /// Every score was brought to a new clock or revenue scale.
+    pub rescored: bool,
+    /// Outcomes recorded before settling ([`refresh_quietly`]).
+    pub outcomes: usize,
+}
+
+impl Settled {
+    /// Whether the pass changed anything a reader shows (else the screen need not re-read).
+    pub fn changed(&self) -> bool {
+        self.units > 0 || self.full || self.retimed || self.rescored || self.outcomes > 0
+    }
 }
 
 fn fingerprint(config: &Config) -> String {
@@ -145,6 +156,7 @@ pub fn settle_with(
                 typical_deal_amount: typical,
             };
             store.rescore_all(&basis, &config.aps)?;
+            report.rescored = true;
             if clock_moved {
                 timed.extend(store.woken_units(at)?);
                 timed.extend(store.top_units(retext)?);
@@ -337,7 +349,9 @@ pub fn refresh_quietly(
     if recorded > 0 {
         tracing::info!(recorded, "outcomes recorded");
     }
-    settle(store, config, now, progress)
+    let mut settled = settle(store, config, now, progress)?;
+    settled.outcomes = recorded;
+    Ok(settled)
 }
 
 /// Detail-pane context for each move (last `messages` messages of its thread).

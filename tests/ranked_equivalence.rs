@@ -381,3 +381,33 @@ fn an_in_memory_mirror_ranks_like_a_file() {
     demo::load(&mut store, now).unwrap();
     assert_same(&store, &Config::default(), now, "loading the demo in memory");
 }
+
+#[test]
+fn a_pass_with_nothing_to_do_says_so_and_the_screen_need_not_re_read() {
+    let mut store = Store::open_in_memory().unwrap();
+    let now = demo::anchor();
+    demo::load(&mut store, now).unwrap();
+    let config = Config::default();
+    let first = today::refresh_quietly(&mut store, &config, now, |_, _| {}).unwrap();
+    assert!(
+        first.full && first.changed(),
+        "the first pass builds the ranking: {first:?}"
+    );
+    let again = today::refresh_quietly(&mut store, &config, now, |_, _| {}).unwrap();
+    assert!(!again.changed(), "same clock, nothing marked: {again:?}");
+    let later = today::refresh_quietly(&mut store, &config, now + Duration::hours(1), |_, _| {}).unwrap();
+    assert!(later.retimed && later.changed(), "{later:?}");
+    // A decision marks its move; the next pass applies it.
+    let top = store.ranked(RankedFilter::Actionable, 0, 1, &config.aps).unwrap();
+    actions::decide(
+        &store,
+        &top[0].key,
+        &MoveState::Accepted,
+        now + Duration::hours(1),
+    )
+    .unwrap();
+    let decided = today::settle_changes(&store, &config).unwrap();
+    assert!(!decided.full && !decided.retimed, "{decided:?}");
+    let stored = store.ranked_move(&top[0].key, &config.aps).unwrap().unwrap();
+    assert_eq!(stored.state, MoveState::Accepted);
+}

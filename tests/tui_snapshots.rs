@@ -469,8 +469,12 @@ fn a_background_pass_shows_updating_in_the_header_and_an_empty_list_says_so() {
     insta::assert_snapshot!("updating_list", screen);
 
     // When the pass ends the header is quiet again and the screen re-reads the ranking.
-    let effects = app.update(Action::Updated(Ok(())));
+    let effects = app.update(Action::Updated(Ok(true)));
     assert!(matches!(effects.as_slice(), [caseyos::tui::app::Effect::Refresh]));
+    assert!(!render_lines(&app, W, H)[0].contains("updating"));
+    // A pass that changed nothing needs no re-read.
+    app.update(Action::Updating(Some(String::new())));
+    assert!(app.update(Action::Updated(Ok(false))).is_empty());
     assert!(!render_lines(&app, W, H)[0].contains("updating"));
 }
 

@@ -102,8 +102,9 @@ pub enum Action {
     Loaded(Box<Snapshot>),
     /// A background pass re-timing the ranking is under way (with how far it got), or over.
     Updating(Option<String>),
-    /// The background pass ended (or why it failed): the screen re-reads the ranking.
-    Updated(Result<(), String>),
+    /// The background pass ended (or why it failed); `Ok(true)` when it changed what the
+    /// screen shows, which the screen then re-reads.
+    Updated(Result<bool, String>),
     /// Detail contexts read for [`App::contexts_wanted`].
     Contexts(HashMap<String, MoveContext>),
     /// An effect failed.
@@ -660,10 +661,15 @@ impl App {
             }
             Action::Updated(result) => {
                 self.updating = None;
-                if let Err(why) = result {
-                    self.status = Some((Level::Error, format!("updating the moves failed: {why}")));
+                match result {
+                    // Nothing moved: the screen already shows the ranking as it is.
+                    Ok(false) => vec![],
+                    Ok(true) => vec![Effect::Refresh],
+                    Err(why) => {
+                        self.status = Some((Level::Error, format!("updating the moves failed: {why}")));
+                        vec![Effect::Refresh]
+                    }
                 }
-                vec![Effect::Refresh]
             }
             Action::OutboxFinished(result) => self.outbox_finished(result),
             Action::ExecuteFailed { key, reason, refusal } => self.execute_failed(&key, reason, refusal),

@@ -148,7 +148,9 @@ fn reload_in_background(
 ) -> Vec<Action> {
     let Some(path) = store.path().map(|p| p.to_path_buf()) else {
         let result = today::refresh_quietly(store, config, clock.now(), |_, _| {});
-        return vec![Action::Updated(result.map(|_| ()).map_err(|e| e.to_string()))];
+        return vec![Action::Updated(
+            result.map(|s| s.changed()).map_err(|e| e.to_string()),
+        )];
     };
     let config = config.clone();
     let clock = *clock;
@@ -161,7 +163,9 @@ fn reload_in_background(
             })
         });
         // The screen re-reads on its own connection, so it also shows what keys did meanwhile.
-        let _ = tx.send(Action::Updated(result.map(|_| ()).map_err(|e| e.to_string())));
+        let _ = tx.send(Action::Updated(
+            result.map(|s| s.changed()).map_err(|e| e.to_string()),
+        ));
     });
     Vec::new()
 }
