@@ -13,7 +13,8 @@ use std::time::Instant;
 use caseyos::Clock;
 use caseyos::config::Config;
 use caseyos::domain::MoveState;
-use caseyos::store::{RankedFilter, Store};
+use caseyos::domain::entities::MessageRecord;
+use caseyos::store::{MirrorBatch, RankedFilter, Store};
 use caseyos::tui::app::Want;
 use caseyos::tui::runtime::read_snapshot;
 
@@ -97,5 +98,76 @@ fn main() -> anyhow::Result<()> {
     time("a: TUI read", || {
         Ok(read_snapshot(&store, &config, &clock, &want, false)?)
     })?;
+
+    // A sync page that changes 10 threads (a new reply in each) and 5 deals (a new amount).
+    let of = |kind: &str, n: usize| -> HashSet<String> {
+        units
+            .iter()
+            .filter(|u| u.starts_with(kind))
+            .take(n)
+            .cloned()
+            .collect()
+    };
+    let (threads, deals) = (of("thread:", 10), of("deal:", 5));
+    let (slice, _) = store.load_slice(&threads.union(&deals).cloned().collect())?;
+    let mut batch = MirrorBatch::default();
+    for t in threads.iter().filter_map(|u| u.strip_prefix("thread:")) {
+        let Some(last) = slice.messages.iter().rev().find(|m| m.thread_id == t) else {
+            continue;
+        };
+        let mut reply = last.clone();
+        reply.id = format!("{}-reply", last.id);
+        reply.outbound = false;
+        reply.automated = false;
+        if last.outbound {
+            reply.from = last.to.first().cloned().unwrap_or_else(|| last.from.clone());
+            reply.to = vec![last.from.clone()];
+        }
+        reply.at = now - chrono::Duration::minutes(30);
+        reply.message_id_header = Some(format!("<{}@reply.example>", reply.id));
+        batch.messages.push(MessageRecord::new(reply, None));
+    }
+    // Their close dates move a week (amounts stay: see the scale below).
+    let changed: Vec<_> = slice
+        .deals
+        .iter()
+        .filter(|d| deals.contains(&format!("deal:{}", d.id)))
+        .cloned()
+        .collect();
+    for d in &changed {
+        let mut d = d.clone();
+        d.close_date = Some(d.close_date.unwrap_or(now) + chrono::Duration::days(7));
+        batch.deals.push((d, "{}".to_string()));
+    }
+    eprintln!(
+        "  (a sync page: {} new messages, {} deals changed)",
+        batch.messages.len(),
+        batch.deals.len()
+    );
+    time("sync: write the page", || Ok(store.apply_batch(&batch)?))?;
+    let settled = time("sync: re-detect what it marked", || {
+        Ok(caseyos::today::settle(&store, &config, now, |_, _| {})?)
+    })?;
+    eprintln!(
+        "  ({} units re-detected, every score re-scaled: {})",
+        settled.units, settled.rescored
+    );
+
+    // A page whose deal amounts move the revenue scale (the top deal, the median): every
+    // stored score is brought to the new scale.
+    let mut batch = MirrorBatch::default();
+    for d in &changed {
+        let mut d = d.clone();
+        d.amount = Some(d.amount.unwrap_or(0.0) + 1_000.0);
+        batch.deals.push((d, "{}".to_string()));
+    }
+    time("sync: write 5 new amounts", || Ok(store.apply_batch(&batch)?))?;
+    let settled = time("sync: re-detect and re-scale", || {
+        Ok(caseyos::today::settle(&store, &config, now, |_, _| {})?)
+    })?;
+    eprintln!(
+        "  ({} units re-detected, every score re-scaled: {})",
+        settled.units, settled.rescored
+    );
     Ok(())
 }

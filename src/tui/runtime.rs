@@ -206,12 +206,14 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
     }
     let (reload_tx, mut reload_rx) = mpsc::unbounded_channel();
     app.update(Action::Updating(Some(String::new())));
-    for action in reload_in_background(&mut store, &config, &clock, &reload_tx) {
-        app.update(action);
-    }
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app.update(Action::Resize(size.width, size.height));
+    // The first frame before the background pass starts, so the two do not compete for it.
+    guard.terminal.draw(|f| view::draw(f, &app, &theme))?;
+    for action in reload_in_background(&mut store, &config, &clock, &reload_tx) {
+        app.update(action);
+    }
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
