@@ -99,58 +99,59 @@ fn main() -> anyhow::Result<()> {
         Ok(read_snapshot(&store, &config, &clock, &want, false)?)
     })?;
 
-    // A sync page that changes 10 threads (a new reply in each) and 5 deals (a new amount).
-    let of = |kind: &str, n: usize| -> HashSet<String> {
-        units
-            .iter()
-            .filter(|u| u.starts_with(kind))
-            .take(n)
-            .cloned()
-            .collect()
-    };
-    let (threads, deals) = (of("thread:", 10), of("deal:", 5));
-    let (slice, _) = store.load_slice(&threads.union(&deals).cloned().collect())?;
-    let mut batch = MirrorBatch::default();
-    for t in threads.iter().filter_map(|u| u.strip_prefix("thread:")) {
-        let Some(last) = slice.messages.iter().rev().find(|m| m.thread_id == t) else {
-            continue;
-        };
-        let mut reply = last.clone();
-        reply.id = format!("{}-reply", last.id);
-        reply.outbound = false;
-        reply.automated = false;
-        if last.outbound {
-            reply.from = last.to.first().cloned().unwrap_or_else(|| last.from.clone());
-            reply.to = vec![last.from.clone()];
+    // Sync pages that each change 10 threads (a new reply in each) and 5 deals (their close
+    // dates move a week), different ones each round. Before each page the write-ahead log is
+    // copied back into the file (a checkpoint, which SQLite otherwise runs inside whichever
+    // commit fills the log: the TUI leaves that to its background connection), so each round
+    // times the page's own work.
+    let of = |kind: &str| -> Vec<String> { units.iter().filter(|u| u.starts_with(kind)).cloned().collect() };
+    let (all_threads, all_deals) = (of("thread:"), of("deal:"));
+    let mut settles = Vec::new();
+    let mut checkpoints = Vec::new();
+    let mut changed = Vec::new();
+    for round in 0..ROUNDS {
+        let threads: HashSet<String> = all_threads.iter().skip(round * 10).take(10).cloned().collect();
+        let deals: HashSet<String> = all_deals.iter().skip(round * 5).take(5).cloned().collect();
+        let (batch, deals_changed) = sync_page(&store, &threads, &deals, now)?;
+        changed = deals_changed;
+        if round == 0 {
+            // What the phases above left in the log.
+            let t = Instant::now();
+            let (frames, _) = store.checkpoint()?;
+            checkpoints.push((t.elapsed().as_secs_f64() * 1000.0, frames));
         }
-        reply.at = now - chrono::Duration::minutes(30);
-        reply.message_id_header = Some(format!("<{}@reply.example>", reply.id));
-        batch.messages.push(MessageRecord::new(reply, None));
+        store.apply_batch(&batch)?;
+        let t = Instant::now();
+        let settled = caseyos::today::settle(&store, &config, now, |_, _| {})?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let t = Instant::now();
+        let (frames, _) = store.checkpoint()?;
+        let cp = t.elapsed().as_secs_f64() * 1000.0;
+        checkpoints.push((cp, frames));
+        eprintln!(
+            "sync page {round:>2}: {} messages, {} deals · re-detect {:>3} units {ms:>6.1} ms · {frames} pages written, checkpoint {cp:.1} ms",
+            batch.messages.len(),
+            batch.deals.len(),
+            settled.units,
+        );
+        settles.push(ms);
     }
-    // Their close dates move a week (amounts stay: see the scale below).
-    let changed: Vec<_> = slice
-        .deals
-        .iter()
-        .filter(|d| deals.contains(&format!("deal:{}", d.id)))
-        .cloned()
-        .collect();
-    for d in &changed {
-        let mut d = d.clone();
-        d.close_date = Some(d.close_date.unwrap_or(now) + chrono::Duration::days(7));
-        batch.deals.push((d, "{}".to_string()));
-    }
+    settles.sort_by(f64::total_cmp);
     eprintln!(
-        "  (a sync page: {} new messages, {} deals changed)",
-        batch.messages.len(),
-        batch.deals.len()
+        "{:<28} {:>8.1} ms   (median of {ROUNDS}; {:.1}–{:.1} ms)",
+        "sync: re-detect a page",
+        settles[ROUNDS / 2],
+        settles[0],
+        settles[ROUNDS - 1]
     );
-    time("sync: write the page", || Ok(store.apply_batch(&batch)?))?;
-    let settled = time("sync: re-detect what it marked", || {
-        Ok(caseyos::today::settle(&store, &config, now, |_, _| {})?)
-    })?;
+    let mut cp: Vec<f64> = checkpoints.iter().skip(1).map(|c| c.0).collect();
+    cp.sort_by(f64::total_cmp);
     eprintln!(
-        "  ({} units re-detected, every score re-scaled: {})",
-        settled.units, settled.rescored
+        "{:<28} {:>8.1} ms   (median after a page; the one before the first, after the phases above: {:.1} ms for {} pages)",
+        "checkpoint after a page",
+        cp[cp.len() / 2],
+        checkpoints[0].0,
+        checkpoints[0].1
     );
 
     // A page whose deal amounts move the revenue scale (the top deal, the median): every
@@ -170,4 +171,47 @@ fn main() -> anyhow::Result<()> {
         settled.units, settled.rescored
     );
     Ok(())
+}
+
+/// Rounds of [`sync_page`] timed.
+const ROUNDS: usize = 11;
+
+/// A sync page: a new reply in each of `threads` (from the other side, 30 minutes ago) and
+/// the close date of each of `deals` a week later (amounts stay, so the revenue scale does).
+fn sync_page(
+    store: &Store,
+    threads: &HashSet<String>,
+    deals: &HashSet<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(MirrorBatch, Vec<caseyos::domain::entities::Deal>)> {
+    let (slice, _) = store.load_slice(&threads.union(deals).cloned().collect())?;
+    let mut batch = MirrorBatch::default();
+    for t in threads.iter().filter_map(|u| u.strip_prefix("thread:")) {
+        let Some(last) = slice.messages.iter().rev().find(|m| m.thread_id == t) else {
+            continue;
+        };
+        let mut reply = last.clone();
+        reply.id = format!("{}-reply", last.id);
+        reply.outbound = false;
+        reply.automated = false;
+        if last.outbound {
+            reply.from = last.to.first().cloned().unwrap_or_else(|| last.from.clone());
+            reply.to = vec![last.from.clone()];
+        }
+        reply.at = now - chrono::Duration::minutes(30);
+        reply.message_id_header = Some(format!("<{}@reply.example>", reply.id));
+        batch.messages.push(MessageRecord::new(reply, None));
+    }
+    let changed: Vec<_> = slice
+        .deals
+        .iter()
+        .filter(|d| deals.contains(&format!("deal:{}", d.id)))
+        .cloned()
+        .collect();
+    for d in &changed {
+        let mut d = d.clone();
+        d.close_date = Some(d.close_date.unwrap_or(now) + chrono::Duration::days(7));
+        batch.deals.push((d, "{}".to_string()));
+    }
+    Ok((batch, changed))
 }

@@ -187,7 +187,7 @@ pub fn settle_with(
         }
         let units: HashSet<String> = dirty.units.iter().cloned().collect();
         report.units += units.len();
-        redetect(store, config, &evidence, &units, at)?;
+        redetect(store, config, &evidence, &units, at, (max, typical))?;
         store.refresh_states(&dirty.states, at, &config.aps)?;
         store.clear_dirty(&dirty.rows)?;
         Ok(!store.queued_units(1)?.is_empty())
@@ -196,6 +196,7 @@ pub fn settle_with(
         return Ok(report);
     }
     // Phase two: the queue, chunk by chunk.
+    let scale = store.pipeline_scale()?;
     let total = store.queued_count()? + report.units;
     loop {
         let chunk = store.queued_units(CHUNK)?;
@@ -204,7 +205,7 @@ pub fn settle_with(
         }
         immediate(store, || {
             let units: HashSet<String> = chunk.iter().cloned().collect();
-            redetect(store, config, &evidence, &units, at)?;
+            redetect(store, config, &evidence, &units, at, scale)?;
             store.unqueue_units(&chunk)
         })?;
         report.units += chunk.len();
@@ -226,11 +227,12 @@ fn redetect(
     evidence: &crate::domain::learn::Evidence,
     units: &HashSet<String>,
     at: DateTime<Utc>,
+    scale: (f64, f64),
 ) -> Result<()> {
     if units.is_empty() {
         return Ok(());
     }
-    let (mirror, ctx) = store.load_slice(units)?;
+    let (mirror, ctx) = store.load_slice_scaled(units, scale)?;
     let (mut moves, wakes) = detect_units(&mirror, &ctx, units, evidence, at, &config.moves, &config.aps);
     let new = store.replace_unit_moves(units, &mut moves, &wakes, at)?;
     for i in new {

@@ -1,6 +1,6 @@
 //! The stored ranking equals a from-scratch detection of the same mirror after every step of
 //! random sequences of changes: sync pages that change or delete records, decisions and undo,
-//! drafts written and removed, and clock advances across follow-up, stale and snooze
+//! drafts written and removed, messages relabelled, and clock advances across follow-up, stale and snooze
 //! boundaries. `CASEYOS_EQUIV_STEPS` (default 100 per seed) runs longer sequences under
 //! `--ignored`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -42,7 +42,7 @@ fn pick<'a, T>(rng: &mut Rng, xs: &'a [T]) -> Option<&'a T> {
 /// One random change to the mirror or to the operator's state; returns what it did.
 fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Utc>, n: usize) -> String {
     let mirror = store.load_mirror().unwrap();
-    match rng.below(13) {
+    match rng.below(14) {
         0 | 1 => {
             // A new message in an existing thread, either way.
             let Some(old) = pick(rng, &mirror.messages).cloned() else {
@@ -268,6 +268,22 @@ fn step(rng: &mut Rng, store: &mut Store, config: &Config, now: &mut DateTime<Ut
                 format!("draft {} removed", d.id)
             }
         }
+        12 => {
+            // Gmail relabels a message: it turns out automated (a newsletter), or is not any
+            // more, or changes direction; the per-address figures follow.
+            let Some(m) = pick(rng, &mirror.messages).cloned() else {
+                return "no messages".into();
+            };
+            let (outbound, automated) = match rng.below(3) {
+                0 => (m.outbound, !m.automated),
+                1 => (!m.outbound, m.automated),
+                _ => (m.outbound, false),
+            };
+            store
+                .update_labels(&[(m.id.clone(), vec!["INBOX".into()], outbound, automated)], &[])
+                .unwrap();
+            format!("labels of {} (outbound {outbound}, automated {automated})", m.id)
+        }
         _ => {
             // The clock moves on: hours or days, across business-day and snooze boundaries.
             let hours = [1, 5, 13, 24, 49, 80][rng.below(6)];
@@ -321,6 +337,37 @@ fn assert_same(store: &Store, config: &Config, now: DateTime<Utc>, what: &str) -
     settled
 }
 
+/// The per-address mail figures a slice reads from the index equal the whole mirror's.
+fn assert_figures(store: &Store, what: &str) {
+    let units: HashSet<String> = store.all_units().unwrap().into_iter().collect();
+    let (slice, ctx) = store.load_slice(&units).unwrap();
+    let whole = store.load_mirror().unwrap();
+    let ix = caseyos::domain::entities::MirrorIndex::new(&whole);
+    let figures = |e: &str| {
+        (
+            ix.last_exchange_by_email.get(e).copied(),
+            ix.emailed.contains(e),
+            ix.replied.contains(e),
+        )
+    };
+    for (e, st) in &ctx.email_stats {
+        assert_eq!(
+            (st.last_exchange, st.emailed, st.replied),
+            figures(e),
+            "after {what}: mail figures of {e}"
+        );
+    }
+    for e in slice.contacts.iter().filter_map(|c| c.email.as_deref()) {
+        if !ctx.email_stats.contains_key(e) {
+            assert_eq!(
+                figures(e),
+                (None, false, false),
+                "after {what}: mail figures of {e}"
+            );
+        }
+    }
+}
+
 fn run(seed: u64, steps: usize) {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("casey.db")).unwrap();
@@ -336,6 +383,10 @@ fn run(seed: u64, steps: usize) {
         log.push(what);
         let tail = log[log.len().saturating_sub(5)..].join(" → ");
         let settled = assert_same(&store, &config, now, &format!("step {n} (seed {seed}): {tail}"));
+        // Every few steps (it reads everything twice), and after every relabelling.
+        if n % 4 == 0 || log[n].starts_with("labels") {
+            assert_figures(&store, &format!("step {n} (seed {seed}): {tail}"));
+        }
         if settled.full {
             full += 1;
         } else {

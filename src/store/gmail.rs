@@ -174,8 +174,15 @@ impl Store {
             let mut st = tx.prepare_cached(
                 "UPDATE messages SET labels_json = ?2, outbound = ?3, automated = ?4 WHERE id = ?1",
             )?;
+            // The address rows carry the flags too (the per-address figures read them).
+            let mut addresses = tx.prepare_cached(
+                "UPDATE message_addresses SET dir = CASE WHEN ?3 THEN NULL
+                     WHEN ?2 AND role <> 'from' THEN 1 WHEN NOT ?2 AND role = 'from' THEN 2 END
+                 WHERE message_id = ?1",
+            )?;
             for (id, labels, outbound, automated) in updates {
                 st.execute(params![id, serde_json::to_string(labels)?, outbound, automated])?;
+                addresses.execute(params![id, outbound, automated])?;
             }
             write_cursors(&tx, cursors)?;
         }

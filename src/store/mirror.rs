@@ -254,7 +254,7 @@ impl Store {
             )?;
             let mut unaddress = tx.prepare_cached("DELETE FROM message_addresses WHERE message_id = ?1")?;
             let mut address = tx.prepare_cached(
-                "INSERT OR IGNORE INTO message_addresses(message_id, role, email) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO message_addresses(message_id, role, email, at, dir) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let mut touched: Vec<&str> = Vec::new();
             for r in &b.messages {
@@ -282,10 +282,12 @@ impl Store {
                     r.size_estimate.map(|s| s.min(i64::MAX as u64) as i64)
                 ])?;
                 unaddress.execute([&m.id])?;
-                address.execute(params![m.id, "from", m.from.email])?;
+                let at = ts(Some(m.at));
+                let dir = |role| super::address_dir(role, m.outbound, m.automated);
+                address.execute(params![m.id, "from", m.from.email, at, dir("from")])?;
                 for (role, list) in [("to", &m.to), ("cc", &m.cc)] {
                     for a in list {
-                        address.execute(params![m.id, role, a.email])?;
+                        address.execute(params![m.id, role, a.email, at, dir(role)])?;
                     }
                 }
                 thread.execute(params![m.thread_id, m.subject, ts(Some(m.at))])?;

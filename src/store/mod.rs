@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_outcomes.sql"),
     include_str!("migrations/0007_forgotten.sql"),
     include_str!("migrations/0008_ranked_moves.sql"),
+    include_str!("migrations/0009_lookup_indexes.sql"),
 ];
 
 /// Every table of the schema (the names [`Store::table_count`] accepts).
@@ -132,6 +133,18 @@ pub(crate) fn parse_ts(s: &str) -> chrono::DateTime<chrono::Utc> {
 pub(crate) fn parse_ts_opt(s: Option<String>) -> Option<chrono::DateTime<chrono::Utc>> {
     s.and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
         .map(|d| d.with_timezone(&chrono::Utc))
+}
+
+/// Whether an address row of a message counts in the per-address mail figures
+/// (`message_addresses.dir`): 1 our mail to it (To or Cc), 2 its mail to us (From), `None`
+/// anything else (automated mail, the operator as sender, copies of inbound mail).
+pub(crate) fn address_dir(role: &str, outbound: bool, automated: bool) -> Option<i64> {
+    match (automated, outbound, role) {
+        (true, _, _) => None,
+        (false, true, "to" | "cc") => Some(1),
+        (false, false, "from") => Some(2),
+        _ => None,
+    }
 }
 
 /// Upserts `(source, object_type, cursor)` rows inside a transaction.
@@ -259,6 +272,14 @@ impl Store {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// Copies what the write-ahead log holds back into the database file, without waiting for
+    /// readers or writers (a passive checkpoint). Returns (frames in the log, frames copied).
+    pub fn checkpoint(&self) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(1)?, r.get(2)?))
+        })?)
     }
 
     /// The schema version of the open file.

@@ -44,6 +44,77 @@ struct StoredMove {
     form_at: Option<DateTime<Utc>>,
 }
 
+/// Every open deal's amount and stage (the revenue scale), from the `deals_scale` index.
+const PIPELINE_SQL: &str =
+    "SELECT d.amount, s.probability, s.is_closed FROM deals d LEFT JOIN stages s ON s.id = d.stage_id";
+
+/// One address's latest mail from us and to us, non-automated (two `message_addresses_dir`
+/// seeks).
+const MAIL_FIGURES_SQL: &str = "SELECT (SELECT max(at) FROM message_addresses WHERE email = ?1 AND dir = 1),
+        (SELECT max(at) FROM message_addresses WHERE email = ?1 AND dir = 2)";
+
+/// The columns of one `ranked_moves` row but its key, as written.
+#[derive(Debug, PartialEq)]
+struct RankedRow {
+    unit: String,
+    kind: String,
+    score: f64,
+    state: String,
+    actionable: bool,
+    in_drafts: bool,
+    contact_id: Option<String>,
+    company_id: Option<String>,
+    deal_id: Option<String>,
+    thread_id: Option<String>,
+    draft_id: Option<String>,
+    task_id: Option<String>,
+    email: Option<String>,
+    signal_at: String,
+    data: String,
+}
+
+impl RankedRow {
+    /// Columns 1.. of `SELECT key, unit, kind, …, data`.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<RankedRow> {
+        Ok(RankedRow {
+            unit: r.get(1)?,
+            kind: r.get(2)?,
+            score: r.get(3)?,
+            state: r.get(4)?,
+            actionable: r.get(5)?,
+            in_drafts: r.get(6)?,
+            contact_id: r.get(7)?,
+            company_id: r.get(8)?,
+            deal_id: r.get(9)?,
+            thread_id: r.get(10)?,
+            draft_id: r.get(11)?,
+            task_id: r.get(12)?,
+            email: r.get(13)?,
+            signal_at: r.get(14)?,
+            data: r.get(15)?,
+        })
+    }
+
+    /// Whether `other` is the same move about the same records (only the columns an update
+    /// in place writes differ).
+    fn same_subject(&self, other: &RankedRow) -> bool {
+        (
+            &self.unit,
+            &self.kind,
+            &self.contact_id,
+            &self.company_id,
+            &self.deal_id,
+        ) == (
+            &other.unit,
+            &other.kind,
+            &other.contact_id,
+            &other.company_id,
+            &other.deal_id,
+        ) && (&self.thread_id, &self.draft_id, &self.task_id, &self.email)
+            == (&other.thread_id, &other.draft_id, &other.task_id, &other.email)
+    }
+}
+
 /// Which rows of the stored ranking to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RankedFilter {
@@ -556,7 +627,7 @@ impl Store {
         let units = &mut set.units;
         let assoc_from = |from: &str, to: &str, id: &str| -> Result<Vec<String>> {
             self.strings(
-                "SELECT from_id FROM associations WHERE from_type = ?1 AND to_type = ?2 AND to_id = ?3",
+                "SELECT from_id FROM associations INDEXED BY associations_target WHERE from_type = ?1 AND to_type = ?2 AND to_id = ?3",
                 [from, to, id],
             )
         };
@@ -655,9 +726,7 @@ impl Store {
     /// The revenue scale and typical deal over every open deal (see
     /// [`crate::domain::entities::pipeline_scale`]).
     pub fn pipeline_scale(&self) -> Result<(f64, f64)> {
-        let mut st = self.conn().prepare_cached(
-            "SELECT d.amount, s.probability, s.is_closed FROM deals d LEFT JOIN stages s ON s.id = d.stage_id",
-        )?;
+        let mut st = self.conn().prepare_cached(PIPELINE_SQL)?;
         let rows = st.query_map([], |r| {
             Ok((
                 r.get::<_, Option<f64>>(0)?,
@@ -732,6 +801,16 @@ impl Store {
     /// mirror it needs (see [`MirrorContext`]). Units a draft's move depends on (its thread, the
     /// move it was written for) are read too, so whether the draft is taken is decided right.
     pub fn load_slice(&self, units: &HashSet<String>) -> Result<(Mirror, MirrorContext)> {
+        self.load_slice_scaled(units, self.pipeline_scale()?)
+    }
+
+    /// [`Store::load_slice`] with the revenue scale `(max, typical)` already known (a settle
+    /// pass reads it once, not per slice).
+    pub fn load_slice_scaled(
+        &self,
+        units: &HashSet<String>,
+        (pipeline_max_value, typical_deal_amount): (f64, f64),
+    ) -> Result<(Mirror, MirrorContext)> {
         let mut threads = BTreeSet::new();
         let mut deal_units = BTreeSet::new();
         let mut contact_units = BTreeSet::new();
@@ -929,30 +1008,26 @@ impl Store {
         }
         wanted.extend(contacts.iter().filter_map(|c| c.email.clone()));
         let emails = wanted;
+        // Two index seeks per address (`message_addresses_dir`): the latest of our mail to it
+        // and of its mail to us, non-automated messages only.
         let mut email_stats = HashMap::new();
-        for (email, last, emailed, replied) in self.in_chunks(
-            &emails,
-            "SELECT a.email,
-                    max(CASE WHEN (m.outbound = 1 AND a.role IN ('to', 'cc')) OR (m.outbound = 0 AND a.role = 'from') THEN m.at END),
-                    max(m.outbound = 1 AND a.role IN ('to', 'cc')),
-                    max(m.outbound = 0 AND a.role = 'from')
-             FROM message_addresses a JOIN messages m ON m.id = a.message_id
-             WHERE m.automated = 0 AND a.email IN (?) GROUP BY a.email",
-            |r| {
+        let mut st = self.conn().prepare_cached(MAIL_FIGURES_SQL)?;
+        for email in emails {
+            let (sent, from) = st.query_row([&email], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<bool>>(2)?,
-                    r.get::<_, Option<bool>>(3)?,
+                    parse_ts_opt(r.get::<_, Option<String>>(0)?),
+                    parse_ts_opt(r.get::<_, Option<String>>(1)?),
                 ))
-            },
-        )? {
+            })?;
+            if sent.is_none() && from.is_none() {
+                continue;
+            }
             email_stats.insert(
                 email,
                 EmailStats {
-                    last_exchange: parse_ts_opt(last),
-                    emailed: emailed.unwrap_or(false),
-                    replied: replied.unwrap_or(false),
+                    last_exchange: sent.max(from),
+                    emailed: sent.is_some(),
+                    replied: from.is_some(),
                 },
             );
         }
@@ -968,7 +1043,6 @@ impl Store {
                 last_note_by_deal.insert(deal, at);
             }
         }
-        let (pipeline_max_value, typical_deal_amount) = self.pipeline_scale()?;
         let mirror = Mirror {
             operator_email: operator,
             contacts,
@@ -1002,7 +1076,8 @@ impl Store {
     /// Ids of records of `from_type` associated to any of `ids` of `to_type`.
     fn links_to(&self, from_type: &str, to_type: &str, ids: &BTreeSet<String>) -> Result<Vec<String>> {
         let sql = format!(
-            "SELECT DISTINCT from_id FROM associations WHERE from_type = '{from_type}' AND to_type = '{to_type}' AND to_id IN (?)"
+            "SELECT DISTINCT from_id FROM associations INDEXED BY associations_target
+             WHERE from_type = '{from_type}' AND to_type = '{to_type}' AND to_id IN (?)"
         );
         self.in_chunks(ids, &sql, |r| r.get::<_, String>(0))
     }
@@ -1029,6 +1104,12 @@ impl Store {
 
     /// Replaces the stored moves of `units` with `moves` (their states applied at `now`);
     /// returns the moves never seen before (first sighting, for `recommendation_generated`).
+    ///
+    /// Only what differs is written: a row detected again exactly as stored is left alone, a
+    /// changed one is updated in place, a vanished one deleted. Each stored row sits in a
+    /// dozen indexes, so rewriting every row of a re-detected unit (most are unchanged: a
+    /// deal's new close date re-detects its contacts' moves too) wrote thousands of pages per
+    /// sync page.
     pub fn replace_unit_moves(
         &self,
         units: &HashSet<String>,
@@ -1036,21 +1117,46 @@ impl Store {
         wakes: &HashMap<String, DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Vec<usize>> {
-        let mut del = self
-            .conn()
-            .prepare_cached("DELETE FROM ranked_moves WHERE unit = ?1")?;
+        let mut old_rows: HashMap<String, RankedRow> = HashMap::new();
+        let mut old_wakes: HashMap<String, String> = HashMap::new();
+        {
+            let mut read = self.conn().prepare_cached(
+                "SELECT key, unit, kind, score, state, actionable, in_drafts, contact_id, company_id, deal_id,
+                        thread_id, draft_id, task_id, email, signal_at, data FROM ranked_moves WHERE unit = ?1",
+            )?;
+            let mut read_wake = self
+                .conn()
+                .prepare_cached("SELECT at FROM move_wake WHERE unit = ?1")?;
+            for u in units {
+                let rows = read.query_map([u], |r| Ok((r.get::<_, String>(0)?, RankedRow::read(r)?)))?;
+                for row in rows {
+                    let (key, row) = row?;
+                    old_rows.insert(key, row);
+                }
+                if let Some(at) = read_wake.query_row([u], |r| r.get::<_, String>(0)).optional()? {
+                    old_wakes.insert(u.clone(), at);
+                }
+            }
+        }
+        // Wake-ups: only those that changed.
         let mut unwake = self
             .conn()
             .prepare_cached("DELETE FROM move_wake WHERE unit = ?1")?;
-        for u in units {
-            del.execute([u])?;
-            unwake.execute([u])?;
-        }
         let mut wake = self
             .conn()
             .prepare_cached("INSERT OR REPLACE INTO move_wake(unit, at) VALUES (?1, ?2)")?;
-        for (u, at) in wakes {
-            wake.execute(params![u, ts(*at)])?;
+        for u in units {
+            let new = wakes.get(u).map(|at| ts(*at));
+            match (old_wakes.get(u), new) {
+                (Some(old), Some(new)) if *old == new => {}
+                (_, Some(new)) => {
+                    wake.execute(params![u, new])?;
+                }
+                (Some(_), None) => {
+                    unwake.execute([u])?;
+                }
+                (None, None) => {}
+            }
         }
         let mut form = self
             .conn()
@@ -1060,6 +1166,12 @@ impl Store {
                company_id, deal_id, thread_id, draft_id, task_id, email, signal_at, data)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
+        // The same record and kind (the common change: a score, a text, a state): the columns
+        // the subject indexes read stay untouched.
+        let mut up = self.conn().prepare_cached(
+            "UPDATE ranked_moves SET score = ?2, state = ?3, actionable = ?4, in_drafts = ?5, signal_at = ?6, data = ?7
+             WHERE key = ?1",
+        )?;
         let mut known = self.conn().prepare_cached("SELECT 1 FROM moves WHERE key = ?1")?;
         let mut seen = self.conn().prepare_cached(
             "INSERT INTO moves(key, kind, title, aps, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
@@ -1067,6 +1179,7 @@ impl Store {
         )?;
         let stamp = ts(now);
         let mut new = Vec::new();
+        let mut kept: HashSet<&str> = HashSet::new();
         for (i, m) in moves.iter_mut().enumerate() {
             let Some(unit) = unit_of_key(&m.key) else { continue };
             m.state = effective_state(m, self.decision(&m.key)?.as_ref(), now);
@@ -1091,28 +1204,68 @@ impl Store {
                 },
             };
             let s = &m.subject;
-            ins.execute(params![
-                m.key,
+            let row = RankedRow {
                 unit,
-                m.kind.as_str(),
-                m.aps.score,
-                serde_json::to_string(&m.state)?,
-                m.state.is_actionable(),
-                s.draft_id.is_some() || m.kind == MoveKind::ApproveDraft,
-                s.contact_id,
-                s.company_id,
-                s.deal_id,
-                s.thread_id,
-                s.draft_id,
-                s.task_id,
-                s.email,
-                ts(m.signal_at),
-                serde_json::to_string(&data)?,
-            ])?;
+                kind: m.kind.as_str().to_string(),
+                score: m.aps.score,
+                state: serde_json::to_string(&m.state)?,
+                actionable: m.state.is_actionable(),
+                in_drafts: s.draft_id.is_some() || m.kind == MoveKind::ApproveDraft,
+                contact_id: s.contact_id.clone(),
+                company_id: s.company_id.clone(),
+                deal_id: s.deal_id.clone(),
+                thread_id: s.thread_id.clone(),
+                draft_id: s.draft_id.clone(),
+                task_id: s.task_id.clone(),
+                email: s.email.clone(),
+                signal_at: ts(m.signal_at),
+                data: serde_json::to_string(&data)?,
+            };
+            kept.insert(m.key.as_str());
+            match old_rows.get(&m.key) {
+                Some(old) if *old == row => continue,
+                Some(old) if old.same_subject(&row) => {
+                    up.execute(params![
+                        m.key,
+                        row.score,
+                        row.state,
+                        row.actionable,
+                        row.in_drafts,
+                        row.signal_at,
+                        row.data
+                    ])?;
+                }
+                _ => {
+                    ins.execute(params![
+                        m.key,
+                        row.unit,
+                        row.kind,
+                        row.score,
+                        row.state,
+                        row.actionable,
+                        row.in_drafts,
+                        row.contact_id,
+                        row.company_id,
+                        row.deal_id,
+                        row.thread_id,
+                        row.draft_id,
+                        row.task_id,
+                        row.email,
+                        row.signal_at,
+                        row.data,
+                    ])?;
+                }
+            }
             if !known.exists([&m.key])? {
                 new.push(i);
             }
             seen.execute(params![m.key, m.kind.as_str(), m.title, m.aps.score, stamp])?;
+        }
+        let mut del = self
+            .conn()
+            .prepare_cached("DELETE FROM ranked_moves WHERE key = ?1")?;
+        for key in old_rows.keys().filter(|k| !kept.contains(k.as_str())) {
+            del.execute([key])?;
         }
         Ok(new)
     }
@@ -1142,5 +1295,62 @@ impl Store {
             .into_iter()
             .collect();
         self.refresh_states(&keys, now, w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query plan of `sql`, one line per step.
+    fn plan(store: &Store, sql: &str) -> String {
+        let mut st = store
+            .conn()
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let rows = st.query_map([], |r| r.get::<_, String>(3)).unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn the_lookups_of_a_settle_pass_read_their_indexes_not_their_tables() {
+        let store = Store::open_in_memory().unwrap();
+        let figures = plan(&store, &MAIL_FIGURES_SQL.replace("?1", "'a@b.example'"));
+        assert_eq!(
+            figures
+                .matches("USING COVERING INDEX message_addresses_dir (email=? AND dir=?)")
+                .count(),
+            2,
+            "{figures}"
+        );
+        let scale = plan(&store, PIPELINE_SQL);
+        assert!(
+            scale.contains("SCAN d USING COVERING INDEX deals_scale"),
+            "{scale}"
+        );
+        // By target, one or many: the primary key's `from_type` prefix alone would walk every
+        // association of that type.
+        for sql in [
+            "SELECT from_id FROM associations INDEXED BY associations_target WHERE from_type = 'deals' AND to_type = 'contacts' AND to_id = '1'",
+            "SELECT DISTINCT from_id FROM associations INDEXED BY associations_target WHERE from_type = 'deals' AND to_type = 'companies' AND to_id IN ('1', '2')",
+        ] {
+            let p = plan(&store, sql);
+            assert!(
+                p.contains("COVERING INDEX associations_target (to_type=? AND to_id=? AND from_type=?)"),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_address_row_counts_for_the_figures_as_the_whole_mirror_does() {
+        use super::super::address_dir;
+        assert_eq!(address_dir("to", true, false), Some(1));
+        assert_eq!(address_dir("cc", true, false), Some(1));
+        assert_eq!(address_dir("from", true, false), None, "the operator as sender");
+        assert_eq!(address_dir("from", false, false), Some(2));
+        assert_eq!(address_dir("to", false, false), None, "copies of inbound mail");
+        assert_eq!(address_dir("to", true, true), None, "automated mail never counts");
+        assert_eq!(address_dir("from", false, true), None);
     }
 }
