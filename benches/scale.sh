@@ -15,7 +15,8 @@
 #      `casey stats --json`: wall time and peak RSS from `/usr/bin/time -v`, median of $RUNS.
 #    * The TUI, $RUNS times, each on a fresh copy of warm/ (decisions change the state):
 #      launch → first full frame, `a` → the frame showing the accept, `s` (prompt) then
-#      Enter → the frame showing the skip, and the TUI's peak RSS (`/usr/bin/time -v` inside
+#      Enter → the frame showing the skip, `z` (menu) then `1` → the frame showing the
+#      snooze, `u` → the frame showing the undo, and the TUI's peak RSS (`/usr/bin/time -v` inside
 #      tmux, after `q`). Times come from polling `tmux capture-pane -p` every ~10 ms with a
 #      monotonic clock (`date +%s%N`), measured from just before `tmux new-session` or just
 #      before `tmux send-keys`.
@@ -28,6 +29,9 @@
 #   after a       "accepted · u to undo" (status line) and "· 1 accepted" (header count)
 #   after s       "skip — reason" (the prompt)
 #   after Enter   "skipped · u to undo" (status line)
+#   after z       "snooze: 1 = 1 day" (the menu)
+#   after 1       "snoozed 1 day · u to undo" (status line)
+#   after u       "^ undone *$" (status line)
 #
 # Environment: WORK (default /tmp/casey-scale), SCALES (default "0.1 1"), RUNS (default 5),
 # TIMEOUT seconds per wait or command (default 120; a miss is reported as "timeout"),
@@ -182,11 +186,14 @@ FIRST_FRAME=("Today's Moves \\((top )?[0-9]+" '^│ +1[ ✓]' '\? help +q quit')
 AFTER_ACCEPT=('accepted · u to undo' '· 1 accepted')
 SKIP_PROMPT=('skip — reason')
 AFTER_SKIP=('skipped · u to undo')
+SNOOZE_MENU=('snooze: 1 = 1 day')
+AFTER_SNOOZE=('snoozed 1 day · u to undo')
+AFTER_UNDO=('^ undone *$')
 
 # One TUI session on data dir $2. With keys=1: a, s, Enter, then q. Records under $3.
 tui() { # scale dir label keys run
     local scale=$1 d=$2 label=$3 keys=$4 run=$5
-    local tf=$WORK/tui-time.txt t0 first a sp sk i kb
+    local tf=$WORK/tui-time.txt t0 first a sp sk zm zs u i kb
     rm -f "$tf"
     tmux -S "$SOCK" kill-server 2>/dev/null || true
     t0=$(date +%s%N)
@@ -194,7 +201,7 @@ tui() { # scale dir label keys run
         "/usr/bin/time -v -o '$tf' '$CASEY' --config '$CONFIG' --data-dir '$d' --now '$NOW' 2>'$WORK/tui-err.txt'"
     first=$(wait_for "$t0" "${FIRST_FRAME[@]}")
     record "$scale" "$label first frame ms" "$run" "$first"
-    a=- sp=- sk=-
+    a=- sp=- sk=- zm=- zs=- u=-
     if [[ $first != timeout && $keys == 1 ]]; then
         t0=$(date +%s%N)
         tmux -S "$SOCK" send-keys -t casey a
@@ -212,9 +219,27 @@ tui() { # scale dir label keys run
             sk=$(wait_for "$t0" "${AFTER_SKIP[@]}")
             record "$scale" "skip Enter to frame ms" "$run" "$sk"
         fi
+        if [[ $sk != timeout && $sk != - ]]; then
+            t0=$(date +%s%N)
+            tmux -S "$SOCK" send-keys -t casey z
+            zm=$(wait_for "$t0" "${SNOOZE_MENU[@]}")
+            record "$scale" "z to menu ms" "$run" "$zm"
+        fi
+        if [[ $zm != timeout && $zm != - ]]; then
+            t0=$(date +%s%N)
+            tmux -S "$SOCK" send-keys -t casey 1
+            zs=$(wait_for "$t0" "${AFTER_SNOOZE[@]}")
+            record "$scale" "snooze 1 to frame ms" "$run" "$zs"
+        fi
+        if [[ $zs != timeout && $zs != - ]]; then
+            t0=$(date +%s%N)
+            tmux -S "$SOCK" send-keys -t casey u
+            u=$(wait_for "$t0" "${AFTER_UNDO[@]}")
+            record "$scale" "u to frame ms" "$run" "$u"
+        fi
     fi
     kb=timeout
-    if [[ $first != timeout && $a != timeout && $sp != timeout && $sk != timeout ]]; then
+    if [[ $first != timeout && $a != timeout && $sp != timeout && $sk != timeout && $zm != timeout && $zs != timeout && $u != timeout ]]; then
         tmux -S "$SOCK" send-keys -t casey q
         for ((i = 0; i < TIMEOUT * 10; i++)); do
             [[ -n $(exit_status "$tf" 2>/dev/null) ]] && break
@@ -231,7 +256,7 @@ tui() { # scale dir label keys run
     fi
     record "$scale" "$label rss kB" "$run" "$kb"
     tmux -S "$SOCK" kill-server 2>/dev/null || true
-    log "  s$scale $label run $run: first frame $first ms, a $a ms, s $sp ms, Enter $sk ms, rss $kb kB"
+    log "  s$scale $label run $run: first frame $first ms, a $a ms, s $sp ms, Enter $sk ms, z $zm ms, 1 $zs ms, u $u ms, rss $kb kB"
 }
 
 # ---------------------------------------------------------------- run
@@ -314,11 +339,14 @@ last_scale=${S[${#S[@]} - 1]}
     row 'TUI `a` → frame' 'a to frame ms' ms
     row 'TUI `s` → skip prompt' 's to prompt ms' ms
     row 'TUI Enter (skip) → frame' 'skip Enter to frame ms' ms
+    row 'TUI `z` → snooze menu' 'z to menu ms' ms
+    row 'TUI `1` (snooze a day) → frame' 'snooze 1 to frame ms' ms
+    row 'TUI `u` (undo the snooze) → frame' 'u to frame ms' ms
     row 'peak RSS `moves --json`' 'moves rss kB' kB
     row 'peak RSS `explain 1`' 'explain rss kB' kB
     row 'peak RSS `whats-up`' 'whats-up rss kB' kB
     row 'peak RSS `stats --json`' 'stats rss kB' kB
     row 'peak RSS TUI (first run)' 'tui first-run rss kB' kB
-    row 'peak RSS TUI (warm: launch, a, s, Enter, q)' 'tui rss kB' kB
+    row 'peak RSS TUI (warm: launch, a, s, Enter, z, 1, u, q)' 'tui rss kB' kB
 } | tee "$WORK/results.md"
 log "table in $WORK/results.md, every run in $RUNS_TSV"

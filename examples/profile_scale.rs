@@ -10,7 +10,6 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use caseyos::Clock;
 use caseyos::config::Config;
 use caseyos::domain::MoveState;
 use caseyos::domain::entities::MessageRecord;
@@ -32,7 +31,6 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("usage: profile_scale DATA_DIR"))?;
     let now = chrono::DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z")?.with_timezone(&chrono::Utc);
     let config = Config::default();
-    let clock = Clock::Fixed(now);
     let mut store = time("open", || {
         Ok(Store::open(&std::path::Path::new(&dir).join("casey.db"))?)
     })?;
@@ -78,11 +76,10 @@ fn main() -> anyhow::Result<()> {
     })?;
     let want = Want {
         window: caseyos::tui::app::WINDOW,
-        stats: false,
         contexts: None,
     };
     time("TUI first read", || {
-        Ok(read_snapshot(&store, &config, &clock, &want, true)?)
+        Ok(read_snapshot(&store, &config, &want, true)?)
     })?;
     let top = store.ranked(RankedFilter::Actionable, 0, 1, &config.aps)?;
     let key = top
@@ -96,7 +93,7 @@ fn main() -> anyhow::Result<()> {
         Ok(caseyos::today::settle(&store, &config, now, |_, _| {})?)
     })?;
     time("a: TUI read", || {
-        Ok(read_snapshot(&store, &config, &clock, &want, false)?)
+        Ok(read_snapshot(&store, &config, &want, false)?)
     })?;
 
     // Sync pages that each change 10 threads (a new reply in each) and 5 deals (their close

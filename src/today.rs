@@ -131,7 +131,11 @@ pub fn settle_with(
     let queued = immediate(store, || {
         let fp = fingerprint(config);
         let ev = evidence_print(&evidence);
-        let (max, typical) = store.pipeline_scale()?;
+        // The revenue scale reads every open deal: only when a deal or stage changed since.
+        let (max, typical) = match store.stored_scale()? {
+            Some(kept) if !store.deals_dirty()? => kept,
+            _ => store.pipeline_scale()?,
+        };
         let scale = crate::store::Basis::scale_text(max, typical);
         let stamp = crate::store::ts(at);
         let ranked = store.ranked_clock()?;

@@ -317,6 +317,26 @@ fn assert_same(store: &Store, config: &Config, now: DateTime<Utc>, what: &str) -
         assert_eq!(s.subject, f.subject, "after {what}: records of {}", s.key);
         assert_eq!(s.title, f.title, "after {what}: title of {}", s.key);
     }
+    // The counts kept by triggers equal a count of the stored moves.
+    let counts = store.ranked_counts().unwrap();
+    let actionable: Vec<_> = stored.iter().filter(|m| m.state.is_actionable()).collect();
+    assert_eq!(
+        counts,
+        caseyos::store::RankedCounts {
+            total: stored.len(),
+            actionable: actionable.len(),
+            open: actionable.iter().filter(|m| m.state == MoveState::Open).count(),
+            accepted: actionable
+                .iter()
+                .filter(|m| m.state == MoveState::Accepted)
+                .count(),
+            drafts: actionable
+                .iter()
+                .filter(|m| m.subject.draft_id.is_some() || m.kind == caseyos::domain::MoveKind::ApproveDraft)
+                .count(),
+        },
+        "after {what}: counts"
+    );
     // Outcomes of executed moves: read from the slice they name, as from the whole mirror.
     let executions = store.executions().unwrap();
     if !executions.is_empty() {

@@ -396,7 +396,9 @@ fn stats_json_through_the_binary_has_the_documented_fields() {
 const W: u16 = 120;
 const H: u16 = 40;
 
+/// The app on the Stats view once its numbers (those of `data`) have been counted.
 fn app(source: Source, data: Snapshot, (w, h): (u16, u16)) -> App {
+    let stats = data.stats.clone();
     let mut app = App::new(
         now(),
         source,
@@ -412,6 +414,8 @@ fn app(source: Source, data: Snapshot, (w, h): (u16, u16)) -> App {
             crossterm::event::KeyModifiers::NONE,
         )));
     }
+    assert!(app.stats_loading, "arriving on Stats counts them");
+    app.update(Action::StatsLoaded(Ok(Box::new(stats))));
     app
 }
 
@@ -463,6 +467,44 @@ fn stats_view_populated() {
 fn stats_view_at_80_by_24() {
     let app = app(Source::Live, populated(), (80, 24));
     insta::assert_snapshot!("stats_view_80x24", render(&app, 80, 24));
+}
+
+/// The app arriving on the Stats view, its numbers not counted yet.
+fn arriving(data: Snapshot, (w, h): (u16, u16)) -> App {
+    let mut app = App::new(
+        now(),
+        Source::Live,
+        SafetyMode::DraftOnly,
+        Keymap::defaults(),
+        Config::default().aps,
+        data,
+    );
+    app.update(Action::Resize(w, h));
+    while app.view != View::Stats {
+        app.update(Action::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::BackTab,
+            crossterm::event::KeyModifiers::NONE,
+        )));
+    }
+    app
+}
+
+#[test]
+fn stats_view_while_its_numbers_are_first_counted() {
+    let mut data = populated();
+    data.stats_read = false;
+    let app = arriving(data, (80, 24));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("Counting the last 14 days…"), "{screen}");
+    insta::assert_snapshot!("stats_view_counting_80x24", screen);
+}
+
+#[test]
+fn stats_view_shows_the_numbers_it_has_while_newer_ones_are_counted() {
+    let app = arriving(populated(), (W, H));
+    let screen = render(&app, W, H);
+    assert!(screen.contains("Last 14 days (UTC) · updating…"), "{screen}");
+    insta::assert_snapshot!("stats_view_updating", screen);
 }
 
 #[test]

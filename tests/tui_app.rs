@@ -548,8 +548,10 @@ fn every_key_on_an_empty_list_is_harmless() {
             let fx = app.update(Action::Key(*k));
             assert!(
                 // (Tab onto Stats asks for their numbers: a read, nothing else.)
-                fx.iter()
-                    .all(|e| matches!(e, Effect::Sync | Effect::Undo { .. } | Effect::Refresh)),
+                fx.iter().all(|e| matches!(
+                    e,
+                    Effect::Sync | Effect::Undo { .. } | Effect::Refresh | Effect::LoadStats
+                )),
                 "{k:?} on an empty list gave {fx:?}"
             );
             assert_eq!(app.selected, 0);
@@ -1461,22 +1463,29 @@ fn filter_is_only_available_in_move_lists() {
 fn tab_and_backtab_cycle_the_views() {
     let mut app = demo();
     let forward = [View::Drafts, View::Outbox, View::Stats, View::Moves];
-    // Arriving on Stats asks for a read that computes them; the other views need nothing.
+    // Arriving on Stats asks for its numbers; the other views need nothing.
     let effects_on = |v: View| {
         if v == View::Stats {
-            vec![Effect::Refresh]
+            vec![Effect::LoadStats]
         } else {
             vec![]
+        }
+    };
+    let answer = |app: &mut App| {
+        if app.view == View::Stats {
+            app.update(Action::StatsLoaded(Ok(Box::default())));
         }
     };
     for v in forward {
         assert_eq!(key(&mut app, KeyCode::Tab), effects_on(v));
         assert_eq!(app.view, v);
+        answer(&mut app);
     }
     let backward = [View::Stats, View::Outbox, View::Drafts, View::Moves];
     for v in backward {
         assert_eq!(key(&mut app, KeyCode::BackTab), effects_on(v));
         assert_eq!(app.view, v);
+        answer(&mut app);
     }
     assert_eq!(View::ALL.map(View::title), ["Moves", "Drafts", "Outbox", "Stats"]);
 }
@@ -2567,30 +2576,69 @@ fn scrolling_near_the_end_of_the_window_reads_more_of_the_ranking() {
 }
 
 #[test]
-fn stats_are_computed_when_their_view_is_shown_and_kept_across_reads_without_them() {
+fn stats_are_counted_off_the_screen_when_their_view_is_shown_and_kept_across_reads() {
     let mut app = demo();
-    assert!(!app.wants().stats);
     let mut effects = Vec::new();
     while app.view != View::Stats {
         effects = key(&mut app, KeyCode::Tab);
     }
-    assert_eq!(effects, vec![Effect::Refresh]);
-    assert!(app.wants().stats);
+    assert_eq!(effects, vec![Effect::LoadStats]);
+    assert!(app.stats_loading);
 
-    // A read that computed them replaces them; one that did not keeps them.
-    let mut with = snapshot();
-    with.stats.totals.generated = 7;
-    with.stats_read = true;
-    with.counts_read = true;
-    with.counts.contacts = 58;
-    app.update(Action::Loaded(Box::new(with)));
+    // A read of the ranking meanwhile (a key, a background pass) changes what they count:
+    // once they arrive they are counted again, never twice at once.
     let mut without = snapshot();
     without.counts.outbox_pending = 2;
+    assert_eq!(app.update(Action::Loaded(Box::new(without))), vec![]);
+    let mut first = caseyos::stats::Stats::default();
+    first.totals.generated = 7;
+    assert_eq!(
+        app.update(Action::StatsLoaded(Ok(Box::new(first)))),
+        vec![Effect::LoadStats]
+    );
+    assert_eq!(
+        app.data.stats.totals.generated, 7,
+        "shown while the next count runs"
+    );
+    let mut second = caseyos::stats::Stats::default();
+    second.totals.generated = 8;
+    assert_eq!(app.update(Action::StatsLoaded(Ok(Box::new(second)))), vec![]);
+    assert!(!app.stats_loading);
+    assert_eq!(app.data.stats.totals.generated, 8);
+
+    // Reads of the ranking bring no Stats: the counted ones stay, the mirror's counts too.
+    let mut with_counts = snapshot();
+    with_counts.counts_read = true;
+    with_counts.counts.contacts = 58;
+    assert_eq!(
+        app.update(Action::Loaded(Box::new(with_counts))),
+        vec![Effect::LoadStats]
+    );
+    let mut without = snapshot();
+    without.counts.outbox_pending = 3;
     app.update(Action::Loaded(Box::new(without)));
-    assert_eq!(app.data.stats.totals.generated, 7);
+    assert_eq!(app.data.stats.totals.generated, 8);
     assert_eq!(app.data.counts.contacts, 58, "the mirror's counts are kept");
     assert_eq!(
-        app.data.counts.outbox_pending, 2,
+        app.data.counts.outbox_pending, 3,
         "the outbox count is always fresh"
     );
+
+    // A failure is said; the next visit counts again.
+    app.update(Action::StatsLoaded(Err("disk I/O error".into())));
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|(_, m)| m.contains("counting the Stats failed: disk I/O error")),
+        "{:?}",
+        app.status
+    );
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(key(&mut app, KeyCode::BackTab), vec![Effect::LoadStats]);
+
+    // Elsewhere, reads never ask for them.
+    app.update(Action::StatsLoaded(Ok(Box::default())));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Moves);
+    assert_eq!(app.update(Action::Loaded(Box::new(snapshot()))), vec![]);
 }

@@ -52,10 +52,8 @@ fn purge(ctx: &Context, store: &Store) -> anyhow::Result<()> {
 /// `casey` and `casey demo`.
 pub fn tui(ctx: &Context, demo_data: bool, keep: bool) -> anyhow::Result<()> {
     let demo_data = demo_data || ctx.demo;
+    // What is past its `[retention]` is purged by the TUI's first background pass.
     let store = open_store(ctx, demo_data, demo_data && !keep)?;
-    if !demo_data {
-        purge(ctx, &store)?;
-    }
     let source = if demo_data { Source::Demo } else { Source::Live };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

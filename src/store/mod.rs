@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_forgotten.sql"),
     include_str!("migrations/0008_ranked_moves.sql"),
     include_str!("migrations/0009_lookup_indexes.sql"),
+    include_str!("migrations/0010_ranked_groups.sql"),
 ];
 
 /// Every table of the schema (the names [`Store::table_count`] accepts).
@@ -68,6 +69,8 @@ pub(crate) const TABLES: &[&str] = &[
     "forgotten",
     "ranked_moves",
     "move_dirty",
+    "move_wake",
+    "ranked_groups",
 ];
 
 /// The schema version this build reads and writes.
@@ -271,6 +274,14 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        Ok(())
+    }
+
+    /// Leaves copying the write-ahead log back into the file to [`Store::checkpoint`] calls
+    /// (SQLite otherwise does it inside whichever commit fills 1,000 pages of log: a few tens
+    /// of milliseconds that the TUI's own connection must never spend on a key press).
+    pub fn leave_checkpoints_to_others(&self) -> Result<()> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(())
     }
 

@@ -342,16 +342,33 @@ impl Store {
         let Some(at) = self.ranked_clock()? else {
             return Ok(None);
         };
-        let scale = self.setting("moves_scale")?.unwrap_or_default();
-        let mut parts = scale.split(' ').map(|p| p.parse::<f64>());
-        match (parts.next(), parts.next()) {
-            (Some(Ok(pipeline_max_value)), Some(Ok(typical_deal_amount))) => Ok(Some(Basis {
+        Ok(self
+            .stored_scale()?
+            .map(|(pipeline_max_value, typical_deal_amount)| Basis {
                 at,
                 pipeline_max_value,
                 typical_deal_amount,
-            })),
-            _ => Ok(None),
-        }
+            }))
+    }
+
+    /// The revenue scale `(max, typical)` the stored ranking was settled at.
+    pub fn stored_scale(&self) -> Result<Option<(f64, f64)>> {
+        let scale = self.setting("moves_scale")?.unwrap_or_default();
+        let mut parts = scale.split(' ').map(|p| p.parse::<f64>());
+        Ok(match (parts.next(), parts.next(), parts.next()) {
+            (Some(Ok(max)), Some(Ok(typical)), None) => Some((max, typical)),
+            _ => None,
+        })
+    }
+
+    /// Whether a deal (or a stage, or everything) changed since the last settle: what can move
+    /// the revenue scale.
+    pub fn deals_dirty(&self) -> Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM move_dirty WHERE kind IN ('deal', 'all'))",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// The clock the stored ranking was settled at.
@@ -458,13 +475,12 @@ impl Store {
         Ok(c)
     }
 
-    /// Stored moves counted by (actionable, in the Drafts view, kind, state), read from the
-    /// covering index alone: a few dozen groups instead of a test per row.
+    /// Stored moves counted by (actionable, in the Drafts view, kind, state), kept by triggers
+    /// in `ranked_groups`: a few dozen rows instead of a test per stored move.
     fn ranked_groups(&self) -> Result<Vec<Group>> {
-        let mut st = self.conn().prepare_cached(
-            "SELECT actionable, in_drafts, kind, state, count(*) FROM ranked_moves
-             GROUP BY actionable, in_drafts, kind, state",
-        )?;
+        let mut st = self
+            .conn()
+            .prepare_cached("SELECT actionable, in_drafts, kind, state, n FROM ranked_groups")?;
         let rows = st.query_map([], |r| {
             Ok(Group {
                 actionable: r.get(0)?,
@@ -1161,8 +1177,10 @@ impl Store {
         let mut form = self
             .conn()
             .prepare_cached("SELECT recent_conversion_at FROM contacts WHERE id = ?1")?;
+        // A plain insert after a delete, never `OR REPLACE`: a replaced row fires no delete
+        // trigger, and `ranked_groups` would count it twice.
         let mut ins = self.conn().prepare_cached(
-            "INSERT OR REPLACE INTO ranked_moves(key, unit, kind, score, state, actionable, in_drafts, contact_id,
+            "INSERT INTO ranked_moves(key, unit, kind, score, state, actionable, in_drafts, contact_id,
                company_id, deal_id, thread_id, draft_id, task_id, email, signal_at, data)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
@@ -1177,6 +1195,9 @@ impl Store {
             "INSERT INTO moves(key, kind, title, aps, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
              ON CONFLICT(key) DO UPDATE SET title = excluded.title, aps = excluded.aps, last_seen = excluded.last_seen",
         )?;
+        let mut del = self
+            .conn()
+            .prepare_cached("DELETE FROM ranked_moves WHERE key = ?1")?;
         let stamp = ts(now);
         let mut new = Vec::new();
         let mut kept: HashSet<&str> = HashSet::new();
@@ -1236,6 +1257,7 @@ impl Store {
                     ])?;
                 }
                 _ => {
+                    del.execute([&m.key])?;
                     ins.execute(params![
                         m.key,
                         row.unit,
@@ -1261,9 +1283,6 @@ impl Store {
             }
             seen.execute(params![m.key, m.kind.as_str(), m.title, m.aps.score, stamp])?;
         }
-        let mut del = self
-            .conn()
-            .prepare_cached("DELETE FROM ranked_moves WHERE key = ?1")?;
         for key in old_rows.keys().filter(|k| !kept.contains(k.as_str())) {
             del.execute([key])?;
         }

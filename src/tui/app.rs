@@ -107,6 +107,8 @@ pub enum Action {
     Updated(Result<bool, String>),
     /// Detail contexts read for [`App::contexts_wanted`].
     Contexts(HashMap<String, MoveContext>),
+    /// The Stats view's numbers, counted for [`Effect::LoadStats`] (or why they could not be).
+    StatsLoaded(Result<Box<crate::stats::Stats>, String>),
     /// An effect failed.
     Failed(String),
     /// An effect succeeded with a message for the status line.
@@ -158,7 +160,7 @@ pub struct Snapshot {
     pub counts: Counts,
     /// Outbox entries, newest first.
     pub outbox: Vec<OutboxEntry>,
-    /// The Stats view's numbers (last [`crate::stats::DEFAULT_DAYS`] days).
+    /// The Stats view's numbers (last [`crate::stats::DEFAULT_DAYS`] days), when `stats_read`.
     pub stats: crate::stats::Stats,
     /// Counts over the whole stored ranking, when `moves` is only its top (a big mirror).
     pub ranked: Option<crate::store::RankedCounts>,
@@ -180,8 +182,6 @@ pub const CONTEXTS_AHEAD: usize = 10;
 pub struct Want {
     /// How many moves from the top of the ranking.
     pub window: usize,
-    /// The Stats view is shown: compute its numbers.
-    pub stats: bool,
     /// Moves whose detail context to read (`None`: the top of the list).
     pub contexts: Option<Vec<String>>,
 }
@@ -241,8 +241,11 @@ pub enum Effect {
     },
     /// Re-time the ranking in the background (moves age, snoozes wake, dates pass).
     Reload,
-    /// Re-read the stored ranking (after a background pass, a longer window, the Stats view).
+    /// Re-read the stored ranking (after a background pass, a longer window).
     Refresh,
+    /// Count the Stats view's numbers, off the UI task (they read the event log: tens of
+    /// milliseconds on a big mirror); they arrive as [`Action::StatsLoaded`].
+    LoadStats,
 
     /// Leave.
     Quit,
@@ -310,6 +313,12 @@ pub struct App {
     pub window: usize,
     /// Contexts asked for and not yet arrived.
     contexts_pending: std::collections::HashSet<String>,
+    /// The Stats view's numbers are being counted ([`Effect::LoadStats`]).
+    pub stats_loading: bool,
+    /// The Stats view's numbers were counted at least once (else the view says it is counting).
+    pub stats_loaded: bool,
+    /// Something changed while they were being counted: count again when they arrive.
+    stats_again: bool,
     /// (open, accepted) among the loaded moves when they were read.
     window_base: (usize, usize),
 }
@@ -334,6 +343,7 @@ impl App {
         weights: ApsWeights,
         data: Snapshot,
     ) -> App {
+        let stats_loaded = data.stats_read;
         let mut app = App {
             now,
             source,
@@ -360,6 +370,9 @@ impl App {
             updating: None,
             window: WINDOW,
             contexts_pending: Default::default(),
+            stats_loading: false,
+            stats_loaded,
+            stats_again: false,
             window_base: (0, 0),
         };
         app.note_window_base();
@@ -513,7 +526,6 @@ impl App {
     pub fn wants(&self) -> Want {
         Want {
             window: self.window,
-            stats: self.view == View::Stats,
             contexts: Some(self.context_keys()),
         }
     }
@@ -646,6 +658,27 @@ impl App {
                 }
                 self.clamp_selection();
                 self.show_send_progress();
+                // What changed the ranking may change the numbers on show.
+                if self.view == View::Stats {
+                    return self.load_stats();
+                }
+                vec![]
+            }
+            Action::StatsLoaded(result) => {
+                self.stats_loading = false;
+                match result {
+                    Ok(stats) => {
+                        self.data.stats = *stats;
+                        self.stats_loaded = true;
+                    }
+                    Err(why) => {
+                        self.stats_again = false;
+                        self.status = Some((Level::Error, format!("counting the Stats failed: {why}")));
+                    }
+                }
+                if std::mem::take(&mut self.stats_again) && self.view == View::Stats {
+                    return self.load_stats();
+                }
                 vec![]
             }
             Action::Contexts(found) => {
@@ -682,6 +715,17 @@ impl App {
                 vec![]
             }
         }
+    }
+
+    /// Asks for the Stats view's numbers, unless they are being counted already (then once
+    /// more when those arrive, since something changed meanwhile).
+    pub(crate) fn load_stats(&mut self) -> Vec<Effect> {
+        if self.stats_loading {
+            self.stats_again = true;
+            return vec![];
+        }
+        self.stats_loading = true;
+        vec![Effect::LoadStats]
     }
 
     /// Starts a sync unless one is running (the `r` key and the background timer).

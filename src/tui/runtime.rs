@@ -6,6 +6,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 mod background;
+mod worker;
 
 use super::app::{Action, App, Effect, Snapshot, Source};
 use super::keymap::Keymap;
@@ -18,6 +19,7 @@ use crate::config::Config;
 use crate::store::Store;
 use crate::today;
 use background::Syncer;
+use worker::Worker;
 
 /// Messages shown per thread in the detail pane.
 pub const THREAD_TAIL: usize = 3;
@@ -41,10 +43,11 @@ use super::app::{CONTEXTS_AHEAD, Want};
 pub fn snapshot(store: &mut Store, config: &Config, clock: &Clock) -> crate::store::Result<Snapshot> {
     let everything = Want {
         window: WINDOW,
-        stats: true,
         contexts: None,
     };
     let mut s = settled_snapshot(store, config, clock, &everything, true)?;
+    s.stats = crate::stats::Stats::compute(store, clock.now(), crate::stats::DEFAULT_DAYS)?;
+    s.stats_read = true;
     let open: Vec<_> = s
         .moves
         .iter()
@@ -68,16 +71,15 @@ fn settled_snapshot(
         Clock::Fixed(at) => today::settle(store, config, *at, |_, _| {})?,
         Clock::System => today::settle_changes(store, config)?,
     };
-    read_snapshot(store, config, clock, want, whole)
+    read_snapshot(store, config, want, whole)
 }
 
 /// The screen's data as stored now, without settling anything: the window of the ranking, the
-/// contexts `want` names, the outbox, the Stats only when they are shown, and the mirror's
-/// counts when `whole`.
+/// contexts `want` names, the outbox, and the mirror's counts when `whole`. Never the Stats
+/// (see [`Effect::LoadStats`]).
 pub fn read_snapshot(
     store: &Store,
     config: &Config,
-    clock: &Clock,
     want: &Want,
     whole: bool,
 ) -> crate::store::Result<Snapshot> {
@@ -110,43 +112,29 @@ pub fn read_snapshot(
         contexts,
         counts,
         outbox: store.outbox(200)?,
-        stats: if want.stats {
-            crate::stats::Stats::compute(store, clock.now(), crate::stats::DEFAULT_DAYS)?
-        } else {
-            Default::default()
-        },
+        stats: Default::default(),
         ranked: Some(store.ranked_counts()?),
         counts_read: whole,
-        stats_read: want.stats,
+        stats_read: false,
     })
-}
-
-/// The detail contexts of `keys` (moves in the window of the stored ranking).
-fn read_contexts(store: &Store, config: &Config, keys: &[String]) -> Vec<Action> {
-    let mut found = Vec::new();
-    for k in keys {
-        match store.ranked_move(k, &config.aps) {
-            Ok(Some(m)) => found.push(m),
-            Ok(None) => {}
-            Err(e) => return vec![Action::Failed(e.to_string())],
-        }
-    }
-    match today::contexts(store, &found, THREAD_TAIL) {
-        Ok(map) => vec![Action::Contexts(map)],
-        Err(e) => vec![Action::Failed(e.to_string())],
-    }
 }
 
 /// Re-times the ranking to `clock` (outcomes recorded, time-driven rules, snoozes): on its own
 /// connection and thread when the mirror is a file, so the screen never waits for it; the
-/// end arrives as [`Action::Updated`], and the screen then re-reads the ranking.
+/// end arrives as [`Action::Updated`], and the screen then re-reads the ranking. With `purge`,
+/// what is past its `[retention]` goes first (the launch's pass: a scan of the telemetry
+/// that the first frame need not wait for).
 fn reload_in_background(
     store: &mut Store,
     config: &Config,
     clock: &Clock,
     tx: &mpsc::UnboundedSender<Action>,
+    purge: bool,
 ) -> Vec<Action> {
     let Some(path) = store.path().map(|p| p.to_path_buf()) else {
+        if purge {
+            purge_retention(store, config, clock);
+        }
         let result = today::refresh_quietly(store, config, clock.now(), |_, _| {});
         return vec![Action::Updated(
             result.map(|s| s.changed()).map_err(|e| e.to_string()),
@@ -158,9 +146,17 @@ fn reload_in_background(
     tokio::task::spawn_blocking(move || {
         let progress_tx = tx.clone();
         let result = Store::open(&path).and_then(|mut store| {
-            today::refresh_quietly(&mut store, &config, clock.now(), |done, total| {
+            if purge {
+                purge_retention(&store, &config, &clock);
+            }
+            let settled = today::refresh_quietly(&mut store, &config, clock.now(), |done, total| {
                 let _ = progress_tx.send(Action::Updating(Some(format!("{done} of {total}"))));
-            })
+            })?;
+            // The screen's connection leaves this to the background (see `run`).
+            if let Err(e) = store.checkpoint() {
+                tracing::warn!("copying the write-ahead log into the mirror: {e}");
+            }
+            Ok(settled)
         });
         // The screen re-reads on its own connection, so it also shows what keys did meanwhile.
         let _ = tx.send(Action::Updated(
@@ -170,18 +166,55 @@ fn reload_in_background(
     Vec::new()
 }
 
-/// Runs the TUI until the operator quits.
+/// Counts the Stats view's numbers at `clock` on their own connection and thread when the
+/// mirror is a file (the answer arrives as [`Action::StatsLoaded`]), else at once.
+fn stats_in_background(store: &Store, clock: &Clock, tx: &mpsc::UnboundedSender<Action>) -> Vec<Action> {
+    let count = |store: &Store, now| {
+        crate::stats::Stats::compute(store, now, crate::stats::DEFAULT_DAYS)
+            .map(Box::new)
+            .map_err(|e| e.to_string())
+    };
+    let now = clock.now();
+    let Some(path) = store.path().map(|p| p.to_path_buf()) else {
+        return vec![Action::StatsLoaded(count(store, now))];
+    };
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = Store::open(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|store| count(&store, now));
+        let _ = tx.send(Action::StatsLoaded(result));
+    });
+    Vec::new()
+}
+
+/// Purges what is past its `[retention]`; a failure is logged (the next launch tries again).
+fn purge_retention(store: &Store, config: &Config, clock: &Clock) {
+    let r = &config.retention;
+    if let Err(e) = store.purge(clock.now(), r.telemetry_days, r.drafts_days) {
+        tracing::warn!("purging old telemetry and drafts: {e}");
+    }
+}
+
+/// Runs the TUI until the operator quits. The mirror must be a file: a key's store work runs
+/// on a thread of its own with its own connection ([`worker`]), so the screen never waits.
 pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock) -> anyhow::Result<()> {
+    let path = store
+        .path()
+        .map(|p| p.to_path_buf())
+        .ok_or_else(|| anyhow::anyhow!("the TUI needs a mirror file, not an in-memory one"))?;
     let keymap =
         Keymap::from_config(&config.keys).map_err(|(k, m)| anyhow::anyhow!("config key `keys.{k}`: {m}"))?;
     let theme = Theme::named(&config.theme.name, std::env::var_os("NO_COLOR").is_some());
     // The first frame comes from the stored ranking as it is; re-timing it runs behind.
     let first = Want {
         window: WINDOW,
-        stats: false,
         contexts: None,
     };
-    let data = read_snapshot(&store, &config, &clock, &first, true)?;
+    let data = read_snapshot(&store, &config, &first, true)?;
+    // Keys write on this connection; the log is copied back into the file by the background
+    // passes (every minute and after each sync), never inside a key's commit.
+    store.leave_checkpoints_to_others()?;
     let mut app = App::new(
         clock.now(),
         source,
@@ -205,68 +238,84 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
         )));
     }
     let (reload_tx, mut reload_rx) = mpsc::unbounded_channel();
+    let (worker_tx, mut worker_rx) = mpsc::unbounded_channel();
     app.update(Action::Updating(Some(String::new())));
+    // Declared before the terminal so that, on the way out, the terminal is given back first
+    // and the store thread then finishes what it was given.
+    let mut worker: Worker;
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app.update(Action::Resize(size.width, size.height));
     // The first frame before the background pass starts, so the two do not compete for it.
     guard.terminal.draw(|f| view::draw(f, &app, &theme))?;
-    for action in reload_in_background(&mut store, &config, &clock, &reload_tx) {
+    worker = Worker::start(&path, &config, clock, source, worker_tx)?;
+    let purge = source == Source::Live;
+    for action in reload_in_background(&mut store, &config, &clock, &reload_tx, purge) {
         app.update(action);
     }
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         guard.terminal.draw(|f| view::draw(f, &app, &theme))?;
-        let action = tokio::select! {
+        let actions = tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Action::Key(k),
-                Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
+                Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => vec![Action::Key(k)],
+                Some(Ok(Event::Resize(w, h))) => vec![Action::Resize(w, h)],
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             },
-            _ = tick.tick() => Action::Tick(clock.now()),
-            Some(action) = sync_rx.recv() => action,
-            Some(action) = reload_rx.recv() => action,
+            _ = tick.tick() => vec![Action::Tick(clock.now())],
+            Some(action) = sync_rx.recv() => vec![action],
+            Some(action) = reload_rx.recv() => vec![action],
+            Some(reply) = worker_rx.recv() => worker.take(reply),
         };
-        let mut queue = app.update(action);
+        let mut queue = Vec::new();
+        for action in actions {
+            queue.extend(app.update(action));
+        }
         if !queue.is_empty() {
             // What the key did shows at once (decisions are applied to the screen before the
-            // store); the effects' work follows.
+            // store); the effects' work follows, on the store thread.
             guard.terminal.draw(|f| view::draw(f, &app, &theme))?;
         }
         while !queue.is_empty() {
             let effects = std::mem::take(&mut queue);
             for effect in effects {
-                if effect == Effect::Quit {
-                    return Ok(());
-                }
-                if effect == Effect::Sync
-                    && let Some(syncer) = &syncer
-                {
-                    syncer.start(clock.now());
-                    continue;
-                }
-                if effect == Effect::Reload {
-                    queue.extend(app.update(Action::Updating(Some(String::new()))));
-                    for action in reload_in_background(&mut store, &config, &clock, &reload_tx) {
-                        queue.extend(app.update(action));
+                match effect {
+                    // Leaving lets the store thread finish what it was given (see `Worker`).
+                    Effect::Quit => return Ok(()),
+                    Effect::Sync if syncer.is_some() => {
+                        if let Some(syncer) = &syncer {
+                            syncer.start(clock.now());
+                        }
                     }
-                    continue;
-                }
-                if effect == Effect::RunOutbox {
-                    match &syncer {
+                    Effect::Reload => {
+                        queue.extend(app.update(Action::Updating(Some(String::new()))));
+                        for action in reload_in_background(&mut store, &config, &clock, &reload_tx, false) {
+                            queue.extend(app.update(action));
+                        }
+                    }
+                    Effect::LoadStats => {
+                        for action in stats_in_background(&store, &clock, &reload_tx) {
+                            queue.extend(app.update(action));
+                        }
+                    }
+                    Effect::RunOutbox => match &syncer {
                         Some(syncer) => syncer.run_outbox(clock.now()),
                         // Nothing to run it with (the demo never asks): the run is over.
                         None => queue.extend(app.update(Action::OutboxFinished(Ok(String::new())))),
+                    },
+                    // The editor needs the terminal: on this thread, then a re-read.
+                    Effect::EditDraft { key } => {
+                        match edit_draft(&mut store, &config, &clock, &key, &mut guard) {
+                            Ok(Some(msg)) => queue.extend(app.update(Action::Done(msg))),
+                            Ok(None) => {}
+                            Err(e) => queue.extend(app.update(Action::Failed(e.to_string()))),
+                        }
+                        worker.effect(Effect::Refresh, app.wants());
                     }
-                    continue;
-                }
-                let want = app.wants();
-                let reply = perform(&mut store, &config, &clock, source, effect, &want, &mut guard);
-                for action in reply {
-                    queue.extend(app.update(action));
+                    other => worker.effect(other, app.wants()),
                 }
             }
         }
@@ -275,149 +324,10 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
         }
         // The detail pane of the selection, read for it alone (with the next few moves).
         if let Some(keys) = app.contexts_wanted() {
-            for action in read_contexts(&store, &config, &keys) {
-                app.update(action);
-            }
+            worker.contexts(keys);
         }
     }
     Ok(())
-}
-
-fn perform(
-    store: &mut Store,
-    config: &Config,
-    clock: &Clock,
-    source: Source,
-    effect: Effect,
-    want: &Want,
-    guard: &mut TerminalGuard,
-) -> Vec<Action> {
-    let mut out = Vec::new();
-    // A re-read after a background pass or a sync brings the mirror's counts too.
-    let whole = effect == Effect::Refresh;
-    let result = match effect {
-        Effect::EditDraft { key } => edit_draft(store, config, clock, &key, guard),
-        Effect::Execute { key, .. } => match execute(store, config, clock, source, &key) {
-            Ok(said) => Ok(said),
-            Err(e) => {
-                // A rule said no (stale draft, daily cap…) unless the mirror itself failed.
-                let refusal = !matches!(
-                    e.downcast_ref::<actions::ActionError>(),
-                    Some(actions::ActionError::Store(_)) | None
-                );
-                out.push(Action::ExecuteFailed {
-                    key,
-                    reason: e.to_string(),
-                    refusal,
-                });
-                Ok(None)
-            }
-        },
-        other => apply(store, config, clock, source, other),
-    };
-    match result {
-        Ok(Some(msg)) => out.push(Action::Done(msg)),
-        Ok(None) => {}
-        Err(e) => out.push(Action::Failed(e.to_string())),
-    }
-    match settled_snapshot(store, config, clock, want, whole) {
-        Ok(s) => out.push(Action::Loaded(Box::new(s))),
-        Err(e) => out.push(Action::Failed(e.to_string())),
-    }
-    out
-}
-
-/// Performs the store-side effects (everything but editing and quitting).
-fn apply(
-    store: &mut Store,
-    config: &Config,
-    clock: &Clock,
-    source: Source,
-    effect: Effect,
-) -> anyhow::Result<Option<String>> {
-    let now = clock.now();
-    match effect {
-        Effect::Decide { key, state } => {
-            actions::decide(store, &key, &state, now)?;
-            Ok(None)
-        }
-        // `perform` reports a failed execution as `ExecuteFailed`; this is the plain path.
-        Effect::Execute { key, .. } => execute(store, config, clock, source, &key),
-        Effect::RetryJob { idempotency_key } => {
-            if !store.requeue_job(&idempotency_key, now)? {
-                return Err(anyhow::anyhow!(
-                    "nothing changed: that entry is no longer parked or failed"
-                ));
-            }
-            Ok(None)
-        }
-        Effect::DiscardJob { idempotency_key } => {
-            if !store.cancel_job(&idempotency_key, now)? {
-                return Err(anyhow::anyhow!(
-                    "nothing changed: that entry has started or ended; only waiting or parked entries can be discarded"
-                ));
-            }
-            Ok(None)
-        }
-        Effect::WriteDraft { key } => {
-            let m = find_move(store, config, &key)?;
-            if !actions::writes_draft(&m) {
-                // The screen was older than the mirror: never approve what was not seen.
-                return Err(anyhow::anyhow!(
-                    "a draft arrived for this move meanwhile; nothing was written — read it, then y approves it"
-                ));
-            }
-            actions::write_draft(store, config, &m, now)?;
-            Ok(Some(
-                "draft written from the template, on this machine only · e to edit · y to approve".into(),
-            ))
-        }
-        Effect::DiscardDraft { key } => {
-            let m = find_move(store, config, &key)?;
-            Ok(Some(actions::discard_draft(
-                store,
-                config,
-                &m,
-                source == Source::Demo,
-                now,
-            )?))
-        }
-        Effect::Undo { key } => Ok(actions::undo(store, Some(&key), now)?.map(|u| u.message)),
-        // Reached only when there is nothing to sync with (a syncer takes it otherwise).
-        Effect::Sync => Ok(Some(match source {
-            Source::Demo => "demo data is bundled with casey: there is nothing to sync".to_string(),
-            Source::Live => return Err(anyhow::anyhow!(NOT_CONNECTED)),
-        })),
-        // `perform` reloads after every effect; nothing else to do. (A worker run is started
-        // by the loop, never here.)
-        Effect::Reload | Effect::Refresh | Effect::EditDraft { .. } | Effect::RunOutbox | Effect::Quit => {
-            Ok(None)
-        }
-    }
-}
-
-/// The move `key` as the stored ranking has it once pending changes are settled.
-fn find_move(store: &Store, config: &Config, key: &str) -> anyhow::Result<crate::domain::moves::Move> {
-    today::settle_changes(store, config)?;
-    store
-        .ranked_move(key, &config.aps)?
-        .ok_or_else(|| anyhow::anyhow!("that move is gone after the last refresh; nothing was done"))
-}
-
-/// Executes a move (simulated in the demo); what to say when the app's own message does not
-/// fit: a draft written from the template, or nothing to write.
-fn execute(
-    store: &Store,
-    config: &Config,
-    clock: &Clock,
-    source: Source,
-    key: &str,
-) -> anyhow::Result<Option<String>> {
-    let now = clock.now();
-    let m = find_move(store, config, key)?;
-    let writes = actions::writes_draft(&m);
-    let said = actions::execute(store, config, &m, source == Source::Demo, now)?;
-    Ok((writes || said.starts_with("already")).then_some(said))
 }
 
 /// Opens the move's draft in `$VISUAL` / `$EDITOR` (else `vi`) and stores the edited body.
@@ -462,4 +372,43 @@ fn edit_draft(
     }
     actions::save_draft_body(store, &draft.id, &body, clock.now())?;
     Ok(Some("draft saved locally · y to approve".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events older than the default telemetry retention, counted.
+    fn old_events(store: &Store) -> i64 {
+        store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM telemetry WHERE event = 'recommendation_accepted' AND at < '2020-01-01'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn the_launch_pass_purges_what_is_past_its_retention_and_later_passes_do_not() {
+        let now = crate::sync::demo::anchor();
+        let clock = Clock::Fixed(now);
+        let config = Config::default();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut store = Store::open_in_memory().unwrap();
+        crate::sync::demo::load(&mut store, now).unwrap();
+        let old = chrono::DateTime::parse_from_rfc3339("2019-06-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        store
+            .telemetry("recommendation_accepted", None, &serde_json::json!({}), old)
+            .unwrap();
+        let later = reload_in_background(&mut store, &config, &clock, &tx, false);
+        assert!(matches!(later.as_slice(), [Action::Updated(Ok(_))]), "{later:?}");
+        assert_eq!(old_events(&store), 1, "only the launch's pass purges");
+        let first = reload_in_background(&mut store, &config, &clock, &tx, true);
+        assert!(matches!(first.as_slice(), [Action::Updated(Ok(_))]), "{first:?}");
+        assert_eq!(old_events(&store), 0, "past the retention: purged");
+    }
 }

@@ -193,10 +193,10 @@ impl App {
                 self.refresh_rows();
                 self.selected = 0;
                 self.offset = 0;
-                // The Stats view's numbers are computed when it is shown, not with every read.
+                // The Stats view's numbers are counted when it is shown, not with every read.
                 if self.view == View::Stats {
                     self.clamp_selection();
-                    return vec![Effect::Refresh];
+                    return self.load_stats();
                 }
             }
             Command::Quit => {

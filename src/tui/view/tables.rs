@@ -30,6 +30,19 @@ fn block<'a>(title: String, theme: &Theme) -> Block<'a> {
 }
 
 pub(super) fn stats(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
+    if !app.stats_loaded {
+        // Counted off the screen's thread; tens of milliseconds on a big mirror.
+        let text = if app.stats_loading {
+            format!(" Counting the last {} days…", crate::stats::DEFAULT_DAYS)
+        } else {
+            " The numbers could not be counted; Tab away and back to try again.".to_string()
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.dim)).block(block(" Stats ".into(), theme)),
+            area,
+        );
+        return;
+    }
     let s = &app.data.stats;
     let chart = area.height.saturating_sub(2 * BAND).min(CHART_MAX);
     let chart = if chart >= CHART_MIN { chart } else { 0 };
@@ -41,7 +54,7 @@ pub(super) fn stats(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme)
     ])
     .areas(area);
     let [days, aps] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
-    daily(frame, days, s, theme);
+    daily(frame, days, s, app.stats_loading, theme);
     aps_chart(frame, aps, s, theme);
     if chart > 0 {
         executed_chart(frame, middle, s, theme);
@@ -52,9 +65,11 @@ pub(super) fn stats(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme)
     health(frame, health_area, app, theme);
 }
 
-/// One sparkline per count, one column per day (the latest days when narrow).
-fn daily(frame: &mut Frame<'_>, area: Rect, s: &Stats, theme: &Theme) {
-    let outer = block(format!(" Last {} days (UTC) ", s.days), theme);
+/// One sparkline per count, one column per day (the latest days when narrow); the title says
+/// when newer numbers are being counted.
+fn daily(frame: &mut Frame<'_>, area: Rect, s: &Stats, updating: bool, theme: &Theme) {
+    let more = if updating { "· updating… " } else { "" };
+    let outer = block(format!(" Last {} days (UTC) {more}", s.days), theme);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let t = &s.totals;
