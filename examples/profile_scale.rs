@@ -95,6 +95,17 @@ fn main() -> anyhow::Result<()> {
     time("a: TUI read", || {
         Ok(read_snapshot(&store, &config, &want, false)?)
     })?;
+    // A minute later (what the open TUI's background pass does every minute on the wall
+    // clock): every score re-timed from its features, wake-ups and the top re-detected.
+    let mut now = now;
+    for minute in 1..=2 {
+        now += chrono::Duration::minutes(1);
+        let settled = time(&format!("minute {minute} later: re-time"), || {
+            Ok(caseyos::today::settle(&store, &config, now, |_, _| {})?)
+        })?;
+        let (frames, _) = store.checkpoint()?;
+        eprintln!("  ({} units re-detected, {frames} pages written)", settled.units);
+    }
 
     // Sync pages that each change 10 threads (a new reply in each) and 5 deals (their close
     // dates move a week), different ones each round. Before each page the write-ahead log is

@@ -52,6 +52,9 @@ pub struct Settled {
     pub rescored: bool,
     /// Outcomes recorded before settling ([`refresh_quietly`]).
     pub outcomes: usize,
+    /// Units left queued for a background pass ([`settle_quickly`] does not work through a
+    /// queue).
+    pub queued: bool,
 }
 
 impl Settled {
@@ -101,6 +104,13 @@ pub fn settle_changes(store: &Store, config: &Config) -> Result<Settled> {
     settle(store, config, at, |_, _| {})
 }
 
+/// [`settle`] for a key press: what the key (or a change since) touched is re-detected at
+/// once, but a big pass (a first build, new weights, more units than one chunk) is only
+/// queued, never worked through here; `queued` then says a background pass should run.
+pub fn settle_quickly(store: &Store, config: &Config, at: DateTime<Utc>) -> Result<Settled> {
+    settle_inner(store, config, at, RETEXT, false, |_, _| {})
+}
+
 /// Brings the stored ranking up to date at `at`: re-detects the units that changed since the
 /// last settle (marked by the store's triggers in the same transaction as each change), or
 /// everything when the clock, the weights, the revenue scale or the learned evidence moved.
@@ -122,6 +132,18 @@ pub fn settle_with(
     config: &Config,
     at: DateTime<Utc>,
     retext: usize,
+    progress: impl FnMut(usize, usize),
+) -> Result<Settled> {
+    settle_inner(store, config, at, retext, true, progress)
+}
+
+/// [`settle_with`]; with `drain` false, a queue is left for a background pass.
+fn settle_inner(
+    store: &Store,
+    config: &Config,
+    at: DateTime<Utc>,
+    retext: usize,
+    drain: bool,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Settled> {
     let evidence = store.learning_evidence(at, config.moves.outcome_window_days)?;
@@ -197,6 +219,10 @@ pub fn settle_with(
         Ok(!store.queued_units(1)?.is_empty())
     })?;
     if !queued {
+        return Ok(report);
+    }
+    if !drain {
+        report.queued = true;
         return Ok(report);
     }
     // Phase two: the queue, chunk by chunk.

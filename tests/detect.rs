@@ -7,7 +7,7 @@ use caseyos::config::Config;
 use caseyos::domain::aps::Effort;
 use caseyos::domain::detect::{Decision, detect_moves, effective_state};
 use caseyos::domain::entities::{Company, Contact, Deal, Draft, Mailbox, Message, Mirror, Note, Stage, Task};
-use caseyos::domain::moves::{Move, MoveKind, MoveState, PrimaryAction};
+use caseyos::domain::moves::{Move, MoveKind, MoveState, PrimaryAction, rank_score};
 use caseyos::domain::text::is_terminal_safe;
 use chrono::{DateTime, Duration, Utc};
 use rstest::rstest;
@@ -1190,8 +1190,9 @@ fn ranking_is_deterministic_and_independent_of_input_order() {
 
     for pair in first.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
+        let (sa, sb) = (rank_score(a.aps.score), rank_score(b.aps.score));
         assert!(
-            a.aps.score > b.aps.score || (a.aps.score == b.aps.score && a.key < b.key),
+            sa > sb || (sa == sb && a.key < b.key),
             "{} ({}) before {} ({})",
             a.key,
             a.aps.score,
@@ -1434,4 +1435,33 @@ fn move_text_is_terminal_safe_with_escape_sequences_in_every_input() {
     assert!(follow.who.contains("Evan"), "{}", follow.who);
     let task = get(&moves, "overdue_task:task:k1");
     assert!(task.who.contains("Beta expansion"), "{}", task.who);
+}
+
+#[test]
+fn scores_that_show_the_same_are_ordered_by_key_and_a_tenth_apart_by_score() {
+    let mut m = mirror();
+    // The later lead scores a hair higher (speed to lead), not a tenth of a point higher.
+    for (id, email, minutes) in [("c-a", "a@leads.test", 2), ("c-b", "b@leads.test", 0)] {
+        let mut c = contact(id, email, "Same", "Person");
+        c.lifecycle_stage = Some("lead".into());
+        c.created_at = Some(now() - days(1) - chrono::Duration::minutes(minutes));
+        m.contacts.push(c);
+    }
+    let moves = detect(&m);
+    let (a, b) = (&moves[0], &moves[1]);
+    assert!(b.aps.score > a.aps.score, "{} vs {}", a.aps.score, b.aps.score);
+    assert_eq!(rank_score(a.aps.score), rank_score(b.aps.score));
+    assert_eq!(keys(&moves), ["new_lead:contact:c-a", "new_lead:contact:c-b"]);
+
+    // A day apart: the fresher lead shows a higher score and comes first.
+    let mut c = contact("c-0", "0@leads.test", "Older", "Lead");
+    c.lifecycle_stage = Some("lead".into());
+    c.created_at = Some(now() - days(3));
+    m.contacts.push(c);
+    let moves = detect(&m);
+    assert_eq!(
+        moves.last().map(|mv| mv.key.as_str()),
+        Some("new_lead:contact:c-0")
+    );
+    assert!(rank_score(moves[2].aps.score) < rank_score(moves[1].aps.score));
 }

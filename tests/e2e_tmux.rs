@@ -221,6 +221,64 @@ fn demo_tui_in_tmux_accepts_persists_and_quits_cleanly() {
     assert_eq!(accepted[0]["rank"], 2, "it was the second move");
 }
 
+#[test]
+fn editing_a_draft_and_a_decision_just_before_quitting_both_land_in_the_mirror() {
+    if tmux_missing() {
+        return;
+    }
+    // The "editor" appends a line to the file it is given.
+    let tools = tempfile::tempdir().unwrap();
+    let editor = tools.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\necho 'P.S. written in the editor' >> \"$1\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = format!(
+        "CASEYOS_NOW=2026-11-20T15:00:00Z EDITOR='{}' VISUAL=",
+        editor.display()
+    );
+    let Scene { dir, config, rc, cmd } = scene(&env, "demo");
+    let tmux = Tmux::start(dir.path(), &cmd);
+    tmux.wait_for("the moves list", |s| s.contains("Today's Moves ("));
+    tmux.keys(&["Tab"]);
+    // (A fresh demo copy is ranked in the background: wait for the drafts themselves.)
+    tmux.wait_for("the drafts", |s| {
+        s.contains("Drafts awaiting approval (") && s.contains("│  1 ")
+    });
+    // The draft is looked up by the store thread, edited here, stored by the store thread.
+    tmux.keys(&["e"]);
+    tmux.wait_for("the saved draft", |s| s.contains("draft saved locally"));
+    // Back on the list: accept the first move and quit at once, without waiting for anything.
+    tmux.keys(&["Tab", "Tab", "Tab", "a", "q"]);
+    assert_eq!(wait_for_file(&rc).trim(), "0", "casey exits 0 on q");
+
+    let db = rusqlite::Connection::open(dir.path().join("demo").join("casey-demo.db")).unwrap();
+    let edited: i64 = db
+        .query_row(
+            "SELECT count(*) FROM drafts WHERE body LIKE '%P.S. written in the editor%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(edited, 1, "the edited body is stored");
+    let out = Command::new(env!("CARGO_BIN_EXE_casey"))
+        .env("CASEYOS_DATA_DIR", dir.path())
+        .env("CASEYOS_CONFIG", &config)
+        .env("CASEYOS_NOW", "2026-11-20T15:00:00Z")
+        .args(["--demo", "moves", "--json"])
+        .output()
+        .unwrap();
+    let moves: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        moves.iter().filter(|m| m["state"] == "accepted").count(),
+        1,
+        "the decision taken just before q was written before casey exited"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_tui_syncs_hubspot_in_the_background_and_shows_the_new_moves() {
     use support::fake_hubspot::{FakeHubSpot, TOKEN};

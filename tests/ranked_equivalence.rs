@@ -482,3 +482,29 @@ fn a_pass_with_nothing_to_do_says_so_and_the_screen_need_not_re_read() {
     let stored = store.ranked_move(&top[0].key, &config.aps).unwrap().unwrap();
     assert_eq!(stored.state, MoveState::Accepted);
 }
+
+#[test]
+fn a_key_never_works_through_a_big_pass_it_leaves_it_queued_for_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("casey.db")).unwrap();
+    let now = demo::anchor();
+    demo::load(&mut store, now).unwrap();
+    let config = Config::default();
+    // A fresh mirror: everything is to be ranked. A key's settle queues it and returns.
+    let quick = today::settle_quickly(&store, &config, now).unwrap();
+    assert!(quick.queued && quick.full, "{quick:?}");
+    assert_eq!(quick.units, 0, "nothing detected on the key's time");
+    assert!(store.queued_count().unwrap() > 0);
+    assert_eq!(store.ranked_counts().unwrap().total, 0);
+    // The background pass works through the queue; then a key's settle has nothing queued.
+    let full = today::settle(&store, &config, now, |_, _| {}).unwrap();
+    assert!(full.units > 0 && !full.queued, "{full:?}");
+    assert_eq!(store.queued_count().unwrap(), 0);
+    let top = store.ranked(RankedFilter::Actionable, 0, 1, &config.aps).unwrap();
+    actions::decide(&store, &top[0].key, &MoveState::Accepted, now).unwrap();
+    let key = today::settle_quickly(&store, &config, now).unwrap();
+    assert!(!key.queued && !key.full, "{key:?}");
+    let stored = store.ranked_move(&top[0].key, &config.aps).unwrap().unwrap();
+    assert_eq!(stored.state, MoveState::Accepted);
+    assert_same(&store, &config, now, "a key after the background pass");
+}

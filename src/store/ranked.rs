@@ -15,7 +15,7 @@ use crate::domain::detect::{Decision, effective_state, retime_features, unit_of_
 use crate::domain::entities::{
     Contact, Deal, Draft, EmailStats, Mirror, MirrorContext, Task, pipeline_scale,
 };
-use crate::domain::moves::{Move, MoveKind, MoveState, MoveSubject, PrimaryAction};
+use crate::domain::moves::{Move, MoveKind, MoveState, MoveSubject, PrimaryAction, rank_score};
 
 /// SQLite's parameter limit is far above this; chunks keep statements small.
 const CHUNK: usize = 400;
@@ -26,7 +26,7 @@ fn placeholders(n: usize) -> String {
 
 /// A move as stored: everything but its score breakdown (recomputed from the features, which is
 /// exact and cheap) and its state (a column of its own).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct StoredMove {
     title: String,
     who: String,
@@ -282,7 +282,7 @@ impl Store {
         w: &ApsWeights,
     ) -> Result<Vec<Move>> {
         let sql = format!(
-            "SELECT key, kind, state, data FROM ranked_moves WHERE {} ORDER BY score DESC, key LIMIT ?1 OFFSET ?2",
+            "SELECT key, kind, state, data FROM ranked_moves INDEXED BY ranked_moves_order WHERE {} ORDER BY score DESC, key LIMIT ?1 OFFSET ?2",
             filter_sql(filter)
         );
         let at = self.basis()?;
@@ -302,8 +302,8 @@ impl Store {
         w: &ApsWeights,
     ) -> Result<Vec<Move>> {
         let sql = format!(
-            "SELECT key, kind, state, data FROM ranked_moves WHERE {} AND (instr(lower(data), ?1) > 0 OR instr(kind, ?1) > 0)
-             ORDER BY score DESC, key",
+            "SELECT key, kind, state, data FROM ranked_moves INDEXED BY ranked_moves_order
+             WHERE {} AND (instr(lower(data), ?1) > 0 OR instr(kind, ?1) > 0) ORDER BY score DESC, key",
             filter_sql(filter)
         );
         let needle = needle.to_lowercase();
@@ -379,7 +379,7 @@ impl Store {
     /// Units of the top `n` actionable moves.
     pub fn top_units(&self, n: usize) -> Result<Vec<String>> {
         self.strings(
-            "SELECT unit FROM ranked_moves WHERE actionable = 1 ORDER BY score DESC, key LIMIT ?1",
+            "SELECT unit FROM ranked_moves INDEXED BY ranked_moves_order WHERE actionable = 1 ORDER BY score DESC, key LIMIT ?1",
             [n as i64],
         )
     }
@@ -411,7 +411,7 @@ impl Store {
             let (key, data, old) = row?;
             let mut s: StoredMove = serde_json::from_str(&data)?;
             s.rebase(Some(basis));
-            let score = aps::score(&s.features, w).score;
+            let score = rank_score(aps::score(&s.features, w).score);
             if score.to_bits() != old.to_bits() {
                 up.execute(params![key, score])?;
                 n += 1;
@@ -1225,10 +1225,28 @@ impl Store {
                 },
             };
             let s = &m.subject;
+            let mut data_text = serde_json::to_string(&data)?;
+            // Detected again at a later clock, a move's features differ only by the time that
+            // passed: the stored ones, brought to this clock when read, give the same. Keep them
+            // (re-detecting the top of the list every minute then writes only moves whose
+            // texts changed).
+            if let Some(old) = old_rows.get(&m.key)
+                && old.data != data_text
+                && let Ok(mut before) = serde_json::from_str::<StoredMove>(&old.data)
+            {
+                before.rebase(Some(&Basis {
+                    at: now,
+                    pipeline_max_value: data.features.pipeline_max_value,
+                    typical_deal_amount: data.features.typical_deal_amount,
+                }));
+                if before == data {
+                    data_text.clone_from(&old.data);
+                }
+            }
             let row = RankedRow {
                 unit,
                 kind: m.kind.as_str().to_string(),
-                score: m.aps.score,
+                score: rank_score(m.aps.score),
                 state: serde_json::to_string(&m.state)?,
                 actionable: m.state.is_actionable(),
                 in_drafts: s.draft_id.is_some() || m.kind == MoveKind::ApproveDraft,
@@ -1240,7 +1258,7 @@ impl Store {
                 task_id: s.task_id.clone(),
                 email: s.email.clone(),
                 signal_at: ts(m.signal_at),
-                data: serde_json::to_string(&data)?,
+                data: data_text,
             };
             kept.insert(m.key.as_str());
             match old_rows.get(&m.key) {
@@ -1299,7 +1317,9 @@ impl Store {
                 continue;
             };
             let state = effective_state(&m, self.decision(k)?.as_ref(), now);
-            up.execute(params![k, serde_json::to_string(&state)?, state.is_actionable()])?;
+            if state != m.state {
+                up.execute(params![k, serde_json::to_string(&state)?, state.is_actionable()])?;
+            }
         }
         Ok(())
     }
@@ -1359,6 +1379,58 @@ mod tests {
                 "{p}"
             );
         }
+    }
+
+    #[test]
+    fn a_message_deleted_by_any_path_takes_its_address_rows_along() {
+        use crate::domain::entities::{Mailbox, Message, MessageRecord};
+        let mut store = Store::open_in_memory().unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let person = Mailbox {
+            name: Some("Ann".into()),
+            email: "ann@acme.example".into(),
+        };
+        let me = Mailbox {
+            name: None,
+            email: "me@seller.example".into(),
+        };
+        let m = Message {
+            id: "m1".into(),
+            thread_id: "t1".into(),
+            at,
+            from: person,
+            to: vec![me],
+            cc: vec![],
+            subject: "Pricing".into(),
+            snippet: "hi".into(),
+            body: "hi".into(),
+            labels: vec![],
+            message_id_header: None,
+            outbound: false,
+            automated: false,
+        };
+        let batch = crate::store::MirrorBatch {
+            messages: vec![MessageRecord::new(m, None)],
+            ..Default::default()
+        };
+        store.apply_batch(&batch).unwrap();
+        let units: HashSet<String> = ["thread:t1".to_string()].into();
+        let figures = |store: &Store| store.load_slice(&units).unwrap().1.email_stats;
+        let ann = figures(&store);
+        assert!(ann["ann@acme.example"].replied, "{ann:?}");
+        // As `casey forget` removes a row that names someone: by rowid, nothing else.
+        store
+            .conn()
+            .execute("DELETE FROM messages WHERE id = 'm1'", [])
+            .unwrap();
+        let left: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM message_addresses", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+        assert!(figures(&store).is_empty());
     }
 
     #[test]

@@ -296,7 +296,8 @@ pub struct App {
     /// filter, the view or a decision changes — not on every frame.
     rows: Vec<usize>,
     counts: (usize, usize),
-    /// When the data was last re-detected (by the app clock).
+    /// When the last background pass was asked for (by the app clock): one a minute, whatever
+    /// the keys do meanwhile, so ages move on and snoozes wake while the operator works.
     pub loaded_at: DateTime<Utc>,
     /// Set once the operator quits.
     pub quitting: bool,
@@ -643,7 +644,6 @@ impl App {
                 }
                 self.contexts_pending.clear();
                 self.data = snapshot;
-                self.loaded_at = self.now;
                 self.note_window_base();
                 self.refresh_rows();
                 if let Some(k) = selected_key

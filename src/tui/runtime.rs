@@ -14,12 +14,12 @@ use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::view;
 use crate::Clock;
-use crate::actions;
 use crate::config::Config;
+use crate::domain::entities::Draft;
 use crate::store::Store;
 use crate::today;
 use background::Syncer;
-use worker::Worker;
+use worker::{ToEdit, Worker};
 
 /// Messages shown per thread in the detail pane.
 pub const THREAD_TAIL: usize = 3;
@@ -151,12 +151,12 @@ fn reload_in_background(
             }
             let settled = today::refresh_quietly(&mut store, &config, clock.now(), |done, total| {
                 let _ = progress_tx.send(Action::Updating(Some(format!("{done} of {total}"))));
-            })?;
+            });
             // The screen's connection leaves this to the background (see `run`).
             if let Err(e) = store.checkpoint() {
                 tracing::warn!("copying the write-ahead log into the mirror: {e}");
             }
-            Ok(settled)
+            settled
         });
         // The screen re-reads on its own connection, so it also shows what keys did meanwhile.
         let _ = tx.send(Action::Updated(
@@ -253,6 +253,8 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
     for action in reload_in_background(&mut store, &config, &clock, &reload_tx, purge) {
         app.update(action);
     }
+    // Effects to dispatch with the next action (a background pass a key's answer asked for).
+    let mut pending: Vec<Effect> = Vec::new();
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
@@ -268,9 +270,30 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
             _ = tick.tick() => vec![Action::Tick(clock.now())],
             Some(action) = sync_rx.recv() => vec![action],
             Some(action) = reload_rx.recv() => vec![action],
-            Some(reply) = worker_rx.recv() => worker.take(reply),
+            Some(mut reply) = worker_rx.recv() => {
+                if let Some(why) = reply.fatal.take() {
+                    return Err(anyhow::anyhow!(why));
+                }
+                let mut actions = worker.take(&mut reply);
+                match reply.edit.take() {
+                    Some(ToEdit::Draft(draft)) => match edit_body(&draft, &clock, &mut guard) {
+                        Ok(Some(body)) => worker
+                            .save_draft(draft.id, body, app.wants())
+                            .map_err(|e| anyhow::anyhow!(e))?,
+                        Ok(None) => actions.push(Action::Done("draft unchanged".into())),
+                        Err(e) => actions.push(Action::Failed(e.to_string())),
+                    },
+                    Some(ToEdit::Nothing(why)) => actions.push(Action::Done(why)),
+                    None => {}
+                }
+                // A key left a big pass queued: the background pass works through it.
+                if reply.queued && app.updating.is_none() {
+                    pending.push(Effect::Reload);
+                }
+                actions
+            }
         };
-        let mut queue = Vec::new();
+        let mut queue = std::mem::take(&mut pending);
         for action in actions {
             queue.extend(app.update(action));
         }
@@ -306,16 +329,12 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
                         // Nothing to run it with (the demo never asks): the run is over.
                         None => queue.extend(app.update(Action::OutboxFinished(Ok(String::new())))),
                     },
-                    // The editor needs the terminal: on this thread, then a re-read.
-                    Effect::EditDraft { key } => {
-                        match edit_draft(&mut store, &config, &clock, &key, &mut guard) {
-                            Ok(Some(msg)) => queue.extend(app.update(Action::Done(msg))),
-                            Ok(None) => {}
-                            Err(e) => queue.extend(app.update(Action::Failed(e.to_string()))),
-                        }
-                        worker.effect(Effect::Refresh, app.wants());
-                    }
-                    other => worker.effect(other, app.wants()),
+                    // The draft is looked up after what was sent before it; the editor then
+                    // opens on this thread (it needs the terminal) when the answer arrives.
+                    Effect::EditDraft { key } => worker.find_draft(key).map_err(|e| anyhow::anyhow!(e))?,
+                    other => worker
+                        .effect(other, app.wants())
+                        .map_err(|e| anyhow::anyhow!(e))?,
                 }
             }
         }
@@ -324,39 +343,25 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
         }
         // The detail pane of the selection, read for it alone (with the next few moves).
         if let Some(keys) = app.contexts_wanted() {
-            worker.contexts(keys);
+            worker.contexts(keys).map_err(|e| anyhow::anyhow!(e))?;
         }
     }
     Ok(())
 }
 
-/// Opens the move's draft in `$VISUAL` / `$EDITOR` (else `vi`) and stores the edited body.
-fn edit_draft(
-    store: &mut Store,
-    config: &Config,
-    clock: &Clock,
-    key: &str,
-    guard: &mut TerminalGuard,
-) -> anyhow::Result<Option<String>> {
-    today::settle_changes(store, config)?;
-    let Some(draft_id) = store
-        .ranked_move(key, &config.aps)?
-        .and_then(|m| m.subject.draft_id.clone())
-    else {
-        return Ok(Some("this move has no draft".into()));
-    };
-    let Some(draft) = store.drafts()?.into_iter().find(|d| d.id == draft_id) else {
-        return Ok(Some("the draft is gone from the mirror".into()));
-    };
+/// Opens `draft` in `$VISUAL` / `$EDITOR` (else `vi`); the edited body when it changed.
+fn edit_body(draft: &Draft, clock: &Clock, guard: &mut TerminalGuard) -> anyhow::Result<Option<String>> {
     let path = std::env::temp_dir().join(format!(
         "casey-draft-{}-{}.txt",
         std::process::id(),
         clock.now().timestamp()
     ));
     std::fs::write(&path, &draft.body)?;
-    let editor = std::env::var("VISUAL")
-        .or_else(|_| std::env::var("EDITOR"))
-        .unwrap_or_else(|_| "vi".into());
+    // An empty variable is as good as none (`VISUAL= casey`), as in git and less.
+    let set = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
+    let editor = set("VISUAL")
+        .or_else(|| set("EDITOR"))
+        .unwrap_or_else(|| "vi".into());
     let status = guard.suspend(|| std::process::Command::new(&editor).arg(&path).status());
     let body = std::fs::read_to_string(&path);
     let _ = std::fs::remove_file(&path);
@@ -367,11 +372,7 @@ fn edit_draft(
         ));
     }
     let body = body?;
-    if body == draft.body {
-        return Ok(Some("draft unchanged".into()));
-    }
-    actions::save_draft_body(store, &draft.id, &body, clock.now())?;
-    Ok(Some("draft saved locally · y to approve".into()))
+    Ok((body != draft.body).then_some(body))
 }
 
 #[cfg(test)]

@@ -25,3 +25,11 @@ UPDATE message_addresses SET
                WHEN NOT m.outbound AND message_addresses.role = 'from' THEN 2 END
     FROM messages m WHERE m.id = message_addresses.message_id;
 CREATE INDEX message_addresses_dir ON message_addresses(email, dir, at) WHERE dir IS NOT NULL;
+
+-- A message's address rows go with it, whoever deletes it (`casey forget` removes any row that
+-- names the person, a message by its sender's display name too): the figures above read the
+-- address rows alone, so none may outlive its message.
+CREATE TRIGGER message_addresses_follow AFTER DELETE ON messages
+BEGIN
+    DELETE FROM message_addresses WHERE message_id = OLD.id;
+END;

@@ -44,3 +44,18 @@ BEGIN
         VALUES (NEW.actionable, NEW.in_drafts, NEW.kind, NEW.state, 1)
         ON CONFLICT(actionable, in_drafts, kind, state) DO UPDATE SET n = n + 1;
 END;
+
+-- Moves are ranked by their score as shown, to a tenth of a point (`moves::rank_score`), so
+-- the passing of a minute rewrites only the few whose shown score moved; the next re-timing
+-- brings any last-digit difference of this rounding to the Rust one.
+UPDATE ranked_moves SET score = round(score, 1);
+
+-- One index orders the ranking for every filter (all, actionable, the Drafts view: the filter
+-- columns ride along, so skipping what does not match reads the index alone). A score that
+-- moves then rewrites one index entry instead of three; the counts' index is replaced by
+-- `ranked_groups`.
+DROP INDEX ranked_moves_rank;
+DROP INDEX ranked_moves_all;
+DROP INDEX ranked_moves_drafts;
+DROP INDEX ranked_moves_counts;
+CREATE INDEX ranked_moves_order ON ranked_moves(score DESC, key, actionable, in_drafts);
