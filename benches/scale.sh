@@ -190,7 +190,19 @@ SNOOZE_MENU=('snooze: 1 = 1 day')
 AFTER_SNOOZE=('snoozed 1 day · u to undo')
 AFTER_UNDO=('^ undone *$')
 
-# One TUI session on data dir $2. With keys=1: a, s, Enter, then q. Records under $3.
+# Sends one key to the TUI and waits for the screen to show every regex; records and prints
+# the milliseconds (or "timeout").
+press() { # scale run key what regex...
+    local scale=$1 run=$2 key=$3 what=$4 t0 ms
+    shift 4
+    t0=$(date +%s%N)
+    tmux -S "$SOCK" send-keys -t casey "$key"
+    ms=$(wait_for "$t0" "$@")
+    record "$scale" "$what" "$run" "$ms"
+    echo "$ms"
+}
+
+# One TUI session on data dir $2. With keys=1: a, s, Enter, z, 1, u, then q. Records under $3.
 tui() { # scale dir label keys run
     local scale=$1 d=$2 label=$3 keys=$4 run=$5
     local tf=$WORK/tui-time.txt t0 first a sp sk zm zs u i kb
@@ -203,40 +215,14 @@ tui() { # scale dir label keys run
     record "$scale" "$label first frame ms" "$run" "$first"
     a=- sp=- sk=- zm=- zs=- u=-
     if [[ $first != timeout && $keys == 1 ]]; then
-        t0=$(date +%s%N)
-        tmux -S "$SOCK" send-keys -t casey a
-        a=$(wait_for "$t0" "${AFTER_ACCEPT[@]}")
-        record "$scale" "a to frame ms" "$run" "$a"
-        if [[ $a != timeout ]]; then
-            t0=$(date +%s%N)
-            tmux -S "$SOCK" send-keys -t casey s
-            sp=$(wait_for "$t0" "${SKIP_PROMPT[@]}")
-            record "$scale" "s to prompt ms" "$run" "$sp"
-        fi
-        if [[ $sp != timeout && $sp != - ]]; then
-            t0=$(date +%s%N)
-            tmux -S "$SOCK" send-keys -t casey Enter
-            sk=$(wait_for "$t0" "${AFTER_SKIP[@]}")
-            record "$scale" "skip Enter to frame ms" "$run" "$sk"
-        fi
-        if [[ $sk != timeout && $sk != - ]]; then
-            t0=$(date +%s%N)
-            tmux -S "$SOCK" send-keys -t casey z
-            zm=$(wait_for "$t0" "${SNOOZE_MENU[@]}")
-            record "$scale" "z to menu ms" "$run" "$zm"
-        fi
-        if [[ $zm != timeout && $zm != - ]]; then
-            t0=$(date +%s%N)
-            tmux -S "$SOCK" send-keys -t casey 1
-            zs=$(wait_for "$t0" "${AFTER_SNOOZE[@]}")
-            record "$scale" "snooze 1 to frame ms" "$run" "$zs"
-        fi
-        if [[ $zs != timeout && $zs != - ]]; then
-            t0=$(date +%s%N)
-            tmux -S "$SOCK" send-keys -t casey u
-            u=$(wait_for "$t0" "${AFTER_UNDO[@]}")
-            record "$scale" "u to frame ms" "$run" "$u"
-        fi
+        # Each key only once the one before it showed.
+        a=$(press "$scale" "$run" a "a to frame ms" "${AFTER_ACCEPT[@]}")
+        [[ $a != timeout ]] && sp=$(press "$scale" "$run" s "s to prompt ms" "${SKIP_PROMPT[@]}")
+        [[ $sp != timeout && $sp != - ]] && sk=$(press "$scale" "$run" Enter "skip Enter to frame ms" "${AFTER_SKIP[@]}")
+        [[ $sk != timeout && $sk != - ]] && zm=$(press "$scale" "$run" z "z to menu ms" "${SNOOZE_MENU[@]}")
+        [[ $zm != timeout && $zm != - ]] && zs=$(press "$scale" "$run" 1 "snooze 1 to frame ms" "${AFTER_SNOOZE[@]}")
+        [[ $zs != timeout && $zs != - ]] && u=$(press "$scale" "$run" u "u to frame ms" "${AFTER_UNDO[@]}")
+        :
     fi
     kb=timeout
     if [[ $first != timeout && $a != timeout && $sp != timeout && $sk != timeout && $zm != timeout && $zs != timeout && $u != timeout ]]; then

@@ -162,22 +162,29 @@ fn main() -> anyhow::Result<()> {
         checkpoints[0].1
     );
 
-    // A page whose deal amounts move the revenue scale (the top deal, the median): every
-    // stored score is brought to the new scale.
-    let mut batch = MirrorBatch::default();
-    for d in &changed {
-        let mut d = d.clone();
-        d.amount = Some(d.amount.unwrap_or(0.0) + 1_000.0);
-        batch.deals.push((d, "{}".to_string()));
+    // Pages whose deal amounts move the revenue scale: a little (the median moves with a
+    // few amounts) and a lot (a new largest deal): every stored score is brought to the new
+    // scale from its features; only the moves whose shown score moved are written.
+    for (what, bump) in [("the median", 1_000.0), ("the top deal", 10_000_000.0)] {
+        let mut batch = MirrorBatch::default();
+        for (i, d) in changed.iter().enumerate() {
+            let mut d = d.clone();
+            let more = if i == 0 { bump } else { 1_000.0 };
+            d.amount = Some(d.amount.unwrap_or(0.0) + more);
+            batch.deals.push((d, "{}".to_string()));
+        }
+        store.apply_batch(&batch)?;
+        let t = Instant::now();
+        let settled = caseyos::today::settle(&store, &config, now, |_, _| {})?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let (frames, _) = store.checkpoint()?;
+        eprintln!(
+            "{:<28} {ms:>8.1} ms   ({} units re-detected, re-scaled: {}, {frames} pages written)",
+            format!("sync: 5 amounts, {what}"),
+            settled.units,
+            settled.rescored
+        );
     }
-    time("sync: write 5 new amounts", || Ok(store.apply_batch(&batch)?))?;
-    let settled = time("sync: re-detect and re-scale", || {
-        Ok(caseyos::today::settle(&store, &config, now, |_, _| {})?)
-    })?;
-    eprintln!(
-        "  ({} units re-detected, every score re-scaled: {})",
-        settled.units, settled.rescored
-    );
     Ok(())
 }
 

@@ -6,7 +6,9 @@
 //! main.rs        thin: → caseyos::run()
 //! cli            clap definitions and the handlers of each subcommand
 //! tui            app (state machine: update(Action) -> Vec<Effect>), keymap, view (pure
-//!                render fns), runtime (terminal events + effects), terminal (restore guard)
+//!                render fns), runtime (terminal events + effects; a store thread applies
+//!                the effects and reads back, background passes re-time), terminal (restore
+//!                guard)
 //! actions        what decisions and executions write: decision, outbox, audit, telemetry
 //! today          Today's Moves kept in the mirror: settle passes re-detect the units a
 //!                change marked dirty (or re-time from stored features), readers read rows

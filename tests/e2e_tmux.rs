@@ -155,6 +155,19 @@ fn kernel_keyring(service: &str) -> Option<std::sync::Arc<dyn caseyos::auth::sec
     }
 }
 
+/// `casey --demo moves --json` on the demo copy in `dir`, at the demo's clock.
+fn demo_moves(dir: &Path, config: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_casey"))
+        .env("CASEYOS_DATA_DIR", dir)
+        .env("CASEYOS_CONFIG", config)
+        .env("CASEYOS_NOW", "2026-11-20T15:00:00Z")
+        .args(["--demo", "moves", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn tmux_missing() -> bool {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("SKIPPED: tmux is not installed (apt-get install tmux); the end-to-end test needs it");
@@ -169,7 +182,6 @@ fn demo_tui_in_tmux_accepts_persists_and_quits_cleanly() {
         return;
     }
     let Scene { dir, config, rc, cmd } = scene("CASEYOS_NOW=2026-11-20T15:00:00Z", "demo");
-    let bin = env!("CARGO_BIN_EXE_casey");
     let tmux = Tmux::start(dir.path(), &cmd);
 
     // The first frame can be captured while the terminal is still receiving it, so wait for
@@ -203,15 +215,7 @@ fn demo_tui_in_tmux_accepts_persists_and_quits_cleanly() {
     assert_eq!(wait_for_file(&rc).trim(), "0", "casey exits 0 on q");
 
     // The decision survived the process: the demo copy now has one accepted move.
-    let out = Command::new(bin)
-        .env("CASEYOS_DATA_DIR", dir.path())
-        .env("CASEYOS_CONFIG", &config)
-        .env("CASEYOS_NOW", "2026-11-20T15:00:00Z")
-        .args(["--demo", "moves", "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let moves: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let moves = demo_moves(dir.path(), &config);
     let accepted: Vec<_> = moves.iter().filter(|m| m["state"] == "accepted").collect();
     assert_eq!(
         accepted.len(),
@@ -242,11 +246,12 @@ fn editing_a_draft_and_a_decision_just_before_quitting_both_land_in_the_mirror()
     );
     let Scene { dir, config, rc, cmd } = scene(&env, "demo");
     let tmux = Tmux::start(dir.path(), &cmd);
-    tmux.wait_for("the moves list", |s| s.contains("Today's Moves ("));
+    // A fresh demo copy is ranked in the background: wait for the ranked list itself.
+    let ranked = |s: &str| s.lines().any(|l| l.starts_with("│  1 ")) && !s.contains("Updating the moves");
+    tmux.wait_for("the ranked moves", |s| s.contains("Today's Moves (") && ranked(s));
     tmux.keys(&["Tab"]);
-    // (A fresh demo copy is ranked in the background: wait for the drafts themselves.)
     tmux.wait_for("the drafts", |s| {
-        s.contains("Drafts awaiting approval (") && s.contains("│  1 ")
+        s.contains("Drafts awaiting approval (") && ranked(s)
     });
     // The draft is looked up by the store thread, edited here, stored by the store thread.
     tmux.keys(&["e"]);
@@ -264,14 +269,7 @@ fn editing_a_draft_and_a_decision_just_before_quitting_both_land_in_the_mirror()
         )
         .unwrap();
     assert_eq!(edited, 1, "the edited body is stored");
-    let out = Command::new(env!("CARGO_BIN_EXE_casey"))
-        .env("CASEYOS_DATA_DIR", dir.path())
-        .env("CASEYOS_CONFIG", &config)
-        .env("CASEYOS_NOW", "2026-11-20T15:00:00Z")
-        .args(["--demo", "moves", "--json"])
-        .output()
-        .unwrap();
-    let moves: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let moves = demo_moves(dir.path(), &config);
     assert_eq!(
         moves.iter().filter(|m| m["state"] == "accepted").count(),
         1,

@@ -397,23 +397,9 @@ const W: u16 = 120;
 const H: u16 = 40;
 
 /// The app on the Stats view once its numbers (those of `data`) have been counted.
-fn app(source: Source, data: Snapshot, (w, h): (u16, u16)) -> App {
+fn app(source: Source, data: Snapshot, size: (u16, u16)) -> App {
     let stats = data.stats.clone();
-    let mut app = App::new(
-        now(),
-        source,
-        SafetyMode::DraftOnly,
-        Keymap::defaults(),
-        Config::default().aps,
-        data,
-    );
-    app.update(Action::Resize(w, h));
-    while app.view != View::Stats {
-        app.update(Action::Key(crossterm::event::KeyEvent::new(
-            crossterm::event::KeyCode::Tab,
-            crossterm::event::KeyModifiers::NONE,
-        )));
-    }
+    let mut app = arriving(source, data, size);
     assert!(app.stats_loading, "arriving on Stats counts them");
     app.update(Action::StatsLoaded(Ok(Box::new(stats))));
     app
@@ -470,10 +456,10 @@ fn stats_view_at_80_by_24() {
 }
 
 /// The app arriving on the Stats view, its numbers not counted yet.
-fn arriving(data: Snapshot, (w, h): (u16, u16)) -> App {
+fn arriving(source: Source, data: Snapshot, (w, h): (u16, u16)) -> App {
     let mut app = App::new(
         now(),
-        Source::Live,
+        source,
         SafetyMode::DraftOnly,
         Keymap::defaults(),
         Config::default().aps,
@@ -482,7 +468,7 @@ fn arriving(data: Snapshot, (w, h): (u16, u16)) -> App {
     app.update(Action::Resize(w, h));
     while app.view != View::Stats {
         app.update(Action::Key(crossterm::event::KeyEvent::new(
-            crossterm::event::KeyCode::BackTab,
+            crossterm::event::KeyCode::Tab,
             crossterm::event::KeyModifiers::NONE,
         )));
     }
@@ -493,7 +479,7 @@ fn arriving(data: Snapshot, (w, h): (u16, u16)) -> App {
 fn stats_view_while_its_numbers_are_first_counted() {
     let mut data = populated();
     data.stats_read = false;
-    let app = arriving(data, (80, 24));
+    let app = arriving(Source::Live, data, (80, 24));
     let screen = render(&app, 80, 24);
     assert!(screen.contains("Counting the last 14 days…"), "{screen}");
     insta::assert_snapshot!("stats_view_counting_80x24", screen);
@@ -501,7 +487,7 @@ fn stats_view_while_its_numbers_are_first_counted() {
 
 #[test]
 fn stats_view_shows_the_numbers_it_has_while_newer_ones_are_counted() {
-    let app = arriving(populated(), (W, H));
+    let app = arriving(Source::Live, populated(), (W, H));
     let screen = render(&app, W, H);
     assert!(screen.contains("Last 14 days (UTC) · updating…"), "{screen}");
     insta::assert_snapshot!("stats_view_updating", screen);

@@ -255,6 +255,8 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
     }
     // Effects to dispatch with the next action (a background pass a key's answer asked for).
     let mut pending: Vec<Effect> = Vec::new();
+    // A draft to open in the editor (the store thread found it).
+    let mut editing: Option<Draft> = None;
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
@@ -276,13 +278,7 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
                 }
                 let mut actions = worker.take(&mut reply);
                 match reply.edit.take() {
-                    Some(ToEdit::Draft(draft)) => match edit_body(&draft, &clock, &mut guard) {
-                        Ok(Some(body)) => worker
-                            .save_draft(draft.id, body, app.wants())
-                            .map_err(|e| anyhow::anyhow!(e))?,
-                        Ok(None) => actions.push(Action::Done("draft unchanged".into())),
-                        Err(e) => actions.push(Action::Failed(e.to_string())),
-                    },
+                    Some(ToEdit::Draft(draft)) => editing = Some(draft),
                     Some(ToEdit::Nothing(why)) => actions.push(Action::Done(why)),
                     None => {}
                 }
@@ -293,6 +289,19 @@ pub async fn run(mut store: Store, config: Config, source: Source, clock: Clock)
                 actions
             }
         };
+        let mut actions = actions;
+        if let Some(draft) = editing.take() {
+            // The key reader stops while the editor runs (it would take the editor's keys).
+            drop(events);
+            match edit_body(&draft, &clock, &mut guard) {
+                Ok(Some(body)) => worker
+                    .save_draft(draft.id, body, app.wants())
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                Ok(None) => actions.push(Action::Done("draft unchanged".into())),
+                Err(e) => actions.push(Action::Failed(e.to_string())),
+            }
+            events = EventStream::new();
+        }
         let mut queue = std::mem::take(&mut pending);
         for action in actions {
             queue.extend(app.update(action));

@@ -19,11 +19,22 @@ impl TerminalGuard {
     }
 
     /// Leaves the TUI temporarily (to run `$EDITOR`), then comes back.
+    ///
+    /// Coming back asks the terminal nothing: the key reader runs meanwhile and would take the
+    /// answer to a query (the cursor position that `Terminal::clear` asks for), and the query
+    /// then failed after two seconds ("The cursor position could not be read…"), losing the
+    /// edit. The screen is cleared by an escape sequence and both of ratatui's buffers are
+    /// blanked, so the next draw repaints everything.
     pub fn suspend<T>(&mut self, f: impl FnOnce() -> T) -> io::Result<T> {
         ratatui::restore();
         let out = f();
-        self.terminal = ratatui::try_init()?;
-        self.terminal.clear()?;
+        crossterm::terminal::enable_raw_mode()?;
+        crossterm::execute!(
+            io::stdout(),
+            crossterm::terminal::EnterAlternateScreen,
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )?;
+        self.terminal.swap_buffers();
         Ok(out)
     }
 }
